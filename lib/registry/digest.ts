@@ -1,0 +1,88 @@
+/**
+ * Digests: parsing, computing, and a digesting stream that checks size and
+ * sha256 in the same pass as the bytes flow (after containers/image's
+ * digesting reader). A stream whose bytes do not match ends in an error
+ * instead of closing, so consumers that only commit on a clean close never
+ * keep a wrong byte.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { DigestMismatchError, InvalidReferenceError } from "../cli/errors.ts";
+
+const SHA256 = /^sha256:[a-f0-9]{64}$/;
+
+/** Validate a `sha256:<64 lowercase hex>` digest; returns it. */
+export function parseDigest(input: string): string {
+  if (!SHA256.test(input)) {
+    if (/^sha256:[A-Fa-f0-9]{64}$/.test(input)) {
+      throw new InvalidReferenceError(`digest '${input}' must be lowercase hex`);
+    }
+    if (/^[a-f0-9]{64}$/.test(input)) {
+      throw new InvalidReferenceError(`digest '${input}' needs its 'sha256:' prefix`);
+    }
+    throw new InvalidReferenceError(`'${input}' is not a sha256:<64 hex> digest`);
+  }
+  return input;
+}
+
+/** The hex part of a digest. */
+export function digestHex(digest: string): string {
+  return parseDigest(digest).slice("sha256:".length);
+}
+
+/** sha256 digest (`sha256:<hex>`) of bytes. */
+export function sha256Digest(data: Uint8Array | string): string {
+  return `sha256:${createHash("sha256").update(data).digest("hex")}`;
+}
+
+/** What a digesting stream expects. */
+export interface Expected {
+  digest: string;
+  /** Exact size in bytes, when known. */
+  size?: number;
+  /** Where it came from, for error messages. */
+  what?: string;
+}
+
+/**
+ * A pass-through stream that errors unless the bytes hash to
+ * `expected.digest` and number exactly `expected.size`. Oversized content
+ * fails as soon as it exceeds the size, without reading the rest.
+ */
+export function digestingStream(
+  expected: Expected,
+  onChunk?: (bytes: number) => void,
+): TransformStream<Uint8Array, Uint8Array> {
+  parseDigest(expected.digest);
+  const hash = createHash("sha256");
+  let seen = 0;
+  const what = expected.what ?? expected.digest;
+  return new TransformStream({
+    transform(chunk, controller) {
+      seen += chunk.byteLength;
+      if (expected.size !== undefined && seen > expected.size) {
+        throw new DigestMismatchError(
+          `${what}: more than the ${expected.size} bytes its descriptor declares`,
+        );
+      }
+      hash.update(chunk);
+      onChunk?.(chunk.byteLength);
+      controller.enqueue(chunk);
+    },
+    flush() {
+      if (expected.size !== undefined && seen !== expected.size) {
+        throw new DigestMismatchError(
+          `${what}: ${seen} bytes where its descriptor declares ${expected.size}`,
+        );
+      }
+      const got = `sha256:${hash.digest("hex")}`;
+      if (got !== expected.digest) {
+        throw new DigestMismatchError(
+          `${what}: content digest is ${got}, expected ${expected.digest}`,
+        );
+      }
+    },
+  });
+}

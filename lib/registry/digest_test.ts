@@ -1,0 +1,44 @@
+import assert from "node:assert/strict";
+import { digestingStream, parseDigest, sha256Digest } from "./digest.ts";
+import { DigestMismatchError } from "../cli/errors.ts";
+
+const data = new TextEncoder().encode("hello, blobs");
+const good = sha256Digest(data);
+
+async function drain(expected: { digest: string; size?: number }, bytes: Uint8Array[]) {
+  const src = new ReadableStream<Uint8Array>({
+    start(c) {
+      for (const b of bytes) c.enqueue(b);
+      c.close();
+    },
+  });
+  const out: Uint8Array[] = [];
+  for await (const chunk of src.pipeThrough(digestingStream(expected))) out.push(chunk);
+  return out;
+}
+
+Deno.test("digest: matching bytes pass through", async () => {
+  const out = await drain({ digest: good, size: data.length }, [data.slice(0, 3), data.slice(3)]);
+  assert.equal(out.reduce((n, c) => n + c.length, 0), data.length);
+});
+
+Deno.test("digest: one wrong byte is an error at the end of the stream", async () => {
+  const bad = data.slice();
+  bad[4] ^= 1;
+  await assert.rejects(drain({ digest: good, size: data.length }, [bad]), DigestMismatchError);
+});
+
+Deno.test("digest: short and long content are refused", async () => {
+  await assert.rejects(drain({ digest: good, size: data.length }, [data.slice(1)]), /bytes where/);
+  await assert.rejects(
+    drain({ digest: good, size: data.length }, [data, new Uint8Array([1])]),
+    /more than/,
+  );
+});
+
+Deno.test("digest: syntax", () => {
+  assert.equal(parseDigest(good), good);
+  assert.throws(() => parseDigest("sha256:" + "g".repeat(64)));
+  assert.throws(() => parseDigest("a".repeat(64)), /prefix/);
+  assert.throws(() => parseDigest("sha512:" + "a".repeat(128)));
+});
