@@ -1,0 +1,128 @@
+/**
+ * One interface over every place an image is read from: a registry, an OCI
+ * image layout (`oci:DIR`), or an archive from `prepare-archive`
+ * (`archive:FILE.tar`, checked and unpacked to a temporary layout first).
+ * Manifests and blobs always come back verified against their digests.
+ *
+ * @module
+ */
+
+import type { GlobalOptions } from "../cli/command.ts";
+import { NotImplementedError } from "../cli/errors.ts";
+import type { Transfer } from "../cli/progress.ts";
+import { type Manifest, RegistryClient } from "../registry/client.ts";
+import type { Descriptor } from "../registry/media_types.ts";
+import { type ImageReference, parseImageReference } from "../registry/reference.ts";
+import { clientFor } from "../registry/from_options.ts";
+import { OciLayout } from "../oci/layout.ts";
+import { sha256Digest } from "../registry/digest.ts";
+
+/** Where images are read from. */
+export interface ImageSource {
+  /** Human-readable name of the source, e.g. `ghcr.io/a/b` or `oci:/tmp/x`. */
+  readonly name: string;
+  /** The manifest the reference names (tag, digest, or the source's only image). */
+  resolve(): Promise<Manifest>;
+  /** A manifest by digest (bytes checked). */
+  manifest(digest: string): Promise<Manifest>;
+  /** A manifest by tag, or undefined when there is none. */
+  manifestByTag(tag: string): Promise<Manifest | undefined>;
+  /** A blob as a verified stream. */
+  blob(
+    descriptor: Pick<Descriptor, "digest" | "size">,
+    transfer?: Transfer,
+  ): Promise<ReadableStream<Uint8Array>>;
+  /** A small blob fully, verified. */
+  blobBytes(descriptor: Pick<Descriptor, "digest" | "size">): Promise<Uint8Array>;
+  /** Release what the source holds (connections, temp dirs). */
+  close(): Promise<void>;
+}
+
+/** Images in a registry repository. */
+export class RegistrySource implements ImageSource {
+  readonly name: string;
+  constructor(
+    readonly client: RegistryClient,
+    readonly repository: string,
+    readonly reference: { tag?: string; digest?: string },
+  ) {
+    this.name = `${client.registry}/${repository}`;
+  }
+  resolve(): Promise<Manifest> {
+    return this.client.getManifest(
+      this.repository,
+      this.reference.digest ?? this.reference.tag ?? "latest",
+    );
+  }
+  manifest(digest: string): Promise<Manifest> {
+    return this.client.getManifest(this.repository, digest);
+  }
+  async manifestByTag(tag: string): Promise<Manifest | undefined> {
+    if (await this.client.headManifest(this.repository, tag) === undefined) return undefined;
+    return await this.client.getManifest(this.repository, tag);
+  }
+  blob(d: Pick<Descriptor, "digest" | "size">, transfer?: Transfer) {
+    return this.client.getBlob(this.repository, d, transfer);
+  }
+  blobBytes(d: Pick<Descriptor, "digest" | "size">) {
+    return this.client.getBlobBytes(this.repository, d);
+  }
+  close(): Promise<void> {
+    this.client.close();
+    return Promise.resolve();
+  }
+}
+
+/** Images in an OCI image layout directory. */
+export class LayoutSource implements ImageSource {
+  readonly name: string;
+  constructor(
+    readonly layout: OciLayout,
+    readonly reference: { tag?: string; digest?: string },
+    readonly onClose?: () => Promise<void>,
+  ) {
+    this.name = `oci:${layout.dir}`;
+  }
+  async #manifestFor(d: Descriptor): Promise<Manifest> {
+    const bytes = await this.layout.readBlobBytes(d);
+    return { bytes, digest: sha256Digest(bytes), size: bytes.byteLength, mediaType: d.mediaType };
+  }
+  async resolve(): Promise<Manifest> {
+    return await this.#manifestFor(await this.layout.resolve(this.reference));
+  }
+  async manifest(digest: string): Promise<Manifest> {
+    return await this.#manifestFor(await this.layout.resolve({ digest }));
+  }
+  async manifestByTag(tag: string): Promise<Manifest | undefined> {
+    try {
+      return await this.#manifestFor(await this.layout.resolve({ tag }));
+    } catch {
+      return undefined;
+    }
+  }
+  blob(d: Pick<Descriptor, "digest" | "size">, transfer?: Transfer) {
+    return this.layout.readBlob(d, (n) => transfer?.advance(n));
+  }
+  blobBytes(d: Pick<Descriptor, "digest" | "size">) {
+    return this.layout.readBlobBytes(d);
+  }
+  async close(): Promise<void> {
+    await this.onClose?.();
+  }
+}
+
+/** Open the source a user's reference names. */
+export async function openSource(
+  input: string | ImageReference,
+  global: GlobalOptions,
+): Promise<ImageSource> {
+  const ref = typeof input === "string" ? parseImageReference(input) : input;
+  switch (ref.kind) {
+    case "registry":
+      return new RegistrySource(clientFor(ref.registry, global), ref.repository, ref);
+    case "oci":
+      return new LayoutSource(await OciLayout.open(ref.path), ref);
+    case "archive":
+      throw new NotImplementedError("reading archive: sources (prepare-archive's tar)");
+  }
+}

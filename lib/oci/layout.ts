@@ -1,0 +1,263 @@
+/**
+ * An OCI image layout directory (`oci-layout`, `index.json`,
+ * `blobs/sha256/<hex>`): read as an image source (e.g. what `cosign save`
+ * writes) and written as a content-addressed store whose blobs are shared
+ * between images. Every blob read is checked against its digest and size;
+ * every write is atomic.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { DigestMismatchError, IoError, VerificationError } from "../cli/errors.ts";
+import { digestHex, digestingStream, parseDigest, sha256Digest } from "../registry/digest.ts";
+import { type Descriptor, type ImageIndex, OCI_INDEX } from "../registry/media_types.ts";
+import { writeFileAtomic, writeStreamAtomic } from "../fs/atomic.ts";
+
+/** Annotation naming an index entry (tag or full reference). */
+export const REF_NAME = "org.opencontainers.image.ref.name";
+/** containerd's annotation for the full image name. */
+export const CONTAINERD_NAME = "io.containerd.image.name";
+/** cosign save's annotation telling what an entry is. */
+export const COSIGN_KIND = "kind";
+/** Largest `index.json` / manifest read into memory. */
+export const MAX_JSON_BYTES = 4 * 1024 * 1024;
+
+/** The layout error: a malformed or tampered layout directory. */
+export class LayoutError extends VerificationError {
+  constructor(message: string, options: { cause?: unknown; hint?: string } = {}) {
+    super("LAYOUT_INVALID", message, options);
+  }
+}
+
+/** An OCI image layout on disk. */
+export class OciLayout {
+  readonly dir: string;
+
+  private constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  /** Open an existing layout; checks `oci-layout`. */
+  static async open(dir: string): Promise<OciLayout> {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(join(dir, "oci-layout"));
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) {
+        throw new IoError(`${dir} is not an OCI image layout (no oci-layout file)`, { cause: e });
+      }
+      throw new IoError(`cannot read ${dir}: ${(e as Error).message}`, { cause: e });
+    }
+    let version: unknown;
+    try {
+      version = (JSON.parse(text) as { imageLayoutVersion?: unknown }).imageLayoutVersion;
+    } catch {
+      throw new LayoutError(`${dir}/oci-layout is not JSON`);
+    }
+    if (version !== "1.0.0") throw new LayoutError(`${dir}: unsupported layout version ${version}`);
+    return new OciLayout(dir);
+  }
+
+  /** Open a layout, creating an empty one if the directory has none. */
+  static async openOrCreate(dir: string): Promise<OciLayout> {
+    try {
+      return await OciLayout.open(dir);
+    } catch (e) {
+      if (!(e instanceof IoError)) throw e;
+    }
+    await Deno.mkdir(join(dir, "blobs", "sha256"), { recursive: true });
+    await writeFileAtomic(
+      join(dir, "index.json"),
+      JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] }),
+    );
+    await writeFileAtomic(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+    return new OciLayout(dir);
+  }
+
+  /** The top-level `index.json`. */
+  async index(): Promise<ImageIndex> {
+    const bytes = await this.#readFileLimited(join(this.dir, "index.json"), MAX_JSON_BYTES);
+    let index: ImageIndex;
+    try {
+      index = JSON.parse(new TextDecoder().decode(bytes));
+    } catch {
+      throw new LayoutError(`${this.dir}/index.json is not JSON`);
+    }
+    if (index?.schemaVersion !== 2 || !Array.isArray(index.manifests)) {
+      throw new LayoutError(`${this.dir}/index.json is not an OCI index`);
+    }
+    for (const d of index.manifests) validateDescriptor(d, `${this.dir}/index.json`);
+    return index;
+  }
+
+  /** Path of a blob (the digest is validated first, so no path can escape). */
+  blobPath(digest: string): string {
+    return join(this.dir, "blobs", "sha256", digestHex(digest));
+  }
+
+  async #readFileLimited(path: string, limit: number): Promise<Uint8Array> {
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.lstat(path);
+    } catch (e) {
+      throw new IoError(`cannot read ${path}: ${(e as Error).message}`, { cause: e });
+    }
+    if (!info.isFile) throw new LayoutError(`${path} is not a regular file`);
+    if (info.size > limit) throw new LayoutError(`${path} is larger than ${limit} bytes`);
+    return await Deno.readFile(path);
+  }
+
+  /** Does the layout hold this blob (as a regular file)? */
+  async hasBlob(digest: string): Promise<boolean> {
+    try {
+      return (await Deno.lstat(this.blobPath(digest))).isFile;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Stream a blob, checked against `descriptor`'s digest and size as it flows. */
+  async readBlob(
+    descriptor: Pick<Descriptor, "digest" | "size">,
+    onChunk?: (n: number) => void,
+  ): Promise<ReadableStream<Uint8Array>> {
+    const path = this.blobPath(descriptor.digest);
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.lstat(path);
+    } catch (e) {
+      throw new LayoutError(`${this.dir} lacks blob ${descriptor.digest}`, { cause: e });
+    }
+    if (!info.isFile) throw new LayoutError(`${path} is not a regular file`);
+    if (info.size !== descriptor.size) {
+      throw new DigestMismatchError(
+        `blob ${descriptor.digest} is ${info.size} bytes, its descriptor says ${descriptor.size}`,
+      );
+    }
+    const file = await Deno.open(path, { read: true });
+    return file.readable.pipeThrough(
+      digestingStream({ ...descriptor, what: `blob ${descriptor.digest}` }, onChunk),
+    );
+  }
+
+  /** Read a small blob (manifest, config) fully, verified. */
+  async readBlobBytes(
+    descriptor: Pick<Descriptor, "digest" | "size">,
+    limit = MAX_JSON_BYTES,
+  ): Promise<Uint8Array> {
+    if (descriptor.size > limit) {
+      throw new LayoutError(`blob ${descriptor.digest} is larger than ${limit} bytes`);
+    }
+    const bytes = await this.#readFileLimited(this.blobPath(descriptor.digest), limit);
+    const got = sha256Digest(bytes);
+    if (got !== descriptor.digest || bytes.byteLength !== descriptor.size) {
+      throw new DigestMismatchError(`blob ${descriptor.digest}: content hashes to ${got}`);
+    }
+    return bytes;
+  }
+
+  /**
+   * Store a blob from a stream; verified before it becomes visible. A
+   * blob already present is kept (and the stream cancelled).
+   */
+  async writeBlob(
+    descriptor: Pick<Descriptor, "digest" | "size">,
+    stream: ReadableStream<Uint8Array>,
+  ): Promise<"exists" | "written"> {
+    if (await this.hasBlob(descriptor.digest)) {
+      await stream.cancel();
+      return "exists";
+    }
+    await writeStreamAtomic(
+      this.blobPath(descriptor.digest),
+      stream.pipeThrough(digestingStream({ ...descriptor, what: `blob ${descriptor.digest}` })),
+    );
+    return "written";
+  }
+
+  /** Store bytes as a blob; returns its descriptor fields. */
+  async writeBlobBytes(bytes: Uint8Array): Promise<{ digest: string; size: number }> {
+    const d = { digest: sha256Digest(bytes), size: bytes.byteLength };
+    await this.writeBlob(d, new Blob([bytes as BlobPart]).stream());
+    return d;
+  }
+
+  /**
+   * Name `descriptor` in `index.json` (annotation `org.opencontainers.image.ref.name`
+   * = `name`), replacing any entry of that name; written atomically.
+   */
+  async setRef(
+    name: string,
+    descriptor: Descriptor,
+    extra: Record<string, string> = {},
+  ): Promise<void> {
+    const index = await this.index();
+    index.manifests = index.manifests.filter((d) => d.annotations?.[REF_NAME] !== name);
+    index.manifests.push({
+      mediaType: descriptor.mediaType,
+      digest: descriptor.digest,
+      size: descriptor.size,
+      ...(descriptor.platform ? { platform: descriptor.platform } : {}),
+      annotations: { ...extra, [REF_NAME]: name },
+    });
+    await writeFileAtomic(join(this.dir, "index.json"), JSON.stringify(index));
+  }
+
+  /**
+   * Find an image: by digest (an index entry, or any stored manifest), by
+   * ref name (tag or full name), or — with neither — the single image
+   * entry (cosign save's `kind` image/imageIndex, or the only entry).
+   */
+  async resolve(selector: { tag?: string; digest?: string } = {}): Promise<Descriptor> {
+    const index = await this.index();
+    if (selector.digest) {
+      const d = parseDigest(selector.digest);
+      const entry = index.manifests.find((m) => m.digest === d);
+      if (entry) return entry;
+      if (await this.hasBlob(d)) {
+        const size = (await Deno.lstat(this.blobPath(d))).size;
+        const bytes = await this.readBlobBytes({ digest: d, size });
+        const doc = JSON.parse(new TextDecoder().decode(bytes)) as { mediaType?: string };
+        return { mediaType: doc.mediaType ?? "", digest: d, size };
+      }
+      throw new LayoutError(`${this.dir} holds no image ${d}`);
+    }
+    if (selector.tag) {
+      const t = selector.tag;
+      const entry = index.manifests.find((m) => {
+        const n = m.annotations?.[REF_NAME];
+        return n === t || (n !== undefined && n.endsWith(`:${t}`) && !t.includes(":"));
+      });
+      if (!entry) throw new LayoutError(`${this.dir} holds no image tagged '${t}'`);
+      return entry;
+    }
+    const images = index.manifests.filter((m) => {
+      const k = m.annotations?.[COSIGN_KIND];
+      return k === undefined || k === "dev.cosignproject.cosign/image" ||
+        k === "dev.cosignproject.cosign/imageIndex";
+    });
+    if (images.length !== 1) {
+      throw new LayoutError(
+        `${this.dir} holds ${images.length} images; name one with :TAG or @sha256:…`,
+      );
+    }
+    return images[0];
+  }
+}
+
+/** Validate the fields of a descriptor read from untrusted JSON. */
+export function validateDescriptor(d: unknown, where: string): asserts d is Descriptor {
+  const x = d as Descriptor;
+  if (
+    typeof x !== "object" || x === null || typeof x.mediaType !== "string" ||
+    typeof x.digest !== "string" || !Number.isSafeInteger(x.size) || x.size < 0
+  ) {
+    throw new LayoutError(`${where}: malformed descriptor`);
+  }
+  try {
+    parseDigest(x.digest);
+  } catch (e) {
+    throw new LayoutError(`${where}: ${(e as Error).message}`);
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * Build a {@linkcode RegistryClient} from the global command-line options:
+ * `--insecure-registry`, `--proxy`, credentials from the auth files, and
+ * `--debug` request logging (never with secrets).
+ *
+ * @module
+ */
+
+import type { GlobalOptions } from "../cli/command.ts";
+import { readEnv } from "../config/paths.ts";
+import { RegistryClient } from "./client.ts";
+import { authFileCredentials } from "./credentials.ts";
+
+/** A client for `registry` configured by the global options. */
+export function clientFor(registry: string, global: GlobalOptions): RegistryClient {
+  const proxy = global.proxy ?? readEnv("HTTPS_PROXY") ?? readEnv("https_proxy") ??
+    readEnv("ALL_PROXY") ?? readEnv("all_proxy");
+  return new RegistryClient(registry, {
+    insecureRegistries: global.insecureRegistries,
+    proxy,
+    credentials: authFileCredentials,
+    debug: global.debug ? (line) => console.error(`debug: ${line}`) : undefined,
+  });
+}

@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { command } from "../commands/tag.ts";
+import { RegistryClient } from "../lib/registry/client.ts";
+import { buildImage } from "../lib/image/build.ts";
+import { pushImage } from "../lib/registry/push.ts";
+import { skopeoInspect, startRegistry } from "./helpers/registry.ts";
+
+function sinks() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, sinks: { out: (t: string) => out.push(t), err: (t: string) => err.push(t) } };
+}
+
+Deno.test("tag: moves a tag to a digest, no blob transfer; refuses a tag-only reference", async () => {
+  await using reg = await startRegistry();
+  const client = new RegistryClient(reg.host);
+  const v1 = await buildImage({ files: { "v": "1" } });
+  const v2 = await buildImage({ files: { "v": "2" } });
+  const d1 = await pushImage(client, "app/x", v1, "latest");
+  const d2 = await pushImage(client, "app/x", v2);
+
+  const s = sinks();
+  const code = await command.main([`${reg.host}/app/x@${d2}`, "latest", "--json"], s.sinks);
+  assert.equal(code, 0, s.err.join("\n"));
+  const result = JSON.parse(s.out[0]);
+  assert.equal(result.digest, d2);
+  assert.equal(result.previous, d1);
+  const info = await skopeoInspect(`${reg.host}/app/x:latest`);
+  assert.equal(info.Digest, d2);
+
+  const bad = sinks();
+  assert.equal(await command.main([`${reg.host}/app/x:latest`, "stable"], bad.sinks), 2);
+  assert.match(bad.err[0], /names no digest/);
+  const badTag = sinks();
+  assert.equal(await command.main([`${reg.host}/app/x@${d2}`, "-bad"], badTag.sinks), 2);
+  const missing = sinks();
+  const absent = "sha256:" + "1".repeat(64);
+  assert.equal(await command.main([`${reg.host}/app/x@${absent}`, "t"], missing.sinks), 3);
+  assert.match(missing.err[0], /HTTP 404/);
+  assert.equal((await skopeoInspect(`${reg.host}/app/x:latest`)).Digest, d2);
+});
