@@ -235,3 +235,28 @@ Deno.test("registry client: credentials are not sent to another host on redirect
     await target.shutdown();
   }
 });
+
+Deno.test("registry client: a stalled blob transfer is abandoned", async () => {
+  const data = new TextEncoder().encode("0123456789");
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(data.slice(0, 4)); // then nothing more, ever
+      },
+      cancel() {
+        clearTimeout(timer);
+      },
+    });
+    return new Response(body, { headers: { "content-length": String(data.length) } });
+  });
+  try {
+    const client = new RegistryClient(`127.0.0.1:${(server.addr as Deno.NetAddr).port}`, {
+      idleTimeoutMs: 200,
+    });
+    const stream = await client.getBlob("s/x", { digest: sha256Digest(data), size: data.length });
+    await assert.rejects(new Response(stream).arrayBuffer(), /no data for/);
+  } finally {
+    await server.shutdown();
+  }
+});

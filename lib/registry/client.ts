@@ -8,7 +8,7 @@
  * @module
  */
 
-import { DigestMismatchError, RegistryError } from "../cli/errors.ts";
+import { DigestMismatchError, NetworkError, RegistryError } from "../cli/errors.ts";
 import type { Transfer } from "../cli/progress.ts";
 import { digestHex, digestingStream, parseDigest, sha256Digest } from "./digest.ts";
 import { type Descriptor, type ImageIndex, MANIFEST_TYPES, OCI_INDEX } from "./media_types.ts";
@@ -75,9 +75,12 @@ export interface UploadOptions {
 /** A client for one registry. */
 export class RegistryClient {
   readonly transport: RegistryTransport;
+  /** A blob body that sends nothing for this long is abandoned (ms). */
+  readonly idleTimeoutMs: number;
 
-  constructor(registry: string, options: TransportOptions = {}) {
+  constructor(registry: string, options: TransportOptions & { idleTimeoutMs?: number } = {}) {
     this.transport = new RegistryTransport(registry, options);
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
   }
 
   /** Registry name. */
@@ -206,7 +209,7 @@ export class RegistryClient {
       );
     }
     if (!res.body) throw new RegistryError(res.status, `blob ${descriptor.digest}: empty response`);
-    return res.body.pipeThrough(
+    return stallGuard(res.body, this.idleTimeoutMs, `blob ${descriptor.digest}`).pipeThrough(
       digestingStream(
         { digest: descriptor.digest, size: descriptor.size, what: `blob ${descriptor.digest}` },
         (n) => transfer?.advance(n),
@@ -434,6 +437,42 @@ export class RegistryClient {
     const manifests = Array.isArray(index?.manifests) ? index!.manifests : [];
     return artifactType ? manifests.filter((d) => d.artifactType === artifactType) : manifests;
   }
+}
+
+/**
+ * Pass a body through, erroring with {@linkcode NetworkError} when no bytes
+ * arrive for `ms` milliseconds (a stalled transfer).
+ */
+export function stallGuard(
+  body: ReadableStream<Uint8Array>,
+  ms: number,
+  what: string,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stalled = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new NetworkError(`${what}: no data for ${ms / 1000} s; transfer abandoned`)),
+          ms,
+        );
+      });
+      try {
+        const { value, done } = await Promise.race([reader.read(), stalled]);
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (e) {
+        reader.cancel().catch(() => {});
+        controller.error(e);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
 }
 
 /** The fallback tag of the referrers API for a digest: `sha256-<hex>`. */
