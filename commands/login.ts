@@ -1,11 +1,21 @@
 /**
- * `login`: check and store registry credentials.
+ * `login`: check credentials against the registry, then store them in the
+ * docker/podman auth file.
  *
  * @module
  */
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
-import { NotImplementedError } from "../lib/cli/errors.ts";
+import { UsageError } from "../lib/cli/errors.ts";
+import { authFilePath } from "../lib/config/paths.ts";
+import { storeCredentials } from "../lib/registry/auth_file.ts";
+import { RegistryClient } from "../lib/registry/client.ts";
+import { normalizeRegistry } from "../lib/registry/reference.ts";
+
+async function readStdin(): Promise<string> {
+  const text = await new Response(Deno.stdin.readable).text();
+  return text.replace(/\r?\n$/, "");
+}
 
 /** The `login` command. */
 export const command = defineCommand({
@@ -23,13 +33,46 @@ export const command = defineCommand({
     "password-stdin": { type: "boolean", description: "read the password from standard input" },
   },
   positionals: { min: 1, max: 1, names: "REGISTRY" },
-  examples: [
-    'echo "$TOKEN" | dangerzone-image login ghcr.io -u me --password-stdin',
-  ],
+  examples: ['echo "$TOKEN" | dangerzone-image login ghcr.io -u me --password-stdin'],
   permissions:
     "--allow-net=<registry host> --allow-read=<auth file> --allow-write=<auth file dir> --allow-env",
-  run() {
-    return Promise.reject(new NotImplementedError("'login'"));
+  async run(ctx) {
+    const registry = normalizeRegistry(ctx.args[0]);
+    const username = ctx.options.username as string | undefined;
+    if (!username) throw new UsageError("missing -u USER");
+    const fromStdin = ctx.options["password-stdin"] === true;
+    const given = ctx.options.password as string | undefined;
+    if (fromStdin && given !== undefined) {
+      throw new UsageError("give --password or --password-stdin, not both");
+    }
+    if (!fromStdin && given === undefined) {
+      throw new UsageError("missing password", { hint: "pipe it in with --password-stdin" });
+    }
+    if (given !== undefined) {
+      ctx.err(
+        "warning: --password is visible to other users of this machine; prefer --password-stdin",
+      );
+    }
+    const password = fromStdin ? await readStdin() : given!;
+    if (password === "") throw new UsageError("empty password");
+    const client = new RegistryClient(registry, {
+      insecureRegistries: ctx.global.insecureRegistries,
+      proxy: ctx.global.proxy,
+      credentials: () => Promise.resolve({ username, password }),
+    });
+    try {
+      await client.ping(); // authenticates (token exchange or Basic) before anything is saved
+    } finally {
+      client.close();
+    }
+    const path = authFilePath();
+    await storeCredentials(path, registry, username, password);
+    if (ctx.global.json) {
+      ctx.out(JSON.stringify({ ok: true, registry, username, authFile: path }));
+    } else {
+      ctx.out(`Login succeeded: ${username} at ${registry} (stored in ${path})`);
+    }
+    return 0;
   },
 });
 

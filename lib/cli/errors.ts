@@ -116,3 +116,50 @@ export class NotImplementedError extends DzError {
     });
   }
 }
+
+/** A signature (cosign list entry, `.sig` layer, bundle) that is malformed: exit 1. */
+export class SignatureFormatError extends VerificationError {
+  constructor(message: string, options: DzErrorOptions = {}) {
+    super("SIGNATURE_MALFORMED", message, options);
+  }
+}
+
+/** A trusted key or trusted root that cannot be used (malformed, unsafe): exit 1. */
+export class TrustMaterialError extends VerificationError {
+  constructor(message: string, options: DzErrorOptions = {}) {
+    super("TRUST_MATERIAL_INVALID", message, options);
+  }
+}
+
+/** A transparency-log position older than the one already recorded: exit 1. */
+export class RollbackError extends VerificationError {
+  constructor(message: string, options: DzErrorOptions = {}) {
+    super("ROLLBACK", message, options);
+  }
+}
+
+/**
+ * A private key that cannot be decrypted: wrong password, or the encrypted
+ * key was altered (the secretbox authenticator failed). The two cannot be
+ * told apart by design. Exit 3: nothing was verified or refused, the key
+ * simply could not be used.
+ */
+export class KeyDecryptError extends DzError {
+  constructor(message: string, options: DzErrorOptions = {}) {
+    super("KEY_DECRYPT", EXIT_OTHER, message, options);
+  }
+}
+
+/** A private or public key file that is malformed or of an unsupported kind: exit 3. */
+export class KeyFormatError extends DzError {
+  constructor(message: string, options: DzErrorOptions = {}) {
+    super("KEY_FORMAT", EXIT_OTHER, message, options);
+  }
+}
+
+/** A key password is needed but none can be obtained (no COSIGN_PASSWORD, no TTY): exit 2. */
+export class PasswordUnavailableError extends DzError {
+  constructor(message: string, options: DzErrorOptions = {}) {
+    super("PASSWORD_REQUIRED", EXIT_USAGE, message, options);
+  }
+}
