@@ -5,7 +5,24 @@
  */
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
-import { NotImplementedError } from "../lib/cli/errors.ts";
+import { UsageError } from "../lib/cli/errors.ts";
+import { cosignPasswordProvider } from "../lib/keys/password.ts";
+import { signerFromKeyRef } from "../lib/keys/signer.ts";
+import { signImage } from "../lib/publish/sign_image.ts";
+import { clientFor } from "../lib/registry/from_options.ts";
+import { formatReference, parseRegistryReference } from "../lib/registry/reference.ts";
+import { DEFAULT_REKOR_URL } from "../lib/transparency/rekor_client.ts";
+import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
+
+function parseAnnotations(values: string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values ?? []) {
+    const i = v.indexOf("=");
+    if (i <= 0) throw new UsageError(`-a '${v}' is not KEY=VALUE`);
+    out[v.slice(0, i)] = v.slice(i + 1);
+  }
+  return out;
+}
 
 /** The `sign` command. */
 export const command = defineCommand({
@@ -13,6 +30,10 @@ export const command = defineCommand({
   summary: "sign IMAGE@DIGEST the cosign way (key file or PKCS#11 token)",
   usage:
     "sign IMAGE@DIGEST --key FILE|pkcs11:URI [--rekor-url URL] [--tlog-upload=false] [-a KEY=VALUE]",
+  description:
+    "--key names the PRIVATE key here (as with cosign sign). The signature is logged in Rekor,\n" +
+    "verified against --trusted-root (use the root of a private Rekor with it), then appended\n" +
+    "to the image's sha256-<hex>.sig manifest. Password: $COSIGN_PASSWORD or a prompt.",
   options: {
     "rekor-url": {
       type: "string",
@@ -32,20 +53,86 @@ export const command = defineCommand({
       value: "KEY=VALUE",
       description: "extra annotation in the signed payload (repeatable)",
     },
-    "bundle": {
-      type: "boolean",
-      description: "also attach a Sigstore bundle through the OCI referrers API",
-    },
   },
   positionals: { min: 1, max: 1, names: "IMAGE@DIGEST" },
   examples: [
-    "COSIGN_PASSWORD=\u2026 dangerzone-image sign --key cosign.key ghcr.io/me/app@sha256:\u2026",
-    "dangerzone-image sign --key 'pkcs11:token=dz;object=signing?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-value=1234' ghcr.io/me/app@sha256:\u2026",
+    "COSIGN_PASSWORD=… dangerzone-image sign --key cosign.key ghcr.io/me/app@sha256:…",
+    "dangerzone-image sign --key cosign.key --rekor-url http://127.0.0.1:3000 --trusted-root local/trusted_root.json 127.0.0.1:5000/app@sha256:…",
   ],
   permissions:
-    "--allow-net=<registry host>,<rekor host> --allow-read=<key file>,<auth file> --allow-env [--allow-ffi for pkcs11:]",
-  run() {
-    return Promise.reject(new NotImplementedError("'sign'"));
+    "--allow-net=<registry host>,<rekor host> --allow-read=<key file>,<auth file>,<trusted root> --allow-env",
+  async run(ctx) {
+    const ref = parseRegistryReference(ctx.args[0]);
+    if (!ref.digest) {
+      throw new UsageError(`'${ctx.args[0]}' names no digest`, {
+        hint: "sign by digest (IMAGE@sha256:…) so the signature covers exactly what you checked",
+      });
+    }
+    const keyRef = ctx.global.key;
+    if (!keyRef) {
+      throw new UsageError("missing --key FILE|pkcs11:URI (the private key to sign with)");
+    }
+    const tlogOpt = (ctx.options["tlog-upload"] as string | undefined) ?? "true";
+    if (tlogOpt !== "true" && tlogOpt !== "false") {
+      throw new UsageError(`--tlog-upload must be true or false, not '${tlogOpt}'`);
+    }
+    const tlog = tlogOpt === "true";
+    if (!tlog) {
+      ctx.err(
+        "WARNING: --tlog-upload=false: this signature is not recorded in a transparency log and " +
+          "will be REFUSED by 'upgrade' and 'load-archive'.",
+      );
+    }
+    const annotations = parseAnnotations(ctx.options.annotations as string[] | undefined);
+    const trustedRoot = await loadTrustedRoot(ctx.global.trustedRoot);
+    const signer = await signerFromKeyRef(keyRef, cosignPasswordProvider());
+    const client = clientFor(ref.registry, ctx.global);
+    try {
+      const result = await signImage({
+        client,
+        repository: ref.repository,
+        digest: ref.digest,
+        signer,
+        rekorUrl: tlog
+          ? ((ctx.options["rekor-url"] as string | undefined) ?? DEFAULT_REKOR_URL)
+          : undefined,
+        trustedRoot,
+        annotations,
+      });
+      const image = formatReference({ ...ref, tag: undefined });
+      if (ctx.global.json) {
+        ctx.out(JSON.stringify({
+          ok: true,
+          image,
+          signatureManifest: result.signatureManifest,
+          signatures: result.signatures,
+          added: result.added,
+          tlog: result.rekor
+            ? {
+              logID: result.rekor.logID,
+              logIndex: result.rekor.logIndex,
+              integratedTime: result.rekor.integratedTime,
+              uuid: result.rekor.uuid,
+            }
+            : null,
+        }));
+      } else {
+        ctx.out(`Signed ${image}`);
+        if (result.rekor) {
+          ctx.out(`  transparency log index ${result.rekor.logIndex} (entry ${result.rekor.uuid})`);
+        }
+        ctx.out(
+          `  ${
+            result.added ? "pushed" : "already present in"
+          } ${ref.registry}/${ref.repository}:sha256-${
+            ref.digest.slice(7)
+          }.sig (${result.signatures} signature${result.signatures === 1 ? "" : "s"})`,
+        );
+      }
+      return 0;
+    } finally {
+      client.close();
+    }
   },
 });
 

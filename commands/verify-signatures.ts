@@ -5,7 +5,25 @@
  */
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
-import { NotImplementedError } from "../lib/cli/errors.ts";
+import { IoError, UsageError, VerificationError } from "../lib/cli/errors.ts";
+import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
+import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
+import { type SignatureReport, verifySignatureListText } from "../lib/signatures/verify.ts";
+
+function reportJson(r: SignatureReport) {
+  if (!r.ok) return { index: r.index + 1, ok: false, code: r.code, reason: r.reason };
+  const v = r.result;
+  return {
+    index: r.index + 1,
+    ok: true,
+    digest: v.digest,
+    dockerReference: v.dockerReference ?? null,
+    logID: v.tlog?.logID ?? null,
+    logIndex: v.tlog?.logIndex ?? null,
+    integratedTime: v.tlog?.integratedTime ?? null,
+    signer: v.signer,
+  };
+}
 
 /** The `verify-signatures` command. */
 export const command = defineCommand({
@@ -24,8 +42,63 @@ export const command = defineCommand({
     "dangerzone-image verify-signatures --key test.pub.key sigs.json --digest sha256:95b4\u2026",
   ],
   permissions: "--allow-read=<signature file>,<key>,<trusted root>",
-  run() {
-    return Promise.reject(new NotImplementedError("'verify-signatures'"));
+  async run(ctx) {
+    const digest = ctx.options.digest;
+    if (typeof digest !== "string") {
+      throw new UsageError("missing --digest", { hint: "pass --digest sha256:<64 hex digits>" });
+    }
+    if (!/^sha256:[0-9a-f]{64}$/.test(digest)) {
+      throw new UsageError(`--digest must be sha256:<64 lowercase hex digits>, not '${digest}'`);
+    }
+    const file = ctx.args[0];
+    const key = await loadTrustedKey(ctx.global.key);
+    const trustedRoot = await loadTrustedRoot(ctx.global.trustedRoot);
+    let text: string;
+    try {
+      text = await Deno.readTextFile(file);
+    } catch (cause) {
+      if (
+        cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied
+      ) throw cause;
+      throw new IoError(`cannot read ${file}: ${(cause as Error).message}`, { cause });
+    }
+    const { ok, reports } = verifySignatureListText(text, digest, { trustedRoot, key });
+    if (reports.length === 0) {
+      throw new VerificationError("NO_SIGNATURES", `${file} holds no signatures`, {
+        hint: "an empty list never verifies",
+      });
+    }
+    if (ctx.global.json) {
+      ctx.out(JSON.stringify({
+        ok,
+        digest,
+        key: { keyId: key.keyId, source: key.source },
+        trustedRoot: trustedRoot.source,
+        signatures: reports.map(reportJson),
+      }));
+    }
+    for (const r of reports) {
+      if (r.ok) {
+        const t = r.result.tlog;
+        if (!ctx.global.json) {
+          ctx.out(
+            `signature ${r.index + 1}: verified for ${digest}` +
+              (t
+                ? ` (Rekor log ${t.logID.slice(0, 16)}… index ${t.logIndex}, ${
+                  new Date(t.integratedTime * 1000).toISOString()
+                })`
+                : ""),
+          );
+        }
+      } else {
+        ctx.err(`dangerzone-image verify-signatures: signature ${r.index + 1}: ${r.reason}`);
+      }
+    }
+    if (!ok) return 1;
+    if (!ctx.global.json) {
+      ctx.out(`all ${reports.length} signature(s) verified with key ${key.keyId.slice(0, 16)}…`);
+    }
+    return 0;
   },
 });
 

@@ -10,11 +10,16 @@
 import type { GlobalOptions } from "../cli/command.ts";
 import { NotImplementedError } from "../cli/errors.ts";
 import type { Transfer } from "../cli/progress.ts";
-import { type Manifest, RegistryClient } from "../registry/client.ts";
+import {
+  cosignAttestationTag,
+  cosignSignatureTag,
+  type Manifest,
+  RegistryClient,
+} from "../registry/client.ts";
 import type { Descriptor } from "../registry/media_types.ts";
 import { type ImageReference, parseImageReference } from "../registry/reference.ts";
 import { clientFor } from "../registry/from_options.ts";
-import { OciLayout } from "../oci/layout.ts";
+import { COSIGN_KIND, OciLayout } from "../oci/layout.ts";
 import { sha256Digest } from "../registry/digest.ts";
 
 /** Where images are read from. */
@@ -27,6 +32,12 @@ export interface ImageSource {
   manifest(digest: string): Promise<Manifest>;
   /** A manifest by tag, or undefined when there is none. */
   manifestByTag(tag: string): Promise<Manifest | undefined>;
+  /**
+   * cosign's signature (`sigs`) or attestation (`atts`) manifest for an image
+   * digest: the `sha256-<hex>.sig|.att` tag, or in a `cosign save` layout the
+   * index entry annotated `kind: dev.cosignproject.cosign/sigs|atts`.
+   */
+  cosignArtifact(digest: string, kind: "sigs" | "atts"): Promise<Manifest | undefined>;
   /** A blob as a verified stream. */
   blob(
     descriptor: Pick<Descriptor, "digest" | "size">,
@@ -60,6 +71,11 @@ export class RegistrySource implements ImageSource {
   async manifestByTag(tag: string): Promise<Manifest | undefined> {
     if (await this.client.headManifest(this.repository, tag) === undefined) return undefined;
     return await this.client.getManifest(this.repository, tag);
+  }
+  cosignArtifact(digest: string, kind: "sigs" | "atts"): Promise<Manifest | undefined> {
+    return this.manifestByTag(
+      kind === "sigs" ? cosignSignatureTag(digest) : cosignAttestationTag(digest),
+    );
   }
   blob(d: Pick<Descriptor, "digest" | "size">, transfer?: Transfer) {
     return this.client.getBlob(this.repository, d, transfer);
@@ -99,6 +115,20 @@ export class LayoutSource implements ImageSource {
     } catch {
       return undefined;
     }
+  }
+  async cosignArtifact(digest: string, kind: "sigs" | "atts"): Promise<Manifest | undefined> {
+    const byTag = await this.manifestByTag(
+      kind === "sigs" ? cosignSignatureTag(digest) : cosignAttestationTag(digest),
+    );
+    if (byTag) return byTag;
+    // `cosign save` layouts hold one image: its artifacts are marked by `kind`.
+    const entries = (await this.layout.index()).manifests.filter((m) =>
+      m.annotations?.[COSIGN_KIND] === `dev.cosignproject.cosign/${kind}`
+    );
+    if (entries.length === 0) return undefined;
+    const image = await this.layout.resolve();
+    if (image.digest !== digest) return undefined;
+    return await this.#manifestFor(entries[0]);
   }
   blob(d: Pick<Descriptor, "digest" | "size">, transfer?: Transfer) {
     return this.layout.readBlob(d, (n) => transfer?.advance(n));

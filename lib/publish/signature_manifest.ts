@@ -1,0 +1,83 @@
+/**
+ * cosign's signature image: the `sha256-<hex>.sig` manifest whose layers
+ * are simple-signing payloads annotated with their signature and Rekor
+ * bundle. New signatures are appended; existing ones are kept.
+ *
+ * @module
+ */
+
+import type { RegistryClient } from "../registry/client.ts";
+import { cosignSignatureTag } from "../registry/client.ts";
+import { sha256Digest } from "../registry/digest.ts";
+import { type Descriptor, OCI_MANIFEST } from "../registry/media_types.ts";
+
+/** Media type of a simple-signing payload layer. */
+export const SIMPLE_SIGNING_LAYER = "application/vnd.dev.cosign.simplesigning.v1+json";
+
+/** One signature layer to attach. */
+export interface SignatureLayer {
+  payload: Uint8Array;
+  /** Annotations: `dev.cosignproject.cosign/signature`, `dev.sigstore.cosign/bundle`, … */
+  annotations: Record<string, string>;
+}
+
+/** cosign's config blob for a signature image: one diff_id per layer. */
+export function signatureConfig(layers: Pick<Descriptor, "digest">[]): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({
+    architecture: "",
+    created: "0001-01-01T00:00:00Z",
+    history: [{ created: "0001-01-01T00:00:00Z" }],
+    os: "",
+    rootfs: { type: "layers", diff_ids: layers.map((l) => l.digest) },
+    config: {},
+  }));
+}
+
+/**
+ * Append `layer` to the `.sig` manifest of `imageDigest` in `repository`
+ * (creating it if absent). A layer with the same payload and signature is
+ * not added twice. Returns the new manifest digest and the layer count.
+ */
+export async function attachSignature(
+  client: RegistryClient,
+  repository: string,
+  imageDigest: string,
+  layer: SignatureLayer,
+): Promise<{ digest: string; layers: number; added: boolean }> {
+  const tag = cosignSignatureTag(imageDigest);
+  let layers: Descriptor[] = [];
+  if (await client.headManifest(repository, tag) !== undefined) {
+    const existing = JSON.parse(
+      new TextDecoder().decode((await client.getManifest(repository, tag)).bytes),
+    ) as { layers?: Descriptor[] };
+    layers = Array.isArray(existing.layers) ? existing.layers : [];
+  }
+  const payloadDescriptor: Descriptor = {
+    mediaType: SIMPLE_SIGNING_LAYER,
+    digest: sha256Digest(layer.payload),
+    size: layer.payload.byteLength,
+    annotations: layer.annotations,
+  };
+  const sigKey = "dev.cosignproject.cosign/signature";
+  const duplicate = layers.some((l) =>
+    l.digest === payloadDescriptor.digest &&
+    l.annotations?.[sigKey] === layer.annotations[sigKey]
+  );
+  if (!duplicate) layers.push(payloadDescriptor);
+  await client.uploadBlob(repository, payloadDescriptor, layer.payload);
+  const config = signatureConfig(layers);
+  const configDescriptor = {
+    mediaType: "application/vnd.oci.image.config.v1+json",
+    digest: sha256Digest(config),
+    size: config.byteLength,
+  };
+  await client.uploadBlob(repository, configDescriptor, config);
+  const manifest = new TextEncoder().encode(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: configDescriptor,
+    layers,
+  }));
+  const digest = await client.putManifest(repository, tag, manifest, OCI_MANIFEST);
+  return { digest, layers: layers.length, added: !duplicate };
+}

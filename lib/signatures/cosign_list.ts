@@ -1,0 +1,111 @@
+/**
+ * Parse (and write) the JSON list `cosign download signature` prints: one
+ * object per signature with `Base64Signature`, `Payload`, `Cert`, `Chain`,
+ * `Bundle` and `RFC3161Timestamp`. This is also the format of Dangerzone's
+ * signature store. Parsing is strict: wrong types, bad base64 or malformed
+ * Rekor entries are refused with {@linkcode SignatureFormatError}.
+ *
+ * @module
+ */
+
+import { SignatureFormatError } from "../cli/errors.ts";
+import { encodeBase64 } from "./base64.ts";
+import {
+  b64Field,
+  isRecord,
+  parseListCertificate,
+  parseRekorBundle,
+  parseRfc3161,
+  rawBundle,
+} from "./fields.ts";
+import type { CosignDownloadEntry, CosignSignature } from "./model.ts";
+
+/**
+ * Parse one list entry. `field` prefixes error messages (e.g. `signature 2`).
+ * @throws SignatureFormatError
+ */
+export function parseCosignEntry(value: unknown, field = "signature"): CosignSignature {
+  if (!isRecord(value)) throw new SignatureFormatError(`${field} is not a JSON object`);
+  const signature = b64Field(value.Base64Signature, `${field}: Base64Signature`);
+  const payload = b64Field(value.Payload, `${field}: Payload`);
+  const sig: CosignSignature = {
+    signature,
+    payload,
+    raw: {
+      Base64Signature: value.Base64Signature as string,
+      Payload: value.Payload as string,
+      Cert: null,
+      Chain: null,
+      Bundle: null,
+      RFC3161Timestamp: null,
+    },
+  };
+  if (value.Cert !== null && value.Cert !== undefined) {
+    sig.certificate = parseListCertificate(value.Cert, `${field}: Cert`);
+    sig.raw.Cert = value.Cert;
+  }
+  if (value.Chain !== null && value.Chain !== undefined) {
+    if (!Array.isArray(value.Chain)) {
+      throw new SignatureFormatError(`${field}: Chain is not a list`);
+    }
+    sig.chain = value.Chain.map((c, i) => parseListCertificate(c, `${field}: Chain[${i}]`));
+    sig.raw.Chain = value.Chain;
+  }
+  if (value.Bundle !== null && value.Bundle !== undefined) {
+    sig.bundle = parseRekorBundle(value.Bundle, `${field}: Bundle`);
+    sig.raw.Bundle = rawBundle(sig.bundle);
+  }
+  if (value.RFC3161Timestamp !== null && value.RFC3161Timestamp !== undefined) {
+    sig.rfc3161Timestamp = parseRfc3161(value.RFC3161Timestamp, `${field}: RFC3161Timestamp`);
+    sig.raw.RFC3161Timestamp = { SignedRFC3161Timestamp: encodeBase64(sig.rfc3161Timestamp) };
+  }
+  return sig;
+}
+
+/** Outcome of parsing one entry of a list without stopping at the first bad one. */
+export type ParsedEntry =
+  | { index: number; ok: true; signature: CosignSignature }
+  | { index: number; ok: false; error: SignatureFormatError };
+
+/**
+ * Parse a whole list, keeping going past bad entries so each can be reported.
+ * @throws SignatureFormatError when the document itself is not a JSON list.
+ */
+export function parseCosignListEntries(input: string | unknown): ParsedEntry[] {
+  let doc = input;
+  if (typeof input === "string") {
+    try {
+      doc = JSON.parse(input);
+    } catch (cause) {
+      throw new SignatureFormatError("the signature file is not JSON", { cause });
+    }
+  }
+  if (!Array.isArray(doc)) {
+    throw new SignatureFormatError("the signature file is not a JSON list of signatures");
+  }
+  return doc.map((entry, index) => {
+    try {
+      return { index, ok: true, signature: parseCosignEntry(entry, `signature ${index + 1}`) };
+    } catch (e) {
+      if (e instanceof SignatureFormatError) return { index, ok: false, error: e };
+      throw e;
+    }
+  });
+}
+
+/**
+ * Parse a whole list; every entry must be well-formed.
+ * @throws SignatureFormatError for the first malformed entry.
+ */
+export function parseCosignSignatureList(input: string | unknown): CosignSignature[] {
+  return parseCosignListEntries(input).map((e) => {
+    if (!e.ok) throw e.error;
+    return e.signature;
+  });
+}
+
+/** Serialize signatures in the `cosign download signature` list format (one JSON document). */
+export function toCosignDownloadJson(signatures: readonly CosignSignature[]): string {
+  const list: CosignDownloadEntry[] = signatures.map((s) => s.raw);
+  return JSON.stringify(list);
+}

@@ -1,0 +1,51 @@
+/**
+ * Certificate identity policies for keyless (Fulcio) signatures. The
+ * verifier's `subjectAlternativeName` check is an UNANCHORED regex match, so
+ * an identity handed to it as a plain string would match any SAN containing
+ * it. Everything handed over from here is an anchored RegExp: exact
+ * identities are escaped, user regexes are wrapped in `^(?:…)$`.
+ *
+ * @module
+ */
+
+import type { VerificationPolicy } from "@sigstore/verify";
+import { UsageError } from "../cli/errors.ts";
+
+/** Who must have signed (keyless). */
+export interface IdentityPolicy {
+  /** Exact SAN (string), or `{ regex }` matched against the whole SAN. */
+  subjectAlternativeName: string | { regex: string };
+  /** Exact OIDC issuer (Fulcio issuer extension). */
+  issuer: string;
+}
+
+/** Escape every regex metacharacter of `s`. */
+export function escapeRegExp(s: string): string {
+  return s.replace(/[\\^$.*+?()[\]{}|/-]/g, "\\$&");
+}
+
+/** A RegExp matching exactly `s`, nothing more. */
+export function exactRegExp(s: string): RegExp {
+  return new RegExp(`^${escapeRegExp(s)}$`);
+}
+
+/**
+ * A user regex anchored at both ends.
+ * @throws UsageError when it does not compile.
+ */
+export function anchoredRegExp(source: string): RegExp {
+  try {
+    return new RegExp(`^(?:${source})$`);
+  } catch (cause) {
+    throw new UsageError(`invalid identity regular expression: ${source}`, { cause });
+  }
+}
+
+/** The `@sigstore/verify` policy for an {@linkcode IdentityPolicy}. */
+export function toVerificationPolicy(p: IdentityPolicy): VerificationPolicy {
+  if (!p.issuer) throw new UsageError("an identity policy needs an OIDC issuer");
+  const san = typeof p.subjectAlternativeName === "string"
+    ? exactRegExp(p.subjectAlternativeName)
+    : anchoredRegExp(p.subjectAlternativeName.regex);
+  return { subjectAlternativeName: san, extensions: { issuer: p.issuer } };
+}

@@ -1,0 +1,91 @@
+/**
+ * The local signature store, laid out as Dangerzone does:
+ * `<data-dir>/signatures/<sha256 of the key file>/<image digest hex>.json`,
+ * each file a `cosign download signature` JSON list. Only verified
+ * signatures should be written here; reading gives them back parsed (and
+ * still to be verified by whoever relies on them).
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { IoError } from "../cli/errors.ts";
+import { parseCosignSignatureList, toCosignDownloadJson } from "../signatures/cosign_list.ts";
+import type { CosignSignature } from "../signatures/model.ts";
+import { writeFileAtomic } from "./atomic_write.ts";
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+function hexOfDigest(digest: string): string {
+  const hex = digest.startsWith("sha256:") ? digest.slice(7) : digest;
+  if (!HEX64.test(hex)) throw new TypeError(`not a sha256 digest: ${digest}`);
+  return hex;
+}
+
+function checkKeyId(keyId: string): void {
+  if (!HEX64.test(keyId)) throw new TypeError(`not a key id (sha256 hex): ${keyId}`);
+}
+
+/** `<data-dir>/signatures/<keyId>`. */
+export function signatureDir(dataDir: string, keyId: string): string {
+  checkKeyId(keyId);
+  return join(dataDir, "signatures", keyId);
+}
+
+/** `<data-dir>/signatures/<keyId>/<digest hex>.json`. */
+export function signaturePath(dataDir: string, keyId: string, digest: string): string {
+  return join(signatureDir(dataDir, keyId), `${hexOfDigest(digest)}.json`);
+}
+
+/**
+ * Store (replace, atomically) the signatures of `digest` made by key `keyId`.
+ * @returns the file written.
+ */
+export async function writeSignatures(
+  dataDir: string,
+  keyId: string,
+  digest: string,
+  signatures: readonly CosignSignature[],
+): Promise<string> {
+  const path = signaturePath(dataDir, keyId, digest);
+  await writeFileAtomic(path, toCosignDownloadJson(signatures) + "\n");
+  return path;
+}
+
+/**
+ * Read the stored signatures of `digest`, or undefined when none are stored.
+ * @throws SignatureFormatError (malformed file), IoError.
+ */
+export async function readSignatures(
+  dataDir: string,
+  keyId: string,
+  digest: string,
+): Promise<CosignSignature[] | undefined> {
+  const path = signaturePath(dataDir, keyId, digest);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (cause) {
+    if (cause instanceof Deno.errors.NotFound) return undefined;
+    if (cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied) {
+      throw cause;
+    }
+    throw new IoError(`cannot read ${path}: ${(cause as Error).message}`, { cause });
+  }
+  return parseCosignSignatureList(text);
+}
+
+/** Digests (`sha256:<hex>`) with stored signatures for `keyId`, sorted. */
+export async function listStoredDigests(dataDir: string, keyId: string): Promise<string[]> {
+  const out: string[] = [];
+  try {
+    for await (const e of Deno.readDir(signatureDir(dataDir, keyId))) {
+      const m = /^([0-9a-f]{64})\.json$/.exec(e.name);
+      if (e.isFile && m) out.push(`sha256:${m[1]}`);
+    }
+  } catch (cause) {
+    if (cause instanceof Deno.errors.NotFound) return [];
+    throw new IoError(`cannot list ${signatureDir(dataDir, keyId)}`, { cause });
+  }
+  return out.sort();
+}
