@@ -14,7 +14,7 @@ import {
   cosignAttestationTag,
   cosignSignatureTag,
   type Manifest,
-  RegistryClient,
+  type RegistryClient,
 } from "../registry/client.ts";
 import type { Descriptor } from "../registry/media_types.ts";
 import { type ImageReference, parseImageReference } from "../registry/reference.ts";
