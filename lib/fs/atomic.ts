@@ -7,7 +7,7 @@
  */
 
 import { dirname, join } from "node:path";
-import { IoError } from "../cli/errors.ts";
+import { DzError, IoError } from "../cli/errors.ts";
 
 /** Options of the atomic writers. */
 export interface AtomicOptions {
@@ -51,6 +51,7 @@ export async function writeStreamAtomic(
     file = await Deno.open(tmp, { write: true, createNew: true, mode: options.mode ?? 0o644 });
   } catch (e) {
     await stream.cancel().catch(() => {});
+    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) throw e;
     throw new IoError(`cannot write ${path}: ${(e as Error).message}`, { cause: e });
   }
   try {
@@ -67,7 +68,15 @@ export async function writeStreamAtomic(
     await fsyncDir(dirname(path));
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
-    throw e;
+    // Verification errors (a digest mismatch at the stream's end) and missing
+    // permissions pass through; other failures are I/O errors on this path.
+    if (
+      e instanceof DzError || e instanceof Deno.errors.NotCapable ||
+      e instanceof Deno.errors.PermissionDenied
+    ) {
+      throw e;
+    }
+    throw new IoError(`cannot write ${path}: ${(e as Error).message}`, { cause: e });
   }
 }
 

@@ -13,7 +13,7 @@
 import { join } from "node:path";
 import { IoError, RollbackError } from "../cli/errors.ts";
 import { signatureDir } from "./signature_store.ts";
-import { writeFileAtomic } from "./atomic_write.ts";
+import { writeFileAtomic } from "../fs/atomic.ts";
 
 /** A position in one transparency log. */
 export interface LogPosition {

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { IoError } from "../cli/errors.ts";
 import { parseCosignSignatureList, toCosignDownloadJson } from "../signatures/cosign_list.ts";
 import type { CosignSignature } from "../signatures/model.ts";
-import { writeFileAtomic } from "./atomic_write.ts";
+import { writeFileAtomic } from "../fs/atomic.ts";
 
 const HEX64 = /^[0-9a-f]{64}$/;
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { IoError, RollbackError } from "../cli/errors.ts";
 import { testdata, testdataOrSkip } from "../../tests/helpers/testdata.ts";
-import { writeFileAtomic } from "./atomic_write.ts";
+import { writeFileAtomic } from "../fs/atomic.ts";
 import {
   listStoredDigests,
   readSignatures,
