@@ -163,3 +163,17 @@ export class PasswordUnavailableError extends DzError {
     super("PASSWORD_REQUIRED", EXIT_USAGE, message, options);
   }
 }
+
+/**
+ * A PKCS#11 token or module failed or refused: module not loadable, token
+ * or key not found, wrong PIN, signing failed. Exit 3. `rv` is the
+ * PKCS#11 return value name (e.g. `CKR_PIN_INCORRECT`) when one applies.
+ */
+export class Pkcs11Error extends DzError {
+  /** The PKCS#11 `CKR_*` name the module returned, if any. */
+  readonly rv?: string;
+  constructor(message: string, options: DzErrorOptions & { rv?: string } = {}) {
+    super("PKCS11", EXIT_OTHER, message, options);
+    this.rv = options.rv;
+  }
+}

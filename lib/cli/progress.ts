@@ -52,9 +52,13 @@ function writeErr(s: string): void {
   Deno.stderr.writeSync(encoder.encode(s));
 }
 
-/** Make the {@linkcode Progress} for a mode. */
-export function createProgress(mode: ProgressMode): Progress {
-  const tty = Deno.stderr.isTerminal();
+/** Make the {@linkcode Progress} for a mode (output to stderr unless `write` is given). */
+export function createProgress(
+  mode: ProgressMode,
+  write: (s: string) => void = writeErr,
+  tty: boolean = Deno.stderr.isTerminal(),
+): Progress {
+  const writeErr = write;
   if (mode === "none" || (mode === "auto" && !tty)) return silentProgress;
   if (mode === "plain") {
     return {

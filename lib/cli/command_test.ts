@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { defineCommand } from "./command.ts";
+import { NetworkError, VerificationError } from "./errors.ts";
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, sinks: { out: (t: string) => out.push(t), err: (t: string) => err.push(t) } };
+}
+
+const cmd = (run: () => Promise<number>) =>
+  defineCommand({
+    name: "demo",
+    summary: "a test command",
+    usage: "demo ARG",
+    options: { flag: { type: "string", value: "V", description: "a flag" } },
+    positionals: { min: 1, max: 1, names: "ARG" },
+    examples: ["dangerzone-image demo x"],
+    permissions: "none",
+    run,
+  });
+
+Deno.test("command edge: exit codes and one-line errors", async () => {
+  const refused = cmd(() => Promise.reject(new VerificationError("BAD", "signature is bad")));
+  let c = capture();
+  assert.equal(await refused.main(["x"], c.sinks), 1);
+  assert.deepEqual(c.err, ["dangerzone-image demo: signature is bad"]);
+
+  const net = cmd(() => Promise.reject(new NetworkError("cannot reach x", { hint: "check y" })));
+  c = capture();
+  assert.equal(await net.main(["x", "--json"], c.sinks), 3);
+  assert.deepEqual(c.err, ["dangerzone-image demo: cannot reach x (check y)"]);
+  assert.deepEqual(JSON.parse(c.out[0]), {
+    ok: false,
+    error: { code: "NETWORK", message: "cannot reach x" },
+  });
+
+  const bug = cmd(() => Promise.reject(new TypeError("boom")));
+  c = capture();
+  assert.equal(await bug.main(["x"], c.sinks), 3);
+  assert.equal(c.err.length, 1, "no stack trace without --debug");
+  c = capture();
+  await bug.main(["x", "--debug"], c.sinks);
+  assert.ok(c.err.length > 1 && /TypeError: boom/.test(c.err[1]), "stack with --debug");
+});
+
+Deno.test("command edge: usage errors exit 2, --help exits 0", async () => {
+  const ok = cmd(() => Promise.resolve(0));
+  for (
+    const args of [[], ["a", "b"], ["x", "--nope"], ["x", "--progress", "loud"], ["x", "--flag"]]
+  ) {
+    const c = capture();
+    assert.equal(await ok.main(args, c.sinks), 2, args.join(" "));
+    assert.equal(c.err.length, 1);
+  }
+  const c = capture();
+  assert.equal(await ok.main(["--help"], c.sinks), 0);
+  assert.match(c.out[0], /Usage: dangerzone-image demo ARG/);
+  assert.match(c.out[0], /--insecure-registry/);
+  assert.match(c.out[0], /Deno permissions needed/);
+});

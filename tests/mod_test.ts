@@ -1,0 +1,44 @@
+/** The dispatcher: every command of the contract exists with --help; unknown ones are usage errors. */
+import assert from "node:assert/strict";
+import { COMMANDS, main, usage } from "../mod.ts";
+
+const CONTRACT = [
+  "attest-provenance",
+  "sign",
+  "generate-key-pair",
+  "tag",
+  "login",
+  "logout",
+  "upgrade",
+  "verify-local",
+  "verify-signatures",
+  "verify-bundle",
+  "prepare-archive",
+  "load-archive",
+];
+
+Deno.test("mod: every command in ../shared/cli.md is dispatched and has --help", async () => {
+  assert.deepEqual(Object.keys(COMMANDS).sort(), [...CONTRACT].sort());
+  for (const name of CONTRACT) {
+    const { command } = await COMMANDS[name].load();
+    assert.equal(command.spec.name, name);
+    const out: string[] = [];
+    assert.equal(await command.main(["--help"], { out: (t) => out.push(t), err: () => {} }), 0);
+    assert.match(out[0], new RegExp(`Usage: dangerzone-image ${name}`));
+    assert.ok(command.spec.examples.length > 0, `${name} has an example`);
+    assert.match(command.spec.permissions, /allow|none/, `${name} documents its permissions`);
+  }
+  assert.match(usage(), /verify-signatures/);
+});
+
+Deno.test("mod: unknown command is a usage error", async () => {
+  const orig = console.error;
+  const lines: string[] = [];
+  console.error = (s: string) => lines.push(s);
+  try {
+    assert.equal(await main(["frobnicate"]), 2);
+  } finally {
+    console.error = orig;
+  }
+  assert.match(lines[0], /unknown command 'frobnicate'/);
+});
