@@ -5,7 +5,18 @@
  */
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
-import { NotImplementedError } from "../lib/cli/errors.ts";
+import { UsageError } from "../lib/cli/errors.ts";
+import { openSource } from "../lib/image/source.ts";
+import { displayImage, formatProvenanceText, provenanceJson } from "../lib/provenance/report.ts";
+import { verifyProvenance } from "../lib/provenance/verify_provenance.ts";
+import { parseImageReference } from "../lib/registry/reference.ts";
+import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
+
+const OWNER_REPO = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+
+function stringOption(v: unknown): string | undefined {
+  return typeof v === "string" ? v : undefined;
+}
 
 /** The `attest-provenance` command. */
 export const command = defineCommand({
@@ -36,8 +47,42 @@ export const command = defineCommand({
   ],
   permissions:
     "--allow-net=<registry hosts> --allow-read=<trusted root, oci dir or archive> --allow-env",
-  run() {
-    return Promise.reject(new NotImplementedError("'attest-provenance'"));
+  async run(ctx) {
+    const repository = stringOption(ctx.options.repository);
+    if (repository === undefined) {
+      throw new UsageError("--repository OWNER/REPO is required", {
+        hint: "e.g. --repository freedomofpress/dangerzone",
+      });
+    }
+    if (!OWNER_REPO.test(repository)) {
+      throw new UsageError(`--repository must be OWNER/REPO, not '${repository}'`);
+    }
+    const workflow = stringOption(ctx.options.workflow);
+    const branch = stringOption(ctx.options.branch);
+    if (workflow === "") throw new UsageError("--workflow must not be empty");
+    if (branch === "") throw new UsageError("--branch must not be empty");
+    const ref = parseImageReference(ctx.args[0]);
+    const trustedRoot = await loadTrustedRoot(ctx.global.trustedRoot);
+    const source = await openSource(ref, ctx.global);
+    try {
+      const result = await verifyProvenance(source, {
+        trustedRoot,
+        expect: {
+          repository,
+          ...(workflow !== undefined ? { workflow } : {}),
+          ...(branch !== undefined ? { branch } : {}),
+        },
+      });
+      const image = displayImage(ref, result.digest);
+      ctx.out(
+        ctx.global.json
+          ? JSON.stringify(provenanceJson(image, result))
+          : formatProvenanceText(image, result),
+      );
+      return 0;
+    } finally {
+      await source.close();
+    }
   },
 });
 
