@@ -5,7 +5,10 @@
  */
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
-import { NotImplementedError } from "../lib/cli/errors.ts";
+import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
+import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
+import { selectRuntime } from "../lib/runtime/select.ts";
+import { loadArchive } from "../lib/archive/load.ts";
 
 /** The `load-archive` command. */
 export const command = defineCommand({
@@ -21,8 +24,44 @@ export const command = defineCommand({
   ],
   permissions:
     "--allow-read=<archive>,<data dir> --allow-write=<data dir> --allow-run=podman --allow-env (no --allow-net)",
-  run() {
-    return Promise.reject(new NotImplementedError("'load-archive'"));
+  async run(ctx) {
+    const key = await loadTrustedKey(ctx.global.key);
+    const trustedRoot = await loadTrustedRoot(ctx.global.trustedRoot);
+    const runtime = await selectRuntime(ctx.global.runtime, ctx.global.dataDir);
+    const r = await loadArchive({
+      path: ctx.args[0],
+      dataDir: ctx.global.dataDir,
+      key,
+      trustedRoot,
+      runtime,
+      force: Boolean(ctx.options.force),
+      progress: ctx.progress,
+    });
+    if (ctx.global.json) {
+      ctx.out(JSON.stringify({
+        ok: true,
+        status: r.status,
+        image: r.imageName,
+        digest: r.digest,
+        platformDigest: r.platformDigest,
+        ...(r.platform ? { platform: r.platform } : {}),
+        imageId: r.imageId,
+        ...(r.previousDigest ? { previousDigest: r.previousDigest } : {}),
+        signatures: r.signatures,
+        runtime: runtime.name,
+        tlog: r.tlog,
+      }));
+    } else if (r.status === "up-to-date") {
+      ctx.out(`${r.imageName} is already up to date (${r.digest})`);
+    } else {
+      ctx.out(`Loaded ${r.imageName}@${r.digest} into ${runtime.name}`);
+      ctx.out(
+        `  image ID ${r.imageId}; ${r.signatures} signature(s) verified and stored${
+          r.previousDigest ? `; replaced ${r.previousDigest}` : ""
+        }`,
+      );
+    }
+    return 0;
   },
 });
 

@@ -5,7 +5,14 @@
  */
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
-import { NotImplementedError } from "../lib/cli/errors.ts";
+import { IoError, UsageError } from "../lib/cli/errors.ts";
+import { formatBytes } from "../lib/cli/progress.ts";
+import { parseRegistryReference } from "../lib/registry/reference.ts";
+import { RegistrySource } from "../lib/image/source.ts";
+import { clientFor } from "../lib/registry/from_options.ts";
+import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
+import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
+import { prepareArchive } from "../lib/archive/prepare.ts";
 
 /** The `prepare-archive` command. */
 export const command = defineCommand({
@@ -33,8 +40,66 @@ export const command = defineCommand({
   ],
   permissions:
     "--allow-net=<registry host> --allow-read=<auth file>,<output dir> --allow-write=<output dir> --allow-env",
-  run() {
-    return Promise.reject(new NotImplementedError("'prepare-archive'"));
+  async run(ctx) {
+    const output = ctx.options.output as string | undefined;
+    if (!output) throw new UsageError("--output FILE.tar is required");
+    const platform = ctx.options.platform as string | undefined;
+    const allPlatforms = Boolean(ctx.options["all-platforms"]);
+    if (platform && allPlatforms) {
+      throw new UsageError("--platform and --all-platforms exclude each other");
+    }
+    const ref = parseRegistryReference(ctx.args[0]);
+    const key = await loadTrustedKey(ctx.global.key);
+    const trustedRoot = await loadTrustedRoot(ctx.global.trustedRoot);
+    const client = clientFor(ref.registry, ctx.global);
+    const source = new RegistrySource(client, ref.repository, ref);
+    // An interrupt aborts the transfer: the temporary file is removed, FILE.tar never appears.
+    const abort = new AbortController();
+    const onSignal = () => abort.abort(new IoError("interrupted; no archive was written"));
+    const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+    for (const s of signals) Deno.addSignalListener(s, onSignal);
+    try {
+      const r = await prepareArchive({
+        source,
+        reference: ref,
+        output,
+        platform,
+        allPlatforms,
+        key,
+        trustedRoot,
+        progress: ctx.progress,
+        signal: abort.signal,
+      });
+      if (ctx.global.json) {
+        ctx.out(JSON.stringify({
+          ok: true,
+          output,
+          reference: r.reference,
+          digest: r.digest,
+          platforms: r.platforms,
+          blobs: r.blobs,
+          bytes: r.bytes,
+          signatures: r.signatures,
+          verifiedSignatures: r.verifiedSignatures,
+          attestations: r.attestations,
+          tlog: r.tlog,
+        }));
+      } else {
+        if (!ref.digest) ctx.out(`Resolved ${ctx.args[0]} to ${r.digest}`);
+        ctx.out(`Wrote ${output}: ${r.reference}`);
+        ctx.out(
+          `  ${r.platforms.join(", ") || "(no platform)"}; ${r.blobs} blobs, ${
+            formatBytes(r.bytes)
+          }; ${r.verifiedSignatures}/${r.signatures} signature(s) verified${
+            r.attestations ? "; attestations included" : ""
+          }`,
+        );
+      }
+      return 0;
+    } finally {
+      for (const s of signals) Deno.removeSignalListener(s, onSignal);
+      await source.close();
+    }
   },
 });
 

@@ -60,7 +60,7 @@ export const command = defineCommand({
     "dangerzone-image sign --key cosign.key --rekor-url http://127.0.0.1:3000 --trusted-root local/trusted_root.json 127.0.0.1:5000/app@sha256:…",
   ],
   permissions:
-    "--allow-net=<registry host>,<rekor host> --allow-read=<key file>,<auth file>,<trusted root> --allow-env",
+    "--allow-net=<registry host>,<rekor host> --allow-read=<key file>,<auth file>,<trusted root> --allow-env [--allow-ffi=<PKCS#11 module> for pkcs11: keys]",
   async run(ctx) {
     const ref = parseRegistryReference(ctx.args[0]);
     if (!ref.digest) {

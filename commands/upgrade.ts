@@ -5,7 +5,53 @@
  */
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
-import { NotImplementedError } from "../lib/cli/errors.ts";
+import { UsageError } from "../lib/cli/errors.ts";
+import { parseImageReference } from "../lib/registry/reference.ts";
+import { clientFor } from "../lib/registry/from_options.ts";
+import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
+import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
+import { selectRuntime } from "../lib/runtime/select.ts";
+import { parsePlatform } from "../lib/update/platform.ts";
+import { upgradeFromRegistry, type UpgradeResult } from "../lib/update/upgrade.ts";
+
+function signerText(r: UpgradeResult): string {
+  const s = r.signer;
+  if (!s) return "(unknown)";
+  return s.type === "key"
+    ? `key ${s.source} (sha256 ${s.keyId.slice(0, 16)}…)`
+    : `${s.subjectAlternativeName ?? "?"} (${s.issuer ?? "?"})`;
+}
+
+function logText(r: UpgradeResult): string {
+  const newest = [...r.tlog].sort((a, b) => b.logIndex - a.logIndex)[0];
+  if (!newest) return "(none)";
+  return `index ${newest.logIndex} at ${
+    new Date(newest.integratedTime * 1000).toISOString()
+  } (log ${newest.logID.slice(0, 16)}…)`;
+}
+
+/** The human-readable report of an upgrade. */
+export function formatUpgrade(r: UpgradeResult): string {
+  const lines = r.status === "up-to-date"
+    ? [`Already up to date: ${r.imageName}`, `  digest:    ${r.digest}`]
+    : [
+      `Upgraded ${r.imageName}`,
+      `  from:      ${r.previousDigest ?? "(nothing installed)"}`,
+      `  to:        ${r.digest}`,
+    ];
+  if (r.platformDigest !== r.digest) {
+    lines.push(`  platform:  ${r.platform ?? ""} ${r.platformDigest}`.trimEnd());
+  }
+  lines.push(
+    `  image ID:  ${r.imageId}`,
+    `  log entry: ${logText(r)}`,
+    `  signed by: ${signerText(r)} (${r.verifiedSignatures} valid signature${
+      r.verifiedSignatures === 1 ? "" : "s"
+    })`,
+    `  runtime:   ${r.runtime}`,
+  );
+  return lines.join("\n");
+}
 
 /** The `upgrade` command. */
 export const command = defineCommand({
@@ -19,6 +65,10 @@ export const command = defineCommand({
       value: "OS/ARCH",
       description: "platform to install from a multi-arch image (default: this machine's)",
     },
+    "force": {
+      type: "boolean",
+      description: "allow installing an image older than the installed one (a rollback)",
+    },
   },
   positionals: { min: 1, max: 1, names: "IMAGE" },
   examples: [
@@ -26,8 +76,49 @@ export const command = defineCommand({
   ],
   permissions:
     "--allow-net=<registry host> --allow-read=<data dir>,<auth file> --allow-write=<data dir> --allow-run=podman --allow-env",
-  run() {
-    return Promise.reject(new NotImplementedError("'upgrade'"));
+  async run(ctx) {
+    const ref = parseImageReference(ctx.args[0]);
+    if (ref.kind !== "registry") {
+      throw new UsageError(`upgrade reads from a registry, not ${ref.kind}: references`, {
+        hint: "use 'load-archive' for archives",
+      });
+    }
+    if (ref.digest) {
+      throw new UsageError(`upgrade follows a tag; '${ctx.args[0]}' names a digest`, {
+        hint: "give IMAGE[:TAG] or --tag TAG",
+      });
+    }
+    const flagTag = ctx.options.tag as string | undefined;
+    if (flagTag && ref.tag && flagTag !== ref.tag) {
+      throw new UsageError(`'${ctx.args[0]}' names tag '${ref.tag}' but --tag says '${flagTag}'`);
+    }
+    const tag = flagTag ?? ref.tag ?? "latest";
+    const platform = ctx.options.platform as string | undefined;
+    if (platform) parsePlatform(platform);
+    const [key, trustedRoot] = await Promise.all([
+      loadTrustedKey(ctx.global.key),
+      loadTrustedRoot(ctx.global.trustedRoot),
+    ]);
+    const client = clientFor(ref.registry, ctx.global);
+    try {
+      const result = await upgradeFromRegistry({
+        client,
+        repository: ref.repository,
+        tag,
+        platform,
+        key,
+        trustedRoot,
+        dataDir: ctx.global.dataDir,
+        runtime: selectRuntime(ctx.global.runtime, ctx.global.dataDir),
+        force: ctx.options.force === true,
+        progress: ctx.progress,
+      });
+      if (ctx.global.json) ctx.out(JSON.stringify({ ok: true, ...result }));
+      else ctx.out(formatUpgrade(result));
+      return 0;
+    } finally {
+      client.close();
+    }
   },
 });
 

@@ -8,7 +8,6 @@
  */
 
 import type { GlobalOptions } from "../cli/command.ts";
-import { NotImplementedError } from "../cli/errors.ts";
 import type { Transfer } from "../cli/progress.ts";
 import {
   cosignAttestationTag,
@@ -21,6 +20,7 @@ import { type ImageReference, parseImageReference } from "../registry/reference.
 import { clientFor } from "../registry/from_options.ts";
 import { COSIGN_KIND, OciLayout } from "../oci/layout.ts";
 import { sha256Digest } from "../registry/digest.ts";
+import { openArchive } from "../archive/read.ts";
 
 /** Where images are read from. */
 export interface ImageSource {
@@ -153,6 +153,7 @@ export async function openSource(
     case "oci":
       return new LayoutSource(await OciLayout.open(ref.path), ref);
     case "archive":
-      throw new NotImplementedError("reading archive: sources (prepare-archive's tar)");
+      // Checked (entry names, types, blob digests, index agreement) and unpacked first.
+      return (await openArchive(ref.path, global.dataDir)).source;
   }
 }

@@ -8,9 +8,11 @@
 
 import { type KeyObject, sign as nodeSign } from "node:crypto";
 import { Buffer } from "node:buffer";
-import { KeyFormatError, NotImplementedError } from "../cli/errors.ts";
+import { KeyFormatError } from "../cli/errors.ts";
 import type { PasswordProvider } from "./password.ts";
 import { isEcP256, publicKeyPem, readPrivateKeyFile } from "./private_key.ts";
+import { signerFromPkcs11Uri } from "./pkcs11/signer.ts";
+import { isPkcs11Uri } from "./pkcs11/uri.ts";
 
 /** Something that signs like a cosign key. */
 export interface Signer {
@@ -62,13 +64,13 @@ export async function signerFromKeyFile(
 
 /**
  * The signer a `--key` value names: a key file path, or a `pkcs11:` URI
- * (RFC 7512) for a hardware token.
+ * (RFC 7512) for a hardware token (PIN from the URI or `COSIGN_PKCS11_PIN`,
+ * else a prompt; `passwords` is not asked).
  *
- * @throws {NotImplementedError} for `pkcs11:` URIs, until token support lands
+ * @throws {UsageError} for a malformed `pkcs11:` URI
+ * @throws {Pkcs11Error} when the token or its key cannot be used
  */
 export function signerFromKeyRef(ref: string, passwords: PasswordProvider): Promise<Signer> {
-  if (ref.toLowerCase().startsWith("pkcs11:")) {
-    return Promise.reject(new NotImplementedError("signing with a PKCS#11 token (pkcs11: keys)"));
-  }
+  if (isPkcs11Uri(ref)) return signerFromPkcs11Uri(ref);
   return signerFromKeyFile(ref, passwords);
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createPublicKey, generateKeyPairSync, verify } from "node:crypto";
 import { Buffer } from "node:buffer";
-import { KeyFormatError, NotImplementedError } from "../cli/errors.ts";
+import { KeyFormatError, UsageError } from "../cli/errors.ts";
 import { testdata, testdataOrSkip } from "../../tests/helpers/testdata.ts";
 import { fixedPasswordProvider, type PasswordProvider } from "./password.ts";
 import { generateCosignKeyPair } from "./private_key.ts";
@@ -80,8 +80,10 @@ Deno.test("plain PKCS#8 key files sign without asking for a password", async () 
   }
 });
 
-Deno.test("pkcs11: references are not implemented yet (and say so)", async () => {
-  for (const ref of ["pkcs11:token=t;object=k", "PKCS11:slot-id=0"]) {
-    await assert.rejects(signerFromKeyRef(ref, neverAsked), NotImplementedError);
+Deno.test("pkcs11: references go to the token signer, not the file reader", async () => {
+  // Incomplete URIs (no object / no module path) are usage errors, never "file not found".
+  // Token signing itself is tested in ./pkcs11/signer_test.ts.
+  for (const ref of ["pkcs11:token=t;object=k?module-path=lib.so", "PKCS11:slot-id=0"]) {
+    await assert.rejects(signerFromKeyRef(ref, neverAsked), UsageError);
   }
 });

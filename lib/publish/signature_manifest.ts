@@ -33,6 +33,36 @@ export function signatureConfig(layers: Pick<Descriptor, "digest">[]): Uint8Arra
   }));
 }
 
+/** A `.sig` manifest built from its layers, with its config blob. */
+export interface BuiltSignatureManifest {
+  bytes: Uint8Array;
+  digest: string;
+  config: Descriptor;
+  configBytes: Uint8Array;
+}
+
+/** Build cosign's signature manifest (and config) for these payload layers. */
+export function signatureManifestFor(layers: Descriptor[]): BuiltSignatureManifest {
+  const configBytes = signatureConfig(layers);
+  const config: Descriptor = {
+    mediaType: "application/vnd.oci.image.config.v1+json",
+    digest: sha256Digest(configBytes),
+    size: configBytes.byteLength,
+  };
+  const bytes = new TextEncoder().encode(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config,
+    layers: layers.map((l) => ({
+      mediaType: l.mediaType,
+      digest: l.digest,
+      size: l.size,
+      ...(l.annotations ? { annotations: l.annotations } : {}),
+    })),
+  }));
+  return { bytes, digest: sha256Digest(bytes), config, configBytes };
+}
+
 /**
  * Append `layer` to the `.sig` manifest of `imageDigest` in `repository`
  * (creating it if absent). A layer with the same payload and signature is
@@ -65,19 +95,8 @@ export async function attachSignature(
   );
   if (!duplicate) layers.push(payloadDescriptor);
   await client.uploadBlob(repository, payloadDescriptor, layer.payload);
-  const config = signatureConfig(layers);
-  const configDescriptor = {
-    mediaType: "application/vnd.oci.image.config.v1+json",
-    digest: sha256Digest(config),
-    size: config.byteLength,
-  };
-  await client.uploadBlob(repository, configDescriptor, config);
-  const manifest = new TextEncoder().encode(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
-    config: configDescriptor,
-    layers,
-  }));
-  const digest = await client.putManifest(repository, tag, manifest, OCI_MANIFEST);
+  const built = signatureManifestFor(layers);
+  await client.uploadBlob(repository, built.config, built.configBytes);
+  const digest = await client.putManifest(repository, tag, built.bytes, OCI_MANIFEST);
   return { digest, layers: layers.length, added: !duplicate };
 }

@@ -1,0 +1,202 @@
+/**
+ * `load-archive`'s logic, fully offline: unpack and check the archive
+ * (`read.ts`), find the one image it carries and the digest its signatures
+ * must bind, verify those signatures with the trusted key and the LOCAL
+ * trusted root (nothing in the archive about keys or roots is read),
+ * refuse a rollback unless forced, and only then hand everything to the
+ * shared update pipeline, which loads the image into the runtime and
+ * stores signatures and rollback state.
+ *
+ * @module
+ */
+
+import { VerificationError } from "../cli/errors.ts";
+import type { Progress } from "../cli/progress.ts";
+import { applyVerifiedUpdate, type UpdateRequest, type UpdateResult } from "../update/apply.ts";
+import { fetchCosignSignatures } from "../image/signatures.ts";
+import { COSIGN_KIND, REF_NAME } from "../oci/layout.ts";
+import { type Descriptor, type ImageIndex, isIndexType } from "../registry/media_types.ts";
+import { parseRegistryReference } from "../registry/reference.ts";
+import type { ContainerRuntime } from "../runtime/runtime.ts";
+import type { CosignSignature } from "../signatures/model.ts";
+import { verifyCosignSignatures } from "../signatures/verify.ts";
+import { assertNotRollback, readRollbackState } from "../store/rollback_state.ts";
+import type { TrustedKey } from "../trust/trusted_key.ts";
+import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
+import { ArchiveError, type ArchiveLimits, KIND } from "./layout_tar.ts";
+import { openArchive } from "./read.ts";
+import { formatPlatform } from "./prepare.ts";
+
+/** Input of {@linkcode loadArchive}. */
+export interface LoadArchiveRequest {
+  path: string;
+  dataDir: string;
+  key: TrustedKey;
+  trustedRoot: LoadedTrustedRoot;
+  runtime: ContainerRuntime;
+  /** Allow a rollback (and nothing else). */
+  force?: boolean;
+  progress?: Progress;
+  limits?: Partial<ArchiveLimits>;
+  /** The update pipeline (default `applyVerifiedUpdate`; tests may wrap it). */
+  apply?: (req: UpdateRequest) => Promise<UpdateResult>;
+}
+
+/** What {@linkcode loadArchive} did. */
+export interface LoadArchiveResult extends UpdateResult {
+  /** Name the image was installed under. */
+  imageName: string;
+  /** Platform loaded, when the image is an index. */
+  platform?: string;
+  signatures: number;
+}
+
+/** The image entry of a layout index: cosign's `image`/`imageIndex`, or the only entry. */
+export function imageEntry(index: ImageIndex): Descriptor {
+  const kinds = index.manifests.filter((m) => m.annotations?.[COSIGN_KIND] !== undefined);
+  const images = kinds.length === 0 ? index.manifests : index.manifests.filter((m) => {
+    const k = m.annotations?.[COSIGN_KIND];
+    return k === KIND.image || k === KIND.imageIndex;
+  });
+  if (images.length !== 1) {
+    throw new ArchiveError(`the archive holds ${images.length} images; exactly one is expected`);
+  }
+  return images[0];
+}
+
+function hostPlatform(): string {
+  const arch = Deno.build.arch === "aarch64" ? "arm64" : "amd64";
+  return `linux/${arch}`;
+}
+
+function dockerReferenceOf(sig: CosignSignature): string | undefined {
+  try {
+    const doc = JSON.parse(new TextDecoder().decode(sig.payload));
+    const r = doc?.critical?.identity?.["docker-reference"];
+    return typeof r === "string" ? r : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function repoName(ref: string): string | undefined {
+  try {
+    const r = parseRegistryReference(ref);
+    return `${r.registry}/${r.repository}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Check and load an archive; see the module doc. */
+export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveResult> {
+  const progress = req.progress;
+  const { source, archive } = await openArchive(req.path, req.dataDir, {
+    limits: req.limits,
+    progress,
+  });
+  try {
+    const entry = imageEntry(archive.index);
+    const signedDigest = entry.digest;
+
+    // Signatures: verified here with this machine's key and root only.
+    const sigs = await fetchCosignSignatures(source, signedDigest);
+    if (sigs.length === 0) {
+      throw new VerificationError(
+        "NO_SIGNATURES",
+        `the archive carries no signatures for ${signedDigest}`,
+        { hint: "prepare the archive with 'prepare-archive' from a signed image" },
+      );
+    }
+    const v = verifyCosignSignatures(sigs, signedDigest, {
+      trustedRoot: req.trustedRoot,
+      key: req.key,
+    });
+    if (!v.ok) {
+      const bad = v.reports.find((r) => !r.ok);
+      throw new VerificationError(
+        bad && !bad.ok ? bad.code : "SIGNATURE_INVALID",
+        `signature ${(bad?.index ?? 0) + 1} in the archive does not verify for ${signedDigest}${
+          bad && !bad.ok ? `: ${bad.reason}` : ""
+        }`,
+        { hint: "the archive was altered or signed by another key; nothing was loaded" },
+      );
+    }
+    progress?.note(`verified ${sigs.length} signature(s) for ${signedDigest}`);
+
+    // The name to install under: the archive's full reference, else the signed one.
+    const signedRef = dockerReferenceOf(sigs[0]);
+    const annotated = entry.annotations?.[REF_NAME];
+    let imageName: string;
+    if (annotated && annotated.includes("/")) {
+      let ref;
+      try {
+        ref = parseRegistryReference(annotated);
+      } catch {
+        throw new ArchiveError(`the archive names its image '${annotated}', not a reference`);
+      }
+      if (ref.digest && ref.digest !== signedDigest) {
+        throw new ArchiveError(
+          `the archive's image name says ${ref.digest}, its index entry ${signedDigest}`,
+        );
+      }
+      imageName = `${ref.registry}/${ref.repository}:${ref.tag ?? "latest"}`;
+      if (signedRef && repoName(signedRef) !== `${ref.registry}/${ref.repository}`) {
+        progress?.note(
+          `note: the image was signed as ${signedRef}; installing it as ${imageName}`,
+        );
+      }
+    } else if (signedRef && repoName(signedRef)) {
+      const r = parseRegistryReference(signedRef);
+      imageName = `${r.registry}/${r.repository}:${r.tag ?? "latest"}`;
+    } else {
+      throw new ArchiveError("the archive does not name its image");
+    }
+
+    // Rollback: refused early, before the runtime sees anything (the pipeline checks again).
+    if (!req.force) {
+      const state = await readRollbackState(req.dataDir, req.key.keyId);
+      assertNotRollback(
+        state,
+        v.reports.flatMap((r) => r.ok && r.result.tlog ? [r.result.tlog] : []),
+      );
+    }
+
+    // Platform: one the archive holds, the host's when it holds several.
+    let platform: string | undefined;
+    if (isIndexType(entry.mediaType)) {
+      const idx = JSON.parse(
+        new TextDecoder().decode(await source.blobBytes(entry)),
+      ) as ImageIndex;
+      const present = idx.manifests.filter((d) => archive.blobs.has(d.digest) && d.platform)
+        .map((d) => formatPlatform(d.platform!));
+      platform = present.includes(hostPlatform())
+        ? hostPlatform()
+        : present.length === 1
+        ? present[0]
+        : undefined;
+      if (!platform) {
+        throw new ArchiveError(
+          `the archive holds no image for ${hostPlatform()} (it has ${present.join(", ")})`,
+        );
+      }
+    }
+
+    const result = await (req.apply ?? applyVerifiedUpdate)({
+      source,
+      imageName,
+      signedDigest,
+      ...(platform ? { platform } : {}),
+      signatures: sigs,
+      key: req.key,
+      trustedRoot: req.trustedRoot,
+      dataDir: req.dataDir,
+      runtime: req.runtime,
+      force: req.force,
+      progress,
+    });
+    return { ...result, imageName, ...(platform ? { platform } : {}), signatures: sigs.length };
+  } finally {
+    await source.close();
+  }
+}

@@ -1,0 +1,255 @@
+/**
+ * The archive reader refuses every unsafe or inconsistent tar, leaving
+ * nothing behind, and accepts the layouts Dangerzone and `cosign save`
+ * produce. Malicious tars are made here with modern-tar's packer.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { packTar, type TarEntry } from "modern-tar";
+import { buildImage } from "../image/build.ts";
+import { sha256Digest } from "../registry/digest.ts";
+import { OCI_INDEX } from "../registry/media_types.ts";
+import { extractArchive, openArchive } from "./read.ts";
+import { ArchiveError, classifyEntry, normalizeEntryName } from "./layout_tar.ts";
+
+const enc = new TextEncoder();
+
+function file(name: string, body: Uint8Array | string): TarEntry {
+  const data = typeof body === "string" ? enc.encode(body) : body;
+  return { header: { name, size: data.byteLength, type: "file" }, body: data };
+}
+
+/** A valid layout: one image (kind image) and a fake `sigs` artifact. */
+async function validLayout(prefix = "") {
+  const image = await buildImage({ files: { a: "content" } });
+  const blobs: [string, Uint8Array][] = [
+    [image.manifestDescriptor.digest, image.manifest],
+    [image.configDescriptor.digest, image.config],
+    [image.layers[0].descriptor.digest, image.layers[0].bytes],
+  ];
+  const index = {
+    schemaVersion: 2,
+    mediaType: OCI_INDEX,
+    manifests: [{
+      ...image.manifestDescriptor,
+      annotations: { kind: "dev.cosignproject.cosign/image" },
+    }],
+  };
+  const entries: TarEntry[] = [
+    file(`${prefix}oci-layout`, JSON.stringify({ imageLayoutVersion: "1.0.0" })),
+    file(`${prefix}index.json`, JSON.stringify(index)),
+    ...blobs.map(([d, b]) => file(`${prefix}blobs/sha256/${d.slice(7)}`, b)),
+  ];
+  return { image, index, entries, blobs };
+}
+
+async function tempTar(entries: TarEntry[]): Promise<string> {
+  const path = await Deno.makeTempFile({ suffix: ".tar" });
+  await Deno.writeFile(path, await packTar(entries));
+  return path;
+}
+
+/** Open through `openArchive` (as load-archive does): refused, and nothing left behind. */
+async function assertRefused(entries: TarEntry[] | Uint8Array, pattern: RegExp, limits = {}) {
+  const path = await Deno.makeTempFile({ suffix: ".tar" });
+  const dataDir = await Deno.makeTempDir();
+  try {
+    await Deno.writeFile(path, entries instanceof Uint8Array ? entries : await packTar(entries));
+    await assert.rejects(openArchive(path, dataDir, { limits }), (e: unknown) => {
+      assert.ok(e instanceof ArchiveError, `not an ArchiveError: ${e}`);
+      assert.equal(e.exitCode, 1);
+      assert.match(e.message, pattern);
+      return true;
+    });
+    const left: string[] = [];
+    for await (const x of Deno.readDir(join(dataDir, "tmp"))) left.push(x.name);
+    assert.deepEqual(left, [], "the temporary layout is removed");
+  } finally {
+    await Deno.remove(path);
+    await Deno.remove(dataDir, { recursive: true });
+  }
+}
+
+Deno.test("entry names: normalized, and unsafe ones refused", () => {
+  assert.equal(normalizeEntryName("./index.json"), "index.json");
+  assert.equal(normalizeEntryName("./"), "");
+  assert.equal(normalizeEntryName("."), "");
+  assert.equal(normalizeEntryName("./blobs/sha256/"), "blobs/sha256");
+  for (const bad of ["/etc/passwd", "../x", "blobs/../../x", "a\\b", "blobs//sha256/x", "a/./b"]) {
+    assert.throws(() => normalizeEntryName(bad), ArchiveError, bad);
+  }
+  assert.throws(() => classifyEntry("blobs/sha256/abc", "file"), /outside/);
+  assert.throws(() => classifyEntry("blobs/sha512/" + "a".repeat(128), "file"), /outside/);
+  assert.throws(() => classifyEntry("etc", "directory"), /directory outside/);
+  assert.throws(() => classifyEntry("index.json", "symlink"), /symlink/);
+});
+
+Deno.test("a valid layout, cosign-save style, is accepted", async () => {
+  const { entries, index, blobs } = await validLayout();
+  const path = await tempTar(entries);
+  const dir = await Deno.makeTempDir();
+  try {
+    const ex = await extractArchive(path, dir);
+    assert.deepEqual(ex.index, index);
+    assert.equal(ex.blobs.size, blobs.length);
+    assert.equal(ex.dangerzoneManifest, false);
+    for (const [d, b] of blobs) {
+      assert.deepEqual(await Deno.readFile(join(dir, "blobs", "sha256", d.slice(7))), b);
+    }
+  } finally {
+    await Deno.remove(path);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a Dangerzone-style archive ('./' names, images-only index.json) is accepted", async () => {
+  const { entries, index, image } = await validLayout("./");
+  // dangerzone.json = the full index (with a sigs entry); index.json = images only.
+  const sigPayload = enc.encode("{}");
+  const sigManifest = enc.encode(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    config: { mediaType: "application/vnd.oci.image.config.v1+json", ...d(sigPayload) },
+    layers: [{ mediaType: "application/vnd.dev.cosign.simplesigning.v1+json", ...d(sigPayload) }],
+  }));
+  const full = {
+    ...index,
+    manifests: [...index.manifests, {
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      ...d(sigManifest),
+      annotations: { kind: "dev.cosignproject.cosign/sigs" },
+    }],
+  };
+  const path = await tempTar([
+    { header: { name: "./", size: 0, type: "directory" } },
+    { header: { name: "./blobs/", size: 0, type: "directory" } },
+    { header: { name: "./blobs/sha256/", size: 0, type: "directory" } },
+    ...entries,
+    file(`./blobs/sha256/${sha256Digest(sigPayload).slice(7)}`, sigPayload),
+    file(`./blobs/sha256/${sha256Digest(sigManifest).slice(7)}`, sigManifest),
+    file("./dangerzone.json", JSON.stringify(full)),
+  ]);
+  const dir = await Deno.makeTempDir();
+  try {
+    const ex = await extractArchive(path, dir);
+    assert.equal(ex.dangerzoneManifest, true);
+    assert.equal(ex.index.manifests.length, 2);
+    assert.equal(ex.index.manifests[0].digest, image.manifestDescriptor.digest);
+    // The layout written for loading carries the full index.
+    const written = JSON.parse(await Deno.readTextFile(join(dir, "index.json")));
+    assert.equal(written.manifests[1].annotations.kind, "dev.cosignproject.cosign/sigs");
+  } finally {
+    await Deno.remove(path);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+function d(bytes: Uint8Array) {
+  return { digest: sha256Digest(bytes), size: bytes.byteLength };
+}
+
+Deno.test("refused: absolute path", async () => {
+  const { entries } = await validLayout();
+  await assertRefused([...entries, file("/tmp/evil", "x")], /absolute/);
+});
+
+Deno.test("refused: '..' entries", async () => {
+  const { entries } = await validLayout();
+  await assertRefused([...entries, file("../evil", "x")], /'\.\.'/);
+  await assertRefused([file("blobs/../../evil", "x"), ...entries], /'\.\.'/);
+});
+
+Deno.test("refused: symlink, hardlink, device and FIFO entries", async () => {
+  const { entries, blobs } = await validLayout();
+  const name = `blobs/sha256/${"0".repeat(64)}`;
+  const target = `blobs/sha256/${blobs[0][0].slice(7)}`;
+  await assertRefused(
+    [{ header: { name, size: 0, type: "symlink", linkname: "/etc/passwd" } }, ...entries],
+    /symlink/,
+  );
+  await assertRefused(
+    [...entries, { header: { name, size: 0, type: "link", linkname: target } }],
+    /link/,
+  );
+  await assertRefused(
+    [...entries, { header: { name: "index.json", size: 0, type: "character-device" } }],
+    /character-device/,
+  );
+  await assertRefused([{ header: { name: "oci-layout", size: 0, type: "fifo" } }], /fifo/);
+});
+
+Deno.test("refused: duplicate names, even with different content", async () => {
+  const { entries, index } = await validLayout();
+  const other = { ...index, manifests: [] };
+  await assertRefused([...entries, file("index.json", JSON.stringify(other))], /twice/);
+  await assertRefused([...entries, entries[2]], /twice/);
+});
+
+Deno.test("refused: names outside the layout", async () => {
+  const { entries } = await validLayout();
+  await assertRefused([...entries, file("manifest.json", "[]")], /outside/);
+  await assertRefused([...entries, file("blobs/sha256/short", "x")], /outside/);
+  await assertRefused(
+    [...entries, { header: { name: "blobs/other/", size: 0, type: "directory" } }],
+    /directory outside/,
+  );
+});
+
+Deno.test("refused: a blob whose content does not hash to its name", async () => {
+  const { entries, blobs } = await validLayout();
+  const flipped = blobs[2][1].slice();
+  flipped[flipped.length - 1] ^= 1;
+  await assertRefused(
+    [...entries.slice(0, 4), file(`blobs/sha256/${blobs[2][0].slice(7)}`, flipped)],
+    /does not hash to its name/,
+  );
+});
+
+Deno.test("refused: index referencing a missing blob, sizes that lie", async () => {
+  const { entries, index, image } = await validLayout();
+  // The layer is missing.
+  await assertRefused(entries.slice(0, 4), /lacks blob/);
+  // The index says another size than the manifest has.
+  const lying = {
+    ...index,
+    manifests: [{ ...index.manifests[0], size: index.manifests[0].size + 1 }],
+  };
+  await assertRefused(
+    [entries[0], file("index.json", JSON.stringify(lying)), ...entries.slice(2)],
+    /bytes, its descriptor says/,
+  );
+  // An index entry pointing at a digest the archive does not hold.
+  const elsewhere = {
+    ...index,
+    manifests: [{ ...index.manifests[0], digest: `sha256:${"ab".repeat(32)}` }],
+  };
+  await assertRefused(
+    [entries[0], file("index.json", JSON.stringify(elsewhere)), ...entries.slice(2)],
+    /lacks manifest/,
+  );
+  // A tar header larger than the data that follows: a truncated archive.
+  const tar = await packTar(entries);
+  await assertRefused(tar.subarray(0, tar.byteLength - 2048), /not a valid tar/);
+  assert.ok(image);
+});
+
+Deno.test("refused: index.json and dangerzone.json disagree", async () => {
+  const { entries, index } = await validLayout();
+  const other = {
+    ...index,
+    manifests: [{ ...index.manifests[0], annotations: { kind: "dev.cosignproject.cosign/sigs" } }],
+  };
+  await assertRefused([...entries, file("dangerzone.json", JSON.stringify(other))], /disagree/);
+});
+
+Deno.test("refused: too many entries, entries too large", async () => {
+  const { entries } = await validLayout();
+  const many: TarEntry[] = [...entries];
+  for (let i = 0; i < 10_001; i++) {
+    const b = enc.encode(String(i));
+    many.push(file(`blobs/sha256/${sha256Digest(b).slice(7)}`, b));
+  }
+  await assertRefused(many, /more than 10000 entries/);
+  await assertRefused(entries, /exceeds the size limits/, { maxBlobBytes: 16 });
+  await assertRefused(entries, /larger than/, { maxJsonBytes: 8 });
+});

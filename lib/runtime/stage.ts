@@ -1,0 +1,91 @@
+/**
+ * Copy one single-platform image from an {@linkcode ImageSource} into an
+ * OCI image layout: config and layers first (each streamed and checked
+ * against its digest and size before it becomes visible), the manifest
+ * last. Blobs the layout already holds are not fetched again. Used by the
+ * embedded `oci:DIR` store and to stage images for podman / docker.
+ *
+ * @module
+ */
+
+import type { Progress } from "../cli/progress.ts";
+import { silentProgress } from "../cli/progress.ts";
+import type { Manifest } from "../registry/client.ts";
+import type { ImageSource } from "../image/source.ts";
+import type { OciLayout } from "../oci/layout.ts";
+import type { Descriptor, ImageManifest } from "../registry/media_types.ts";
+import { sha256Digest } from "../registry/digest.ts";
+import { DigestMismatchError } from "../cli/errors.ts";
+import { parseImageManifest } from "./image_manifest.ts";
+
+/** What {@linkcode stageImage} wrote. */
+export interface StagedImage {
+  /** Descriptor of the manifest in the layout. */
+  descriptor: Descriptor;
+  /** The parsed manifest. */
+  manifest: ImageManifest;
+  /** Blobs fetched from the source (the rest were already present). */
+  fetched: number;
+}
+
+/**
+ * Copy `manifest` (a single-platform image) and its blobs from `source`
+ * into `layout`. Does not name it in `index.json`. On failure, the blobs
+ * this call added are removed again (the layout is left as it was).
+ */
+export async function stageImage(
+  source: ImageSource,
+  manifest: Manifest,
+  layout: OciLayout,
+  progress: Progress = silentProgress,
+): Promise<StagedImage> {
+  const written: string[] = [];
+  try {
+    return await copyBlobs(source, manifest, layout, progress, written);
+  } catch (e) {
+    for (const digest of written) await Deno.remove(layout.blobPath(digest)).catch(() => {});
+    throw e;
+  }
+}
+
+async function copyBlobs(
+  source: ImageSource,
+  manifest: Manifest,
+  layout: OciLayout,
+  progress: Progress,
+  written: string[],
+): Promise<StagedImage> {
+  if (sha256Digest(manifest.bytes) !== manifest.digest) {
+    throw new DigestMismatchError(`manifest ${manifest.digest}: its bytes hash otherwise`);
+  }
+  const parsed = parseImageManifest(manifest.bytes, `manifest ${manifest.digest}`);
+  let fetched = 0;
+  for (const blob of [parsed.config, ...parsed.layers]) {
+    if (await layout.hasBlob(blob.digest)) continue;
+    const transfer = progress.start(`blob ${blob.digest.slice(7, 19)}`, blob.size);
+    try {
+      if (await layout.writeBlob(blob, await source.blob(blob, transfer)) === "written") {
+        written.push(blob.digest);
+      }
+      transfer.done(true);
+    } catch (e) {
+      transfer.done(false);
+      throw e;
+    }
+    fetched++;
+  }
+  const m = await layout.writeBlob(
+    { digest: manifest.digest, size: manifest.bytes.byteLength },
+    new Blob([manifest.bytes as BlobPart]).stream(),
+  );
+  if (m === "written") written.push(manifest.digest);
+  return {
+    descriptor: {
+      mediaType: parsed.mediaType ?? manifest.mediaType,
+      digest: manifest.digest,
+      size: manifest.bytes.byteLength,
+    },
+    manifest: parsed,
+    fetched,
+  };
+}

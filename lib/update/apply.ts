@@ -1,0 +1,306 @@
+/**
+ * The shared update pipeline of `upgrade` and `load-archive`: verify the
+ * signatures of a signed digest, refuse rollbacks, install the image into
+ * the runtime (every blob verified while streaming), and only then store
+ * the signatures, advance the rollback state and record the installation.
+ *
+ * Crash safety: nothing in the data directory changes before the runtime
+ * holds the image; afterwards the signatures, the rollback state and
+ * finally the installed record are each replaced atomically. The record is
+ * the commit point: a crash before it leaves the old record, which
+ * `verify-local` then finds does not match the runtime (it fails safe) and
+ * the next `upgrade` completes. A lock file (`<data-dir>/lock`) serializes
+ * concurrent updates.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import type { Progress } from "../cli/progress.ts";
+import { silentProgress } from "../cli/progress.ts";
+import { DigestMismatchError, VerificationError } from "../cli/errors.ts";
+import type { ImageSource } from "../image/source.ts";
+import type { Manifest } from "../registry/client.ts";
+import { parseDigest, sha256Digest } from "../registry/digest.ts";
+import type { CosignSignature } from "../signatures/model.ts";
+import {
+  type SignerInfo,
+  type VerifiedSignature,
+  verifyCosignSignatures,
+} from "../signatures/verify.ts";
+import type { TrustedKey } from "../trust/trusted_key.ts";
+import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
+import type { ContainerRuntime } from "../runtime/runtime.ts";
+import { looksLikeIndex, parseImageIndex } from "../runtime/image_manifest.ts";
+import { readSignatures, writeSignatures } from "../store/signature_store.ts";
+import {
+  advanceRollbackState,
+  assertNotRollback,
+  type LoggedPosition,
+  newestPerLog,
+  readRollbackState,
+} from "../store/rollback_state.ts";
+import { withLock } from "./lock.ts";
+import {
+  decodeField,
+  encodeField,
+  type InstalledRecord,
+  readInstalled,
+  writeInstalled,
+} from "./installed.ts";
+import { checkRecordChain, imageIdMatches } from "./chain.ts";
+import {
+  defaultPlatform,
+  formatPlatform,
+  parsePlatform,
+  type PlatformSpec,
+  selectPlatform,
+} from "./platform.ts";
+
+/** Stages at which tests may simulate a crash (the process dying there). */
+export type CrashPoint = "after-install" | "after-signatures" | "after-rollback";
+
+/** What to install and how to trust it. */
+export interface UpdateRequest {
+  /** Where manifests and blobs come from (a registry, or a verified archive layout). */
+  source: ImageSource;
+  /** Full name to install under, e.g. `ghcr.io/a/b:latest`. */
+  imageName: string;
+  /** The digest the signatures cover (an index or a manifest). */
+  signedDigest: string;
+  /** `os/arch[/variant]` to pick from an index (default: this machine's). */
+  platform?: string;
+  /** UNVERIFIED signatures, as fetched. */
+  signatures: CosignSignature[];
+  key: TrustedKey;
+  trustedRoot: LoadedTrustedRoot;
+  dataDir: string;
+  runtime: ContainerRuntime;
+  /** Allow a rollback (and nothing else). */
+  force?: boolean;
+  progress?: Progress;
+  /** The manifest of `signedDigest` if already fetched (its bytes are re-hashed). */
+  signedManifest?: Manifest;
+  /** Test hook: throw at this stage, as if the process died there. */
+  crashAt?: CrashPoint;
+}
+
+/** What happened. */
+export interface UpdateResult {
+  status: "upgraded" | "up-to-date";
+  /** Signed digest installed under the name before (if any). */
+  previousDigest?: string;
+  /** The signed digest now installed. */
+  digest: string;
+  /** The platform manifest installed. */
+  platformDigest: string;
+  /** The runtime's image ID (config digest). */
+  imageId: string;
+  /** Log entries of the verified signatures. */
+  tlog: { logID: string; logIndex: number; integratedTime: number }[];
+  /** Who signed (the trusted key). */
+  signer?: SignerInfo;
+  /** `os/arch[/variant]` when picked from an index. */
+  platform?: string;
+  /** How many signatures verified (and were stored). */
+  verifiedSignatures: number;
+  /** The runtime's name. */
+  runtime: string;
+}
+
+/** The signatures that verify (with a log entry); the first failure reason otherwise. */
+export function verifiedSignaturesFor(
+  signatures: readonly CosignSignature[],
+  digest: string,
+  key: TrustedKey,
+  trustedRoot: LoadedTrustedRoot,
+): VerifiedSignature[] {
+  if (signatures.length === 0) {
+    throw new VerificationError("NO_SIGNATURE", `no signatures found for ${digest}`, {
+      hint: "the image is not signed; do not install it",
+    });
+  }
+  const { reports } = verifyCosignSignatures(signatures, digest, {
+    trustedRoot,
+    key,
+    requireTlog: true,
+  });
+  const ok = reports.flatMap((r) => r.ok && r.result.tlog ? [r.result] : []);
+  if (ok.length === 0) {
+    const first = reports.find((r) => !r.ok) as { reason: string } | undefined;
+    throw new VerificationError(
+      "NO_VALID_SIGNATURE",
+      `none of the ${signatures.length} signature(s) of ${digest} verifies with the trusted key${
+        first ? `: ${first.reason}` : ""
+      }`,
+      { hint: "do not install this image; check --key and --trusted-root" },
+    );
+  }
+  return ok;
+}
+
+function positionsOf(verified: readonly VerifiedSignature[]): LoggedPosition[] {
+  return verified.map((v) => ({
+    logID: v.tlog!.logID,
+    logIndex: v.tlog!.logIndex,
+    integratedTime: v.tlog!.integratedTime,
+  }));
+}
+
+function crash(req: UpdateRequest, at: CrashPoint): void {
+  if (req.crashAt === at) throw new Error(`simulated crash ${at}`);
+}
+
+/** Signatures in `a` plus those of `b` not already there (same signature bytes). */
+function mergeSignatures(a: CosignSignature[], b: CosignSignature[]): CosignSignature[] {
+  const seen = new Set(a.map((s) => s.raw.Base64Signature + s.raw.Payload));
+  return [...a, ...b.filter((s) => !seen.has(s.raw.Base64Signature + s.raw.Payload))];
+}
+
+function platformOf(req: UpdateRequest): PlatformSpec {
+  return req.platform ? parsePlatform(req.platform) : defaultPlatform();
+}
+
+/** Is the record's image what the runtime holds, for this platform? */
+async function installedAndIntact(
+  req: UpdateRequest,
+  record: InstalledRecord,
+): Promise<boolean> {
+  if (record.signedDigest !== req.signedDigest || record.keyId !== req.key.keyId) return false;
+  try {
+    const chain = checkRecordChain(record);
+    if (record.index !== undefined) {
+      const index = parseImageIndex(decodeField(record.index));
+      if (selectPlatform(index, platformOf(req)).digest !== chain.platformDigest) return false;
+    }
+    if (!await readSignatures(req.dataDir, req.key.keyId, req.signedDigest)) return false;
+    const held = await req.runtime.inspect(req.imageName);
+    return imageIdMatches(chain, held?.imageId);
+  } catch {
+    return false;
+  }
+}
+
+async function signedManifestOf(req: UpdateRequest): Promise<Manifest> {
+  const m = req.signedManifest ?? await req.source.manifest(req.signedDigest);
+  if (sha256Digest(m.bytes) !== req.signedDigest) {
+    throw new DigestMismatchError(`the manifest fetched for ${req.signedDigest} hashes otherwise`);
+  }
+  return m;
+}
+
+/**
+ * Verify, refuse rollbacks, install, then record: see the module doc.
+ * @throws VerificationError (no valid signature, rollback, tampered blob), RuntimeError, IoError…
+ */
+export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateResult> {
+  parseDigest(req.signedDigest);
+  const progress = req.progress ?? silentProgress;
+  const verified = verifiedSignaturesFor(
+    req.signatures,
+    req.signedDigest,
+    req.key,
+    req.trustedRoot,
+  );
+  const positions = positionsOf(verified);
+  const stored = verified.map((v) => v.signature);
+  const base = {
+    digest: req.signedDigest,
+    tlog: positions,
+    signer: verified[0].signer,
+    verifiedSignatures: verified.length,
+    runtime: req.runtime.name,
+  };
+  await Deno.mkdir(req.dataDir, { recursive: true });
+  return await withLock(join(req.dataDir, "lock"), async () => {
+    const state = await readRollbackState(req.dataDir, req.key.keyId);
+    if (!req.force) assertNotRollback(state, positions);
+    const record = await readInstalled(req.dataDir, req.imageName);
+
+    if (record && await installedAndIntact(req, record)) {
+      // Keep any newly logged signatures of the same image.
+      const old = await readSignatures(req.dataDir, req.key.keyId, req.signedDigest) ?? [];
+      const merged = mergeSignatures(old, stored);
+      if (merged.length !== old.length) {
+        await writeSignatures(req.dataDir, req.key.keyId, req.signedDigest, merged);
+      }
+      const newer = [...newestPerLog(positions)].some(([id, p]) =>
+        !state.logs[id] || p.logIndex > state.logs[id].logIndex
+      );
+      if (newer) {
+        await advanceRollbackState(req.dataDir, req.key.keyId, positions, {
+          digest: req.signedDigest,
+        });
+      }
+      return {
+        ...base,
+        status: "up-to-date",
+        previousDigest: record.signedDigest,
+        platformDigest: record.platformDigest,
+        imageId: record.imageId,
+        ...(record.platform ? { platform: record.platform } : {}),
+      };
+    }
+
+    // Resolve the platform manifest through the signed digest.
+    const top = await signedManifestOf(req);
+    let platformManifest = top;
+    let platform: string | undefined;
+    if (looksLikeIndex(top.mediaType, top.bytes)) {
+      const index = parseImageIndex(top.bytes, `signed index ${req.signedDigest}`);
+      const entry = selectPlatform(index, platformOf(req));
+      platform = formatPlatform(entry.platform!);
+      platformManifest = await req.source.manifest(entry.digest);
+      if (
+        platformManifest.digest !== entry.digest ||
+        sha256Digest(platformManifest.bytes) !== entry.digest ||
+        platformManifest.bytes.byteLength !== entry.size
+      ) {
+        throw new DigestMismatchError(
+          `the ${platform} manifest does not match the signed index entry ${entry.digest}`,
+        );
+      }
+    }
+
+    progress.note(
+      `installing ${req.imageName} (${platformManifest.digest}) into ${req.runtime.name}`,
+    );
+    const installed = await req.runtime.install(
+      req.source,
+      platformManifest,
+      [req.imageName],
+      progress,
+    );
+    crash(req, "after-install");
+
+    await writeSignatures(req.dataDir, req.key.keyId, req.signedDigest, stored);
+    crash(req, "after-signatures");
+    await advanceRollbackState(req.dataDir, req.key.keyId, positions, {
+      force: req.force,
+      digest: req.signedDigest,
+    });
+    crash(req, "after-rollback");
+    const next: InstalledRecord = {
+      version: 1,
+      name: req.imageName,
+      keyId: req.key.keyId,
+      signedDigest: req.signedDigest,
+      platformDigest: platformManifest.digest,
+      imageId: installed.imageId,
+      runtime: req.runtime.name,
+      ...(platform ? { platform, index: encodeField(top.bytes) } : {}),
+      manifest: encodeField(platformManifest.bytes),
+      installedAt: new Date().toISOString(),
+    };
+    checkRecordChain(next); // the runtime's ID must be the verified config digest
+    await writeInstalled(req.dataDir, next);
+    return {
+      ...base,
+      status: "upgraded",
+      ...(record ? { previousDigest: record.signedDigest } : {}),
+      platformDigest: platformManifest.digest,
+      imageId: installed.imageId,
+      ...(platform ? { platform } : {}),
+    };
+  });
+}

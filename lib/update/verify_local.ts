@@ -1,0 +1,108 @@
+/**
+ * `verify-local`, offline: the image the runtime holds under a name must be
+ * the one recorded at installation, whose stored signatures verify again
+ * with the trusted key and root, and which is not older than the rollback
+ * state. Every link is re-checked from bytes: signatures → signed digest →
+ * (index →) platform manifest → config digest = the runtime's image ID.
+ *
+ * @module
+ */
+
+import { VerificationError } from "../cli/errors.ts";
+import { type SignerInfo, verifyCosignSignatures } from "../signatures/verify.ts";
+import type { TrustedKey } from "../trust/trusted_key.ts";
+import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
+import type { ContainerRuntime } from "../runtime/runtime.ts";
+import { readSignatures } from "../store/signature_store.ts";
+import { assertNotRollback, readRollbackState } from "../store/rollback_state.ts";
+import { readInstalled } from "./installed.ts";
+import { checkRecordChain, imageIdMatches } from "./chain.ts";
+
+/** What to check. */
+export interface VerifyLocalRequest {
+  imageName: string;
+  key: TrustedKey;
+  trustedRoot: LoadedTrustedRoot;
+  dataDir: string;
+  runtime: ContainerRuntime;
+}
+
+/** A passed check. */
+export interface VerifyLocalResult {
+  imageName: string;
+  signedDigest: string;
+  platformDigest: string;
+  imageId: string;
+  runtime: string;
+  signatures: number;
+  tlog: { logID: string; logIndex: number; integratedTime: number }[];
+  signer: SignerInfo;
+}
+
+function refuse(code: string, message: string, hint?: string): never {
+  throw new VerificationError(code, message, hint ? { hint } : {});
+}
+
+/**
+ * Check the local image; resolves only when everything verifies.
+ * @throws VerificationError (exit 1) naming what did not match.
+ */
+export async function verifyLocalImage(req: VerifyLocalRequest): Promise<VerifyLocalResult> {
+  const record = await readInstalled(req.dataDir, req.imageName);
+  if (!record) {
+    refuse(
+      "NOT_INSTALLED",
+      `no verified installation of ${req.imageName} is recorded in ${req.dataDir}`,
+      `run 'dangerzone-image upgrade' first`,
+    );
+  }
+  const chain = checkRecordChain(record);
+  const held = await req.runtime.inspect(req.imageName);
+  if (!held) {
+    refuse("IMAGE_MISSING", `${req.runtime.name} holds no image named ${req.imageName}`);
+  }
+  if (!imageIdMatches(chain, held.imageId)) {
+    refuse(
+      "IMAGE_MISMATCH",
+      `${req.runtime.name}'s ${req.imageName} is ${held.imageId}, not the verified ${chain.configDigest}`,
+      "the local image was modified or re-tagged; run 'upgrade' to reinstall it",
+    );
+  }
+  const sigs = await readSignatures(req.dataDir, req.key.keyId, chain.signedDigest);
+  if (!sigs || sigs.length === 0) {
+    refuse(
+      "NO_SIGNATURE",
+      `no stored signatures by the trusted key for ${chain.signedDigest}`,
+      "check --key; run 'upgrade' to fetch and store them",
+    );
+  }
+  const result = verifyCosignSignatures(sigs, chain.signedDigest, {
+    trustedRoot: req.trustedRoot,
+    key: req.key,
+    requireTlog: true,
+  });
+  if (!result.ok) {
+    const bad = result.reports.find((r) => !r.ok) as { index: number; reason: string };
+    refuse(
+      "SIGNATURE_INVALID",
+      `stored signature ${bad.index + 1} of ${chain.signedDigest} does not verify: ${bad.reason}`,
+    );
+  }
+  const verified = result.reports.flatMap((r) => r.ok ? [r.result] : []);
+  const tlog = verified.flatMap((v) =>
+    v.tlog
+      ? [{ logID: v.tlog.logID, logIndex: v.tlog.logIndex, integratedTime: v.tlog.integratedTime }]
+      : []
+  );
+  assertNotRollback(await readRollbackState(req.dataDir, req.key.keyId), tlog);
+  return {
+    imageName: req.imageName,
+    signedDigest: chain.signedDigest,
+    platformDigest: chain.platformDigest,
+    imageId: held.imageId,
+    runtime: req.runtime.name,
+    signatures: verified.length,
+    tlog,
+    signer: verified[0].signer,
+  };
+}
