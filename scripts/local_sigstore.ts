@@ -48,7 +48,14 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   await Deno.mkdir(values.out, { recursive: true });
-  const sigstore = await startLocalSigstore({ port });
+  let sigstore;
+  try {
+    sigstore = await startLocalSigstore({ port });
+  } catch (e) {
+    const why = e instanceof Deno.errors.AddrInUse ? `port ${port} is in use` : String(e);
+    console.error(`error: cannot start the local Sigstore services: ${why}`);
+    return 3;
+  }
   const stop = () => void sigstore.close();
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   for (const s of signals) Deno.addSignalListener(s, stop);

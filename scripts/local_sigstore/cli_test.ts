@@ -30,7 +30,7 @@ Deno.test("cli: --out DIR writes trusted_root.json then env, serves, exits on SI
   const status = child.status.finally(() => exited = true);
   try {
     while (!(await exists(`${dir}/env`))) {
-      assert.ok(!exited, `exited before writing env: ${await stderr}`);
+      if (exited) assert.fail(`exited before writing env: ${await stderr}`);
       await new Promise((r) => setTimeout(r, 50));
     }
     const env = Object.fromEntries(
@@ -57,7 +57,7 @@ Deno.test("cli: --out DIR writes trusted_root.json then env, serves, exits on SI
     assert.match(await key.text(), /BEGIN PUBLIC KEY/);
     child.kill("SIGTERM");
     const { code } = await status;
-    assert.equal(code, 0, await stderr);
+    if (code !== 0) assert.fail(`exit code ${code}: ${await stderr}`);
   } finally {
     if (!exited) child.kill("SIGKILL");
     await status;

@@ -23,7 +23,7 @@ import {
   tsaHandler,
 } from "@sigstore/mock";
 import { pem } from "@sigstore/core";
-import { writeFileAtomic } from "./atomic_file.ts";
+import { writeFileAtomic } from "../../lib/fs/atomic.ts";
 import { handleRekor } from "./rekor_routes.ts";
 import { TransparencyLog } from "./transparency_log.ts";
 import { buildTrustedRoot, type TrustedRootJson } from "./trusted_root.ts";
