@@ -1,18 +1,58 @@
 /**
  * `verify-bundle`: verify a Sigstore bundle for a file or digest, offline.
+ * The syntax is the Sigstore client conformance protocol's (sigstore-conformance
+ * `docs/cli_protocol.md`):
+ *
+ * ```
+ * verify-bundle [--staging] --bundle FILE --certificate-identity ID --certificate-oidc-issuer URL [--trusted-root FILE] FILE_OR_DIGEST
+ * verify-bundle [--staging] --bundle FILE --key PEM [--trusted-root FILE] FILE_OR_DIGEST
+ * ```
+ *
+ * The logic lives in `lib/bundle/verify_bundle.ts`.
  *
  * @module
  */
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
-import { NotImplementedError } from "../lib/cli/errors.ts";
+import { IoError, SignatureFormatError, UsageError } from "../lib/cli/errors.ts";
+import { resolveArtifact } from "../lib/bundle/artifact.ts";
+import { verifyBundle } from "../lib/bundle/verify_bundle.ts";
+import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
+import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
+
+const USAGE =
+  "verify-bundle --bundle FILE (--certificate-identity ID --certificate-oidc-issuer URL | --key PEM) [--trusted-root FILE] FILE_OR_DIGEST";
+
+async function readBundle(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (cause) {
+    if (cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied) {
+      throw cause;
+    }
+    throw new IoError(`cannot read bundle ${path}: ${(cause as Error).message}`, { cause });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new SignatureFormatError(`bundle ${path} is not JSON`, { cause });
+  }
+}
 
 /** The `verify-bundle` command. */
 export const command = defineCommand({
   name: "verify-bundle",
   summary: "verify a Sigstore bundle for a file or digest, offline",
-  usage:
-    "verify-bundle --bundle FILE (--certificate-identity ID --certificate-oidc-issuer URL | --key PEM) [--trusted-root FILE] FILE_OR_DIGEST",
+  usage: USAGE,
+  description: [
+    "Verifies a Sigstore bundle (v0.1-v0.3, message signature or DSSE, Rekor v1 and v2",
+    "entries, RFC 3161 timestamps) against the trusted root (--trusted-root, default the",
+    "embedded public-good root) and either a certificate identity and issuer (matched",
+    "exactly) or a trusted public key (--key). FILE_OR_DIGEST is a file, or",
+    "sha256:<64 hex> when no such file exists; for a DSSE bundle it must be a subject",
+    "of the in-toto statement. No network is used.",
+  ].join("\n"),
   options: {
     "bundle": { type: "string", value: "FILE", description: "the Sigstore bundle (required)" },
     "certificate-identity": {
@@ -25,14 +65,62 @@ export const command = defineCommand({
       value: "URL",
       description: "the OIDC issuer the certificate must name exactly",
     },
+    "staging": {
+      type: "boolean",
+      description:
+        "Sigstore staging (conformance protocol); needs --trusted-root, none is embedded",
+    },
   },
   positionals: { min: 1, max: 1, names: "FILE_OR_DIGEST" },
   examples: [
     "dangerzone-image verify-bundle --bundle a.sigstore.json --certificate-identity me@example.org --certificate-oidc-issuer https://accounts.google.com a.txt",
+    "dangerzone-image verify-bundle --bundle a.sigstore.json --key cosign.pub sha256:0123…",
   ],
   permissions: "--allow-read=<bundle>,<artifact>,<key>,<trusted root>",
-  run() {
-    return Promise.reject(new NotImplementedError("'verify-bundle'"));
+  async run(ctx) {
+    const bundlePath = ctx.options.bundle as string | undefined;
+    const identity = ctx.options["certificate-identity"] as string | undefined;
+    const issuer = ctx.options["certificate-oidc-issuer"] as string | undefined;
+    const keyPath = ctx.global.key;
+    const hint = `usage: dangerzone-image ${USAGE}`;
+    if (!bundlePath) throw new UsageError("--bundle FILE is required", { hint });
+    if (keyPath !== undefined && (identity !== undefined || issuer !== undefined)) {
+      throw new UsageError(
+        "--key and --certificate-identity/--certificate-oidc-issuer are exclusive",
+        { hint },
+      );
+    }
+    if (keyPath === undefined && (!identity || !issuer)) {
+      throw new UsageError(
+        "pass --key, or both --certificate-identity and --certificate-oidc-issuer",
+        { hint },
+      );
+    }
+    if (ctx.options.staging && ctx.global.trustedRoot === undefined) {
+      throw new UsageError("no staging trusted root is embedded", {
+        hint: "pass the staging trusted_root.json with --trusted-root",
+      });
+    }
+    const trustedRoot = await loadTrustedRoot(ctx.global.trustedRoot);
+    const key = keyPath === undefined ? undefined : await loadTrustedKey(keyPath);
+    const bundle = await readBundle(bundlePath);
+    const artifact = await resolveArtifact(ctx.args[0]);
+    const result = verifyBundle(bundle, artifact, {
+      trustedRoot,
+      ...(key ? { key } : { identity: { subjectAlternativeName: identity!, issuer: issuer! } }),
+    });
+    if (ctx.global.json) {
+      ctx.out(JSON.stringify({ ok: true, artifact: ctx.args[0], ...result }));
+    } else {
+      const who = result.signer.type === "key"
+        ? `key ${result.signer.source}`
+        : `${result.signer.subjectAlternativeName} (${result.signer.issuer})`;
+      const logs = result.tlog.map((t) => `${t.kind}/${t.kindVersion} #${t.logIndex}`).join(", ");
+      ctx.out(
+        `Verified OK: ${ctx.args[0]} signed by ${who}${logs ? `; logged: ${logs}` : ""}`,
+      );
+    }
+    return 0;
   },
 });
 

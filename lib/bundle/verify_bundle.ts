@@ -1,0 +1,325 @@
+/**
+ * Verify a Sigstore bundle (v0.1–v0.3; message signature or DSSE envelope;
+ * Rekor v1 and v2 entries; RFC 3161 timestamps) for a file or a `sha256:`
+ * digest, fully offline, with `@sigstore/verify`. On top of the library:
+ *
+ * - the trusted root goes through `parseTrustedRoot` (a transparency log
+ *   without `validFor.start` is refused);
+ * - the bundle must match the mode: `--key` needs a public-key bundle,
+ *   keyless needs a certificate (the library would otherwise trust a Fulcio
+ *   certificate when the user asked for a key, or look up a key by hint);
+ * - message signature for a file: the bundle's `messageDigest` must be the
+ *   file's digest; for a `sha256:` digest: the bundle's `messageDigest` must
+ *   equal it and the signature is checked over the digest
+ *   (`prehashed.ts`, the same thing sigstore-js' conformance client does);
+ * - DSSE: exactly one signature, an in-toto statement of known `_type`
+ *   whose subjects include the artifact's SHA-256;
+ * - every transparency-log entry body names this signer, this signature and
+ *   this digest (`tlog_body.ts`, including Rekor v2 hashedrekord-over-DSSE);
+ * - identities are exact: escaped and anchored (`toVerificationPolicy`).
+ *
+ * Thresholds: keyless requires one verified transparency-log entry, one SCT
+ * and one verified timestamp (Rekor integrated time or RFC 3161). With a
+ * trusted key, a transparency-log entry is required whenever the trusted
+ * root lists a transparency log; certificate-validity timestamps do not
+ * apply. Entries and timestamps present in a bundle are always verified.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import crypto from "node:crypto";
+import { type Bundle, bundleFromJSON } from "@sigstore/bundle";
+import { dsse } from "@sigstore/core";
+import { HashAlgorithm } from "@sigstore/protobuf-specs";
+import {
+  PolicyError,
+  type SignedEntity,
+  type Signer,
+  toSignedEntity,
+  VerificationError as SigstoreVerificationError,
+  Verifier,
+  type VerifierOptions,
+} from "@sigstore/verify";
+import { SignatureFormatError, VerificationError } from "../cli/errors.ts";
+import { installNodeVerifyShim } from "../crypto/node_verify_shim.ts";
+import { type IdentityPolicy, toVerificationPolicy } from "../signatures/identity.ts";
+import { type LoadedTrustedRoot, trustMaterialFor } from "../trust/trusted_root.ts";
+import type { TrustedKey } from "../trust/trusted_key.ts";
+import type { Artifact } from "./artifact.ts";
+import { verifyPrehashed } from "./prehashed.ts";
+import { checkStatementSubject } from "./statement.ts";
+import { checkTlogBodies, type SignedContent, type SignerIdentity } from "./tlog_body.ts";
+
+/** What to trust. Exactly one of `key` or `identity`. */
+export interface BundleVerifyOptions {
+  trustedRoot: LoadedTrustedRoot;
+  /** The trusted public key (`--key`). */
+  key?: TrustedKey;
+  /** Keyless: the exact certificate identity and issuer. */
+  identity?: IdentityPolicy;
+}
+
+/** One verified transparency-log entry. */
+export interface BundleTlogInfo {
+  /** Log ID, lowercase hex. */
+  logID: string;
+  logIndex: string;
+  /** Seconds since the epoch; 0 for Rekor v2 entries (no integrated time). */
+  integratedTime: number;
+  kind: string;
+  kindVersion: string;
+}
+
+/** A bundle that verified for the artifact. */
+export interface VerifiedBundle {
+  mediaType: string;
+  content: "messageSignature" | "dsseEnvelope";
+  signer:
+    | { type: "key"; keyId: string; source: string }
+    | { type: "certificate"; subjectAlternativeName?: string; issuer?: string };
+  tlog: BundleTlogInfo[];
+  /** Number of RFC 3161 timestamps in the bundle (all verified). */
+  rfc3161Timestamps: number;
+  /** DSSE only: the in-toto statement. */
+  statement?: Record<string, unknown>;
+}
+
+const HASHES: Partial<Record<HashAlgorithm, string>> = {
+  [HashAlgorithm.SHA2_256]: "sha256",
+  [HashAlgorithm.SHA2_384]: "sha384",
+  [HashAlgorithm.SHA2_512]: "sha512",
+};
+
+function refuse(code: string, message: string, cause?: unknown): never {
+  throw new VerificationError(code, message, cause === undefined ? {} : { cause });
+}
+
+function same(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && crypto.timingSafeEqual(a, b);
+}
+
+/**
+ * Parse a bundle's JSON with `@sigstore/bundle` (checks the shape for its
+ * media type).
+ * @throws SignatureFormatError (exit 1).
+ */
+export function parseBundle(json: unknown): Bundle {
+  try {
+    return bundleFromJSON(json);
+  } catch (cause) {
+    throw new SignatureFormatError(
+      `not a valid Sigstore bundle: ${(cause as Error).message ?? cause}`,
+      { cause },
+    );
+  }
+}
+
+const REASONS: Record<string, [string, string]> = {
+  TLOG_INCLUSION_PROMISE_ERROR: [
+    "TLOG_INVALID",
+    "the transparency-log signed entry timestamp does not verify with the trusted root",
+  ],
+  TLOG_INCLUSION_PROOF_ERROR: [
+    "TLOG_INVALID",
+    "the transparency-log inclusion proof does not verify",
+  ],
+  TLOG_MISSING_INCLUSION_ERROR: [
+    "TLOG_INVALID",
+    "a transparency-log entry has no verifiable inclusion",
+  ],
+  TLOG_BODY_ERROR: ["TLOG_MISMATCH", "a transparency-log entry is not for this signature"],
+  TLOG_ERROR: ["TLOG_INVALID", "transparency-log check failed"],
+  SIGNATURE_ERROR: ["SIGNATURE_INVALID", "the signature does not verify"],
+  PUBLIC_KEY_ERROR: ["KEY_UNTRUSTED", "not signed with the trusted key"],
+  CERTIFICATE_ERROR: ["CERTIFICATE_INVALID", "the certificate is not trusted"],
+  TIMESTAMP_ERROR: ["TIMESTAMP_INVALID", "no valid trusted timestamp"],
+  UNTRUSTED_SIGNER_ERROR: ["IDENTITY_MISMATCH", "the certificate identity does not match"],
+};
+
+function leafCertificate(bundle: Bundle): Uint8Array | undefined {
+  const m = bundle.verificationMaterial.content;
+  if (m.$case === "certificate") return new Uint8Array(m.certificate.rawBytes);
+  if (m.$case === "x509CertificateChain") {
+    const first = m.x509CertificateChain.certificates[0];
+    return first ? new Uint8Array(first.rawBytes) : undefined;
+  }
+  return undefined;
+}
+
+/** The signer named by the options, checked against the bundle's verification material. */
+function signerIdentity(bundle: Bundle, opts: BundleVerifyOptions): SignerIdentity {
+  const material = bundle.verificationMaterial.content.$case;
+  if (opts.key) {
+    if (material !== "publicKey") {
+      refuse("SIGNER_MISMATCH", "a key was given but the bundle is signed with a certificate");
+    }
+    return { spki: opts.key.spki };
+  }
+  const cert = leafCertificate(bundle);
+  if (!cert) {
+    refuse(
+      "SIGNER_MISMATCH",
+      "a certificate identity was given but the bundle is signed with a key",
+    );
+  }
+  return { certificate: cert };
+}
+
+/** Signature content for a message signature known only by its SHA-256 digest. */
+function digestSignatureContent(
+  base: SignedEntity["signature"],
+  digest: Uint8Array,
+): SignedEntity["signature"] {
+  return {
+    signature: base.signature,
+    compareSignature: (s) => base.compareSignature(s),
+    compareDigest: (d) => base.compareDigest(d),
+    compareSignedDigest: (d) => base.compareSignedDigest(d),
+    verifySignature: (key) => verifyPrehashed(key, "sha256", digest, base.signature),
+  };
+}
+
+interface Prepared {
+  entity: SignedEntity;
+  content: SignedContent;
+  statement?: Record<string, unknown>;
+}
+
+function prepareMessage(bundle: Bundle, artifact: Artifact): Prepared {
+  if (bundle.content.$case !== "messageSignature") throw new Error("unreachable");
+  const ms = bundle.content.messageSignature;
+  const algorithm = HASHES[ms.messageDigest?.algorithm ?? HashAlgorithm.HASH_ALGORITHM_UNSPECIFIED];
+  const recorded = new Uint8Array(ms.messageDigest?.digest ?? []);
+  if (!algorithm) {
+    refuse("SIGNATURE_MALFORMED", "the bundle's message digest algorithm is not supported");
+  }
+  const content: SignedContent = {
+    type: "message",
+    signature: new Uint8Array(ms.signature),
+    signedDigest: { algorithm, digest: recorded },
+  };
+  if (artifact.kind === "file") {
+    const actual = new Uint8Array(crypto.createHash(algorithm).update(artifact.bytes).digest());
+    if (!same(actual, recorded)) {
+      refuse("DIGEST_MISMATCH", "the bundle's message digest is not the artifact's digest");
+    }
+    return { entity: toSignedEntity(bundle, Buffer.from(artifact.bytes)), content };
+  }
+  if (algorithm !== "sha256" || !same(artifact.sha256, recorded)) {
+    refuse("DIGEST_MISMATCH", "the bundle's message digest is not the given sha256 digest");
+  }
+  const entity = toSignedEntity(bundle);
+  entity.signature = digestSignatureContent(entity.signature, artifact.sha256);
+  return { entity, content };
+}
+
+function prepareDsse(bundle: Bundle, artifact: Artifact): Prepared {
+  if (bundle.content.$case !== "dsseEnvelope") throw new Error("unreachable");
+  const env = bundle.content.dsseEnvelope;
+  if (env.signatures.length !== 1) {
+    refuse("SIGNATURE_MALFORMED", "the DSSE envelope must hold exactly one signature");
+  }
+  const statement = checkStatementSubject(
+    env.payloadType,
+    new Uint8Array(env.payload),
+    Buffer.from(artifact.sha256).toString("hex"),
+  );
+  const pae = dsse.preAuthEncoding(env.payloadType, env.payload);
+  const content: SignedContent = {
+    type: "dsse",
+    signature: new Uint8Array(env.signatures[0].sig),
+    signedDigest: {
+      algorithm: "sha256",
+      digest: new Uint8Array(crypto.createHash("sha256").update(pae).digest()),
+    },
+    payloadSha256: new Uint8Array(crypto.createHash("sha256").update(env.payload).digest()),
+  };
+  return { entity: toSignedEntity(bundle), content, statement };
+}
+
+function verifierFor(opts: BundleVerifyOptions): Verifier {
+  const key = opts.key;
+  const material = trustMaterialFor(opts.trustedRoot, () => {
+    if (!key) {
+      throw new SigstoreVerificationError({
+        code: "PUBLIC_KEY_ERROR",
+        message: "no trusted key was given",
+      });
+    }
+    // The hint is the bundle's claim; the trusted key is what must verify.
+    return { publicKey: key.publicKey, validFor: () => true };
+  });
+  const options: VerifierOptions = key
+    ? {
+      tlogThreshold: (opts.trustedRoot.root.tlogs?.length ?? 0) > 0 ? 1 : 0,
+      ctlogThreshold: 0,
+      timestampThreshold: 0,
+    }
+    : {};
+  return new Verifier(material, options);
+}
+
+function runVerifier(entity: SignedEntity, opts: BundleVerifyOptions): Signer {
+  installNodeVerifyShim();
+  const policy = opts.identity ? toVerificationPolicy(opts.identity) : undefined;
+  try {
+    return verifierFor(opts).verify(entity, policy);
+  } catch (e) {
+    if (e instanceof SigstoreVerificationError || e instanceof PolicyError) {
+      const code = (e as { code?: string }).code ?? "";
+      const [ours, text] = REASONS[code] ?? ["NOT_VERIFIED", "verification failed"];
+      refuse(ours, `${text} (${e.message})`, e);
+    }
+    if (e instanceof VerificationError) throw e;
+    refuse("NOT_VERIFIED", `verification failed: ${(e as Error).message ?? e}`, e);
+  }
+}
+
+/**
+ * Verify `bundle` (JSON or parsed) for `artifact`.
+ * @throws VerificationError (exit 1) with a specific code; SignatureFormatError
+ *   for a malformed bundle; TypeError when not exactly one of key / identity.
+ */
+export function verifyBundle(
+  bundleJson: unknown,
+  artifact: Artifact,
+  opts: BundleVerifyOptions,
+): VerifiedBundle {
+  if (!opts.key === !opts.identity) {
+    throw new TypeError("verifyBundle: pass exactly one of `key` or `identity`");
+  }
+  const bundle = parseBundle(bundleJson);
+  const signer = signerIdentity(bundle, opts);
+  let prepared: Prepared;
+  try {
+    prepared = bundle.content.$case === "messageSignature"
+      ? prepareMessage(bundle, artifact)
+      : prepareDsse(bundle, artifact);
+  } catch (e) {
+    if (e instanceof VerificationError) throw e;
+    // e.g. an RFC 3161 timestamp that does not parse
+    throw new SignatureFormatError(`malformed bundle: ${(e as Error).message ?? e}`, { cause: e });
+  }
+  const verified = runVerifier(prepared.entity, opts);
+  checkTlogBodies(bundle.verificationMaterial.tlogEntries, prepared.content, signer);
+  return {
+    mediaType: bundle.mediaType,
+    content: bundle.content.$case,
+    signer: opts.key ? { type: "key", keyId: opts.key.keyId, source: opts.key.source } : {
+      type: "certificate",
+      subjectAlternativeName: verified.identity?.subjectAlternativeName,
+      issuer: verified.identity?.extensions?.issuer,
+    },
+    tlog: bundle.verificationMaterial.tlogEntries.map((e) => ({
+      logID: Buffer.from(e.logId?.keyId ?? []).toString("hex"),
+      logIndex: e.logIndex,
+      integratedTime: Number(e.integratedTime),
+      kind: e.kindVersion?.kind ?? "",
+      kindVersion: e.kindVersion?.version ?? "",
+    })),
+    rfc3161Timestamps:
+      bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps.length ?? 0,
+    ...(prepared.statement ? { statement: prepared.statement } : {}),
+  };
+}
