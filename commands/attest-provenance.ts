@@ -46,7 +46,7 @@ export const command = defineCommand({
     "dangerzone-image attest-provenance oci:./layout@sha256:\u2026 --repository slsa-framework/example-package",
   ],
   permissions:
-    "--allow-net=<registry hosts> --allow-read=<trusted root, oci dir or archive> --allow-env",
+    "registry image: --allow-net=<registry host> --allow-read=<auth file>,<trusted root> --allow-env; oci:DIR: --allow-read=<DIR>,<trusted root> only; archive:FILE: --allow-read=<FILE>,<data dir> --allow-write=<data dir> --allow-env",
   async run(ctx) {
     const repository = stringOption(ctx.options.repository);
     if (repository === undefined) {

@@ -35,7 +35,7 @@ export const command = defineCommand({
   positionals: { min: 1, max: 1, names: "REGISTRY" },
   examples: ['echo "$TOKEN" | dangerzone-image login ghcr.io -u me --password-stdin'],
   permissions:
-    "--allow-net=<registry host> --allow-read=<auth file> --allow-write=<auth file dir> --allow-env",
+    "--allow-net=<registry host> --allow-read=<auth file dir> --allow-write=<auth file dir> --allow-env",
   async run(ctx) {
     const registry = normalizeRegistry(ctx.args[0]);
     const username = ctx.options.username as string | undefined;

@@ -17,7 +17,7 @@ export const command = defineCommand({
   options: {},
   positionals: { min: 1, max: 1, names: "REGISTRY" },
   examples: ["dangerzone-image logout ghcr.io"],
-  permissions: "--allow-read=<auth file> --allow-write=<auth file dir> --allow-env",
+  permissions: "--allow-read=<auth file dir> --allow-write=<auth file dir> --allow-env",
   async run(ctx) {
     const registry = normalizeRegistry(ctx.args[0]);
     const path = authFilePath();

@@ -187,6 +187,9 @@ export class RegistryTransport {
       try {
         res = await this.#send(url, init);
       } catch (e) {
+        if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+          throw e; // a missing --allow-net: the command edge says which permission
+        }
         if (!isNetworkError(e) || attempt >= retries) {
           if (e instanceof NetworkError) throw e;
           const what = e instanceof DOMException && e.name === "TimeoutError"
