@@ -75,7 +75,7 @@ export const command = defineCommand({
     "dangerzone-image upgrade ghcr.io/freedomofpress/dangerzone/dangerzone",
   ],
   permissions:
-    "--allow-net=<registry host> --allow-read=<data dir>,<auth file> --allow-write=<data dir> --allow-run=podman --allow-env",
+    "--allow-net=<registry host> --allow-read=<data dir>,<auth file>[,<key>,<trusted root>] --allow-write=<data dir> --allow-run=podman --allow-env (with --runtime oci:DIR: read/write DIR instead of --allow-run)",
   async run(ctx) {
     const ref = parseImageReference(ctx.args[0]);
     if (ref.kind !== "registry") {

@@ -22,7 +22,8 @@ export const command = defineCommand({
   examples: [
     "dangerzone-image verify-local ghcr.io/freedomofpress/dangerzone/dangerzone:latest",
   ],
-  permissions: "--allow-read=<data dir> --allow-run=podman --allow-env",
+  permissions:
+    "--allow-read=<data dir>[,<key>,<trusted root>] --allow-run=podman --allow-env (with --runtime oci:DIR: --allow-read=DIR instead of --allow-run)",
   async run(ctx) {
     const ref = parseRegistryReference(ctx.args[0]);
     if (ref.digest) {

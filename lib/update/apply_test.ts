@@ -99,10 +99,9 @@ Deno.test({
     );
 
     // Re-signing the installed digest: up to date, the new signature is kept.
-    await lab.sign(repo, d1);
+    await lab.sign(repo, d1, lab.signer, { again: "1" });
     const r3 = await applyVerifiedUpdate(await request(d1));
     assert.equal(r3.status, "up-to-date");
-    console.log("DBG", r3.verifiedSignatures, JSON.stringify(r3.tlog));
     assert.equal((await readSignatures(req.dataDir, lab.key.keyId, d1))?.length, 2);
     const state = await readRollbackState(req.dataDir, lab.key.keyId);
     assert.equal(

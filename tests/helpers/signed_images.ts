@@ -52,8 +52,17 @@ export interface SigningLab extends AsyncDisposable {
     files: Record<string, string>,
     tag?: string,
   ): Promise<{ digest: string; amd64: BuiltImage; arm64: BuiltImage; amd64Digest: string }>;
-  /** Sign `digest` (logged in the local Rekor); returns the log index. */
-  sign(repo: string, digest: string, signer?: Signer): Promise<number>;
+  /**
+   * Sign `digest` (logged in the local Rekor); returns the log index. The
+   * signer is deterministic: pass `annotations` to make another signature
+   * of the same digest.
+   */
+  sign(
+    repo: string,
+    digest: string,
+    signer?: Signer,
+    annotations?: Record<string, string>,
+  ): Promise<number>;
   /** Point `tag` at `digest`. */
   retag(repo: string, digest: string, tag: string): Promise<void>;
   /** Path of a blob's data file in the registry's storage. */
@@ -128,7 +137,7 @@ export async function startSigningLab(): Promise<SigningLab> {
       const digest = await client.putManifest(repo, tag ?? sha256Digest(index), index, OCI_INDEX);
       return { digest, amd64, arm64, amd64Digest };
     },
-    async sign(repo, digest, s = signer) {
+    async sign(repo, digest, s = signer, annotations) {
       const r = await signImage({
         client,
         repository: repo,
@@ -136,6 +145,7 @@ export async function startSigningLab(): Promise<SigningLab> {
         signer: s,
         rekorUrl: sigstore.rekorUrl,
         trustedRoot,
+        ...(annotations ? { annotations } : {}),
       });
       return r.verified.tlog!.logIndex;
     },
