@@ -255,6 +255,12 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
       // and its output goes straight to the log file (no pipes to drain).
       child = new Deno.Command("/bin/sh", {
         args: ["-c", 'exec "$0" serve "$1" >>"$2" 2>&1', binary, configFile, logFile],
+        // distribution reads REGISTRY_* variables as configuration (e.g. the
+        // REGISTRY_AUTH_FILE a login test sets would become `auth.file`).
+        clearEnv: true,
+        env: Object.fromEntries(
+          Object.entries(Deno.env.toObject()).filter(([k]) => !k.startsWith("REGISTRY_")),
+        ),
         stdin: "null",
         stdout: "null",
         stderr: "null",
