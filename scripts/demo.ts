@@ -20,6 +20,13 @@ import { pushImage } from "../lib/registry/push.ts";
 import { RegistrySource } from "../lib/image/source.ts";
 import { fetchCosignSignatures } from "../lib/image/signatures.ts";
 import { toCosignDownloadJson } from "../lib/signatures/cosign_list.ts";
+import {
+  fulcioLeaf,
+  ISSUER,
+  keyPair,
+  messageBundle,
+  SUBJECT,
+} from "../lib/bundle/test_fixtures.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MOD = join(ROOT, "mod.ts");
@@ -66,6 +73,19 @@ async function dz(
     }`,
   );
   return { code: out.code, stdout, stderr };
+}
+
+async function onPath(cmd: string): Promise<boolean> {
+  try {
+    const out = await new Deno.Command("sh", {
+      args: ["-c", `command -v ${cmd}`],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return out.success;
+  } catch {
+    return false;
+  }
 }
 
 async function main(): Promise<number> {
@@ -237,6 +257,89 @@ async function main(): Promise<number> {
     } catch {
       console.log("\n(skipping attest-provenance: ../shared/testdata is not here)");
     }
+
+    // The same upgrade into a real container runtime (podman, root, vfs storage).
+    if (await onPath("podman")) {
+      const pm = join(work, "podman");
+      await Deno.mkdir(pm);
+      const conf = join(pm, "storage.conf");
+      await Deno.writeTextFile(
+        conf,
+        `[storage]\ndriver = "vfs"\ngraphroot = "${pm}/graph"\nrunroot = "${pm}/run"\n`,
+      );
+      const penv = {
+        ...env,
+        CONTAINERS_STORAGE_CONF: conf,
+        DANGERZONE_IMAGE_DATA_DIR: join(work, "data-podman"),
+      };
+      await dz("upgrade into podman", [
+        "upgrade",
+        "--key",
+        pub,
+        ...trust,
+        "--runtime",
+        "podman",
+        repo,
+      ], { env: penv });
+      await dz("verify-local against podman's image", [
+        "verify-local",
+        "--key",
+        pub,
+        ...trust,
+        "--runtime",
+        "podman",
+        `${repo}:latest`,
+      ], { env: penv });
+    } else {
+      console.log("\n(skipping the podman steps: podman is not on PATH)");
+    }
+
+    // A Sigstore bundle for a file, key-signed and keyless, logged in the local Rekor.
+    const artifact = join(work, "release-notes.txt");
+    const notes = new TextEncoder().encode("dangerzone 2.0 release notes\n");
+    await Deno.writeFile(artifact, notes);
+    const kp = keyPair();
+    const keyBundle = join(work, "notes.key.sigstore.json");
+    await Deno.writeTextFile(keyBundle, JSON.stringify(await messageBundle(sigstore, notes, kp)));
+    await Deno.writeTextFile(join(work, "notes.pub"), kp.pem);
+    await dz("verify-bundle (key)", [
+      "verify-bundle",
+      "--bundle",
+      keyBundle,
+      "--key",
+      join(work, "notes.pub"),
+      ...trust,
+      artifact,
+    ], { env });
+    const leaf = keyPair();
+    const cert = await fulcioLeaf(sigstore, leaf);
+    const certBundle = join(work, "notes.keyless.sigstore.json");
+    await Deno.writeTextFile(
+      certBundle,
+      JSON.stringify(await messageBundle(sigstore, notes, leaf, cert)),
+    );
+    await dz("verify-bundle (keyless, exact identity)", [
+      "verify-bundle",
+      "--bundle",
+      certBundle,
+      "--certificate-identity",
+      SUBJECT,
+      "--certificate-oidc-issuer",
+      ISSUER,
+      ...trust,
+      artifact,
+    ], { env });
+    await dz("...a prefix of the identity is refused", [
+      "verify-bundle",
+      "--bundle",
+      certBundle,
+      "--certificate-identity",
+      SUBJECT.slice(0, -3),
+      "--certificate-oidc-issuer",
+      ISSUER,
+      ...trust,
+      artifact,
+    ], { env, expect: 1 });
 
     await dz("login to a password-protected registry", [
       "login",
