@@ -4,6 +4,7 @@ import { RegistryClient } from "../lib/registry/client.ts";
 import { buildImage } from "../lib/image/build.ts";
 import { pushImage } from "../lib/registry/push.ts";
 import { skopeoInspect, startRegistry } from "./helpers/registry.ts";
+import { startFaultProxy } from "./helpers/fault_proxy.ts";
 
 function sinks() {
   const out: string[] = [];
@@ -19,14 +20,18 @@ Deno.test("tag: moves a tag to a digest, no blob transfer; refuses a tag-only re
   const d1 = await pushImage(client, "app/x", v1, "latest");
   const d2 = await pushImage(client, "app/x", v2);
 
+  // Through a counting proxy: tagging moves no blob.
+  await using proxy = startFaultProxy(reg.url, () => undefined);
   const s = sinks();
-  const code = await command.main([`${reg.host}/app/x@${d2}`, "latest", "--json"], s.sinks);
+  const code = await command.main([`${proxy.host}/app/x@${d2}`, "latest", "--json"], s.sinks);
   assert.equal(code, 0, s.err.join("\n"));
   const result = JSON.parse(s.out[0]);
   assert.equal(result.digest, d2);
   assert.equal(result.previous, d1);
   const info = await skopeoInspect(`${reg.host}/app/x:latest`);
   assert.equal(info.Digest, d2);
+  assert.ok(proxy.seen.length <= 5, proxy.seen.join(", "));
+  assert.deepEqual(proxy.seen.filter((r) => r.includes("/blobs/")), [], "no blob request");
 
   const bad = sinks();
   assert.equal(await command.main([`${reg.host}/app/x:latest`, "stable"], bad.sinks), 2);
