@@ -30,6 +30,14 @@ const DIGEST_INFO_PREFIX: Readonly<Record<string, string>> = {
 
 const CURVES = { "P-256": p256, "P-384": p384, "P-521": p521 } as const;
 
+/** Can {@linkcode verifyPrehashed} check signatures made with this key type at all? */
+export function prehashKeySupported(key: crypto.KeyObject): boolean {
+  if (key.asymmetricKeyType === "rsa") return true;
+  if (key.asymmetricKeyType !== "ec") return false;
+  const crv = key.export({ format: "jwk" }).crv;
+  return crv !== undefined && crv in CURVES;
+}
+
 /**
  * Does `signature` (DER ECDSA, or RSA PKCS#1 v1.5) verify over `digest`
  * (computed with `algorithm`) under `key`? False for any malformed input and

@@ -1,46 +1,25 @@
 /**
- * Verify a signature over an already computed digest ("prehashed"), the way
- * Rekor checks a `hashedrekord` entry: the entry carries only the artifact's
- * digest, never the artifact.
- *
- * `node:crypto` always hashes its input, so ECDSA uses `@noble/curves` with
- * `prehash: false`; RSA PKCS#1 v1.5 recovers the DigestInfo with
- * `crypto.publicDecrypt` and compares it to the expected one. Other key types
- * are refused (Rekor v1 refuses plain Ed25519 for hashedrekord too).
+ * Signature checks over a digest alone, as Rekor does for hashedrekord
+ * entries: the product's own `lib/bundle/prehashed.ts`, with unsupported
+ * key types reported as an error (Rekor answers 400 for them).
  *
  * @module
  */
 
-import { Buffer } from "node:buffer";
-import crypto from "node:crypto";
-import { p256, p384, p521 } from "@noble/curves/nist.js";
+import type crypto from "node:crypto";
+import {
+  DIGEST_LENGTHS,
+  prehashKeySupported,
+  verifyPrehashed as verifyDigest,
+} from "../../lib/bundle/prehashed.ts";
 
-/** Digest algorithms hashedrekord 0.0.1 accepts, with their digest length in bytes. */
-export const DIGEST_LENGTHS: Readonly<Record<string, number>> = {
-  sha256: 32,
-  sha384: 48,
-  sha512: 64,
-};
-
-/** DER prefixes of PKCS#1 v1.5 DigestInfo (RFC 8017 section 9.2, note 1). */
-const DIGEST_INFO_PREFIX: Readonly<Record<string, string>> = {
-  sha256: "3031300d060960864801650304020105000420",
-  sha384: "3041300d060960864801650304020205000430",
-  sha512: "3051300d060960864801650304020305000440",
-};
-
-const CURVES = { "P-256": p256, "P-384": p384, "P-521": p521 } as const;
+export { DIGEST_LENGTHS };
 
 /** Thrown for a key the stand-in cannot check a prehashed signature with. */
 export class UnsupportedKeyError extends Error {}
 
-function b64urlToBytes(s: string): Uint8Array {
-  return new Uint8Array(Buffer.from(s, "base64url"));
-}
-
 /**
- * Does `signature` (DER ECDSA or raw RSA PKCS#1 v1.5) verify over `digest`
- * (computed with `algorithm`) under `key`? Returns false for any malformed
+ * Does `signature` verify over `digest` under `key`? False for malformed
  * input; throws {@linkcode UnsupportedKeyError} for an unsupported key type.
  */
 export function verifyPrehashed(
@@ -49,45 +28,10 @@ export function verifyPrehashed(
   digest: Uint8Array,
   signature: Uint8Array,
 ): boolean {
-  const expected = DIGEST_LENGTHS[algorithm];
-  if (expected === undefined || digest.length !== expected) return false;
-  switch (key.asymmetricKeyType) {
-    case "ec": {
-      const jwk = key.export({ format: "jwk" });
-      const curve = CURVES[jwk.crv as keyof typeof CURVES];
-      if (!curve || !jwk.x || !jwk.y) {
-        throw new UnsupportedKeyError(`unsupported EC curve ${jwk.crv ?? "?"}`);
-      }
-      const point = new Uint8Array([0x04, ...b64urlToBytes(jwk.x), ...b64urlToBytes(jwk.y)]);
-      try {
-        return curve.verify(signature, digest, point, {
-          prehash: false,
-          lowS: false,
-          format: "der",
-        });
-      } catch {
-        return false;
-      }
-    }
-    case "rsa": {
-      let recovered: Buffer;
-      try {
-        recovered = crypto.publicDecrypt(
-          { key, padding: crypto.constants.RSA_PKCS1_PADDING },
-          signature,
-        );
-      } catch {
-        return false;
-      }
-      const want = Buffer.concat([
-        Buffer.from(DIGEST_INFO_PREFIX[algorithm], "hex"),
-        Buffer.from(digest),
-      ]);
-      return recovered.length === want.length && crypto.timingSafeEqual(recovered, want);
-    }
-    default:
-      throw new UnsupportedKeyError(
-        `unsupported key type ${key.asymmetricKeyType ?? "?"} for a prehashed signature`,
-      );
+  if (!prehashKeySupported(key)) {
+    throw new UnsupportedKeyError(
+      `unsupported key type ${key.asymmetricKeyType ?? "?"} for a prehashed signature`,
+    );
   }
+  return verifyDigest(key, algorithm, digest, signature);
 }
