@@ -10,6 +10,7 @@
  * @module
  */
 
+import { readAllLimited } from "../fs/read_limited.ts";
 import { join } from "node:path";
 import { createTarDecoder } from "modern-tar";
 import { DigestMismatchError, DzError, IoError } from "../cli/errors.ts";
@@ -80,21 +81,12 @@ function parseIndex(bytes: Uint8Array, what: string): ImageIndex {
   return index;
 }
 
-async function readAll(stream: ReadableStream<Uint8Array>, limit: number, what: string) {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const c of stream) {
-    total += c.byteLength;
-    if (total > limit) throw new ArchiveError(`${what} is larger than ${limit} bytes`);
-    chunks.push(c);
-  }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.byteLength;
-  }
-  return out;
+function readAll(stream: ReadableStream<Uint8Array>, limit: number, what: string) {
+  return readAllLimited(
+    stream,
+    limit,
+    () => new ArchiveError(`${what} is larger than ${limit} bytes`),
+  );
 }
 
 /**

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { readAllLimited } from "../fs/read_limited.ts";
 import { DigestMismatchError, NetworkError, RegistryError } from "../cli/errors.ts";
 import type { Transfer } from "../cli/progress.ts";
 import { digestHex, digestingStream, parseDigest, sha256Digest } from "./digest.ts";
@@ -33,24 +34,12 @@ export async function readLimited(res: Response, limit: number, what: string): P
     await res.body?.cancel();
     throw new RegistryError(0, `${what} is ${declared} bytes, more than the ${limit} allowed`);
   }
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  if (res.body) {
-    for await (const chunk of res.body) {
-      total += chunk.byteLength;
-      if (total > limit) {
-        throw new RegistryError(0, `${what} is more than the ${limit} bytes allowed`);
-      }
-      chunks.push(chunk);
-    }
-  }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.byteLength;
-  }
-  return out;
+  if (!res.body) return new Uint8Array(0);
+  return await readAllLimited(
+    res.body,
+    limit,
+    () => new RegistryError(0, `${what} is more than the ${limit} bytes allowed`),
+  );
 }
 
 function mediaTypeOf(bytes: Uint8Array, header: string | null): string {
