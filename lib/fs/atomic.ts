@@ -13,6 +13,71 @@ import { DzError, IoError } from "../cli/errors.ts";
 export interface AtomicOptions {
   /** File mode of the result (default 0o644). */
   mode?: number;
+  /** Abandon the write (nothing is left at the path) when this aborts. */
+  signal?: AbortSignal;
+}
+
+/** Small chunks are gathered into writes of this size. */
+const WRITE_BUFFER = 512 * 1024;
+
+async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < data.byteLength) off += await file.write(data.subarray(off));
+}
+
+/**
+ * Copy `stream` into `file`: small chunks are gathered into 512 KiB writes,
+ * and one write is in flight while the next buffer fills (two buffers, so
+ * memory stays at 1 MiB whatever the size).
+ */
+async function copyInto(
+  file: Deno.FsFile,
+  stream: ReadableStream<Uint8Array>,
+  signal?: AbortSignal,
+): Promise<void> {
+  const buffers = [new Uint8Array(WRITE_BUFFER), new Uint8Array(WRITE_BUFFER)];
+  let current = 0;
+  let fill = 0;
+  let inflight: Promise<void> = Promise.resolve();
+  let failure = undefined as { error: unknown } | undefined;
+  const check = () => {
+    if (failure) throw failure.error;
+  };
+  const start = (data: Uint8Array) => {
+    inflight = writeAll(file, data).catch((error) => {
+      failure ??= { error };
+    });
+  };
+  const flush = async () => {
+    if (fill === 0) return;
+    await inflight; // the other buffer is free once its write is done
+    check();
+    start(buffers[current].subarray(0, fill));
+    current ^= 1;
+    fill = 0;
+  };
+  try {
+    for await (const chunk of stream) {
+      signal?.throwIfAborted();
+      check();
+      if (chunk.byteLength >= WRITE_BUFFER / 2) {
+        // Large chunks go out as they are (after what is buffered); the
+        // stream gives each chunk up, so holding it until written is safe.
+        await flush();
+        await inflight;
+        check();
+        start(chunk);
+        continue;
+      }
+      if (fill + chunk.byteLength > WRITE_BUFFER) await flush();
+      buffers[current].set(chunk, fill);
+      fill += chunk.byteLength;
+    }
+    await flush();
+  } finally {
+    await inflight;
+  }
+  check();
 }
 
 function tempPath(path: string): string {
@@ -56,10 +121,7 @@ export async function writeStreamAtomic(
   }
   try {
     try {
-      for await (const chunk of stream) {
-        let off = 0;
-        while (off < chunk.byteLength) off += await file.write(chunk.subarray(off));
-      }
+      await copyInto(file, stream, options.signal);
       await file.sync();
     } finally {
       file.close();

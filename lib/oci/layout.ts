@@ -23,6 +23,40 @@ export const COSIGN_KIND = "kind";
 /** Largest `index.json` / manifest read into memory. */
 export const MAX_JSON_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Streams that check their own bytes: each was made by
+ * {@linkcode verifyingStream} and errors (instead of closing) unless its
+ * content is exactly the descriptor recorded here. Writers may skip a
+ * second hash of such a stream for the same descriptor.
+ */
+const selfVerifying = new WeakMap<ReadableStream<Uint8Array>, { digest: string; size: number }>();
+
+/**
+ * `stream` piped through a digest and size check (`digestingStream`): the
+ * result errors at its end unless the bytes are exactly `expected`. It is
+ * remembered as self-verifying, so {@linkcode OciLayout.writeBlob} does not
+ * hash it a second time.
+ */
+export function verifyingStream(
+  stream: ReadableStream<Uint8Array>,
+  expected: { digest: string; size: number; what?: string },
+  onChunk?: (n: number) => void,
+): ReadableStream<Uint8Array> {
+  const out = stream.pipeThrough(digestingStream(expected, onChunk));
+  selfVerifying.set(out, { digest: expected.digest, size: expected.size });
+  return out;
+}
+
+/** Does `stream` check itself against exactly this digest and size? */
+export function isVerifyingStream(
+  stream: ReadableStream<Uint8Array>,
+  expected: { digest: string; size: number },
+): boolean {
+  const d = selfVerifying.get(stream);
+  return d !== undefined && d.digest === expected.digest && d.size === expected.size &&
+    Number.isSafeInteger(d.size);
+}
+
 /** The layout error: a malformed or tampered layout directory. */
 export class LayoutError extends VerificationError {
   constructor(message: string, options: { cause?: unknown; hint?: string } = {}) {
@@ -136,8 +170,10 @@ export class OciLayout {
       );
     }
     const file = await Deno.open(path, { read: true });
-    return file.readable.pipeThrough(
-      digestingStream({ ...descriptor, what: `blob ${descriptor.digest}` }, onChunk),
+    return verifyingStream(
+      file.readable,
+      { ...descriptor, what: `blob ${descriptor.digest}` },
+      onChunk,
     );
   }
 
@@ -159,11 +195,15 @@ export class OciLayout {
 
   /**
    * Store a blob from a stream; verified before it becomes visible. A
-   * blob already present is kept (and the stream cancelled).
+   * blob already present is kept (and the stream cancelled). A stream from
+   * {@linkcode verifyingStream} for this very descriptor (what registry and
+   * layout sources return) is hashed once, by itself; any other is checked
+   * here.
    */
   async writeBlob(
     descriptor: Pick<Descriptor, "digest" | "size">,
     stream: ReadableStream<Uint8Array>,
+    options: { signal?: AbortSignal } = {},
   ): Promise<"exists" | "written"> {
     if (await this.hasBlob(descriptor.digest)) {
       await stream.cancel();
@@ -171,7 +211,10 @@ export class OciLayout {
     }
     await writeStreamAtomic(
       this.blobPath(descriptor.digest),
-      stream.pipeThrough(digestingStream({ ...descriptor, what: `blob ${descriptor.digest}` })),
+      isVerifyingStream(stream, descriptor)
+        ? stream
+        : stream.pipeThrough(digestingStream({ ...descriptor, what: `blob ${descriptor.digest}` })),
+      { signal: options.signal },
     );
     return "written";
   }

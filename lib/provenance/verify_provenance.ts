@@ -1,8 +1,10 @@
 /**
  * Verify an image's SLSA provenance, offline, against the trusted root:
- * find its attestations, verify each (DSSE signature, Fulcio chain and SCT,
- * Rekor entry within the certificate's validity, GitHub Actions issuer,
- * slsa-github-generator container builder, subject = image digest), read
+ * find its attestations (cosign's `.att` manifest, then Sigstore bundles
+ * attached as OCI referrers: `lib/image/bundles.ts`), verify each (DSSE
+ * signature, Fulcio chain and SCT, Rekor entry within the certificate's
+ * validity, GitHub Actions issuer, slsa-github-generator container builder,
+ * subject = image digest), read
  * the build facts from the verified statement and certificate only, and
  * hold them against the user's expectations. The first attestation passing
  * every check wins; when none does, the failure of the one that got the
@@ -11,15 +13,15 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import { VerificationError } from "../cli/errors.ts";
+import { digestArtifact } from "../bundle/artifact.ts";
+import { parseBundle, verifyBundle } from "../bundle/verify_bundle.ts";
+import { fetchSigstoreBundles, type FoundBundle } from "../image/bundles.ts";
 import type { ImageSource } from "../image/source.ts";
 import { type Descriptor, type ImageIndex, isIndexType } from "../registry/media_types.ts";
 import { hasIntotoV001Entry, verifyIntotoV001Attestation } from "../signatures/intoto_tlog.ts";
-import {
-  type TlogInfo,
-  type VerifiedAttestation,
-  verifyCosignAttestation,
-} from "../signatures/verify.ts";
+import { type TlogInfo, verifyCosignAttestation } from "../signatures/verify.ts";
 import { isRecord } from "../signatures/fields.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import { certificateClaims } from "./cert_claims.ts";
@@ -62,32 +64,146 @@ const Stage = {
   Expectations: 4,
 } as const;
 
-/** The predicate type of an unverified envelope: ONLY used to rank failures. */
-function peekIsProvenance(found: Extract<FoundAttestation, { ok: true }>): boolean {
+/** Does an unverified payload claim SLSA provenance? ONLY used to rank failures. */
+function peekPayloadIsProvenance(payload: Uint8Array): boolean {
   try {
-    const st = JSON.parse(new TextDecoder().decode(found.attestation.envelope.payload));
+    const st = JSON.parse(new TextDecoder().decode(payload));
     return isRecord(st) && isSlsaProvenanceType(st.predicateType);
   } catch {
     return false;
   }
 }
 
-function verifySignature(
-  found: Extract<FoundAttestation, { ok: true }>,
-  digest: string,
-  trustedRoot: LoadedTrustedRoot,
-): VerifiedAttestation {
+/**
+ * What a verified signature vouches for, whatever its format: the statement
+ * and certificate below come from a signature that verified for the image
+ * digest (DSSE signature, Fulcio chain, transparency log, builder identity,
+ * statement subject).
+ */
+interface VerifiedEvidence {
+  statement: unknown;
+  /** DER of the verified Fulcio leaf certificate. */
+  certificate?: Uint8Array;
+  subjectAlternativeName?: string;
+  issuer?: string;
+  tlog?: TlogInfo;
+}
+
+/** One attestation in any format, ready to be verified. */
+interface Candidate {
+  origin: string;
+  /** Set when the attestation could not even be read. */
+  error?: VerificationError;
+  /** Does it claim (unverified) to be SLSA provenance? Ranking only. */
+  peekIsProvenance(): boolean;
+  /** Verify its signature for `digest`; throws VerificationError. */
+  verify(digest: string, trustedRoot: LoadedTrustedRoot): VerifiedEvidence;
+}
+
+function attestationCandidate(found: FoundAttestation): Candidate {
+  if (!found.ok) return unreadable(found.origin, found.error);
   const att = found.attestation;
-  if (att.envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) {
-    throw new VerificationError(
-      "PROVENANCE_TYPE",
-      `the attestation's payload type is ${att.envelope.payloadType}, not an in-toto statement`,
-    );
+  return {
+    origin: found.origin,
+    peekIsProvenance: () => peekPayloadIsProvenance(att.envelope.payload),
+    verify(digest, trustedRoot) {
+      if (att.envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) {
+        throw new VerificationError(
+          "PROVENANCE_TYPE",
+          `the attestation's payload type is ${att.envelope.payloadType}, not an in-toto statement`,
+        );
+      }
+      const opts = { trustedRoot, identity: provenanceIdentity(), subjectDigest: digest };
+      const v = hasIntotoV001Entry(att)
+        ? verifyIntotoV001Attestation(att, found.envelope, opts)
+        : verifyCosignAttestation(att, opts);
+      return {
+        statement: v.statement,
+        ...(v.signer.type === "certificate" && att.certificate
+          ? {
+            certificate: att.certificate,
+            subjectAlternativeName: v.signer.subjectAlternativeName,
+            issuer: v.signer.issuer,
+          }
+          : {}),
+        ...(v.tlog ? { tlog: v.tlog } : {}),
+      };
+    },
+  };
+}
+
+/** The leaf certificate of a parsed bundle (DER), if it has one. */
+function bundleLeafCertificate(json: unknown): Uint8Array | undefined {
+  const m = parseBundle(json).verificationMaterial.content;
+  if (m.$case === "certificate") return new Uint8Array(m.certificate.rawBytes);
+  if (m.$case === "x509CertificateChain") {
+    const first = m.x509CertificateChain.certificates[0];
+    return first ? new Uint8Array(first.rawBytes) : undefined;
   }
-  const opts = { trustedRoot, identity: provenanceIdentity(), subjectDigest: digest };
-  return hasIntotoV001Entry(att)
-    ? verifyIntotoV001Attestation(att, found.envelope, opts)
-    : verifyCosignAttestation(att, opts);
+  return undefined;
+}
+
+/** The DSSE payload of unverified bundle JSON, for ranking only. */
+function peekBundlePayload(json: unknown): Uint8Array | undefined {
+  if (!isRecord(json) || !isRecord(json.dsseEnvelope)) return undefined;
+  const p = json.dsseEnvelope.payload;
+  return typeof p === "string" ? new Uint8Array(Buffer.from(p, "base64")) : undefined;
+}
+
+function bundleCandidate(found: FoundBundle): Candidate {
+  if (!found.ok) return unreadable(found.origin, found.error);
+  return {
+    origin: found.origin,
+    peekIsProvenance() {
+      const payload = peekBundlePayload(found.bundle);
+      return payload !== undefined && peekPayloadIsProvenance(payload);
+    },
+    verify(digest, trustedRoot) {
+      const v = verifyBundle(found.bundle, digestArtifact(digest), {
+        trustedRoot,
+        identity: provenanceIdentity(),
+      });
+      if (v.content !== "dsseEnvelope" || v.statement === undefined) {
+        throw new VerificationError(
+          "PROVENANCE_TYPE",
+          "the bundle holds a plain signature, not an in-toto attestation",
+        );
+      }
+      const first = v.tlog[0];
+      return {
+        statement: v.statement,
+        ...(v.signer.type === "certificate"
+          ? {
+            certificate: bundleLeafCertificate(found.bundle),
+            subjectAlternativeName: v.signer.subjectAlternativeName,
+            issuer: v.signer.issuer,
+          }
+          : {}),
+        ...(first
+          ? {
+            tlog: {
+              logID: first.logID,
+              logIndex: Number(first.logIndex),
+              integratedTime: first.integratedTime,
+              kind: first.kind,
+              kindVersion: first.kindVersion,
+            },
+          }
+          : {}),
+      };
+    },
+  };
+}
+
+function unreadable(origin: string, error: VerificationError): Candidate {
+  return {
+    origin,
+    error,
+    peekIsProvenance: () => false,
+    verify: () => {
+      throw error;
+    },
+  };
 }
 
 /** Outcome of one attestation; `stage` tells how far a failure got. */
@@ -95,35 +211,40 @@ export type AttestationOutcome =
   | { ok: true; result: ProvenanceResult }
   | { ok: false; stage: number; error: VerificationError };
 
-/** Verify one found attestation for `digest` all the way. */
-export function verifyFoundAttestation(
-  found: FoundAttestation,
+/**
+ * Verify one attestation (either format) for `digest` all the way: its
+ * signature, then the SAME claim checks for every format (SLSA predicate,
+ * builder, repository / commit / ref / workflow agreeing between statement
+ * and certificate, the user's expectations).
+ */
+function verifyCandidate(
+  c: Candidate,
   digest: string,
   opts: ProvenanceOptions,
 ): AttestationOutcome {
   let stage: number = Stage.Unreadable;
   try {
-    if (!found.ok) throw found.error;
-    stage = peekIsProvenance(found) ? Stage.Signature : Stage.NotProvenance;
-    const verified = verifySignature(found, digest, opts.trustedRoot);
+    if (c.error) throw c.error;
+    stage = c.peekIsProvenance() ? Stage.Signature : Stage.NotProvenance;
+    const verified = c.verify(digest, opts.trustedRoot);
     const pred = predicateClaims(verified.statement);
     stage = Stage.Claims;
-    if (verified.signer.type !== "certificate" || !found.attestation.certificate) {
+    if (!verified.certificate) {
       throw new VerificationError("PROVENANCE_CERTIFICATE", "the attestation has no certificate");
     }
     const claims = combineClaims(
       pred,
-      certificateClaims(found.attestation.certificate),
-      verified.signer.subjectAlternativeName,
+      certificateClaims(verified.certificate),
+      verified.subjectAlternativeName,
     );
     stage = Stage.Expectations;
     checkExpectations(claims, opts.expect);
     const result: ProvenanceResult = {
       digest,
       claims,
-      issuer: verified.signer.issuer ?? "",
+      issuer: verified.issuer ?? "",
       ...(verified.tlog ? { tlog: verified.tlog } : {}),
-      origin: found.origin,
+      origin: c.origin,
     };
     return { ok: true, result };
   } catch (e) {
@@ -132,19 +253,49 @@ export function verifyFoundAttestation(
   }
 }
 
+/** Verify one found cosign `.att` attestation for `digest` all the way. */
+export function verifyFoundAttestation(
+  found: FoundAttestation,
+  digest: string,
+  opts: ProvenanceOptions,
+): AttestationOutcome {
+  return verifyCandidate(attestationCandidate(found), digest, opts);
+}
+
+/** Verify one found Sigstore bundle (OCI referrer) for `digest` all the way. */
+export function verifyFoundBundle(
+  found: FoundBundle,
+  digest: string,
+  opts: ProvenanceOptions,
+): AttestationOutcome {
+  return verifyCandidate(bundleCandidate(found), digest, opts);
+}
+
+/**
+ * The provenance of `digest`: cosign's `.att` attestations first, then the
+ * Sigstore bundles attached as OCI referrers (only fetched when no `.att`
+ * attestation passed). `undefined` when there is none at all.
+ */
 async function verifyDigest(
   source: ImageSource,
   digest: string,
   opts: ProvenanceOptions,
 ): Promise<ProvenanceResult | undefined> {
-  const found = await fetchCosignAttestations(source, digest);
-  if (found.length === 0) return undefined;
   let best: Extract<AttestationOutcome, { ok: false }> | undefined;
-  for (const f of found) {
-    const outcome = verifyFoundAttestation(f, digest, opts);
-    if (outcome.ok) return outcome.result;
-    if (!best || outcome.stage > best.stage) best = outcome;
+  let seen = 0;
+  const fetchers: (() => Promise<Candidate[]>)[] = [
+    async () => (await fetchCosignAttestations(source, digest)).map(attestationCandidate),
+    async () => (await fetchSigstoreBundles(source, digest)).map(bundleCandidate),
+  ];
+  for (const fetch of fetchers) {
+    for (const c of await fetch()) {
+      seen++;
+      const outcome = verifyCandidate(c, digest, opts);
+      if (outcome.ok) return outcome.result;
+      if (!best || outcome.stage > best.stage) best = outcome;
+    }
   }
+  if (seen === 0) return undefined;
   throw best!.error;
 }
 
@@ -152,7 +303,10 @@ function missing(source: ImageSource, digest: string): VerificationError {
   return new VerificationError(
     "PROVENANCE_MISSING",
     `no attestation found for ${source.name}@${digest}`,
-    { hint: "the image must carry slsa-github-generator's provenance (.att)" },
+    {
+      hint:
+        "the image must carry slsa-github-generator's provenance (.att, or a Sigstore bundle referrer)",
+    },
   );
 }
 

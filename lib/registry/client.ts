@@ -9,11 +9,12 @@
  */
 
 import { readAllLimited } from "../fs/read_limited.ts";
-import { DigestMismatchError, NetworkError, RegistryError } from "../cli/errors.ts";
+import { DigestMismatchError, DzError, NetworkError, RegistryError } from "../cli/errors.ts";
 import type { Transfer } from "../cli/progress.ts";
 import { digestHex, digestingStream, parseDigest, sha256Digest } from "./digest.ts";
 import { type Descriptor, type ImageIndex, MANIFEST_TYPES, OCI_INDEX } from "./media_types.ts";
 import { RegistryTransport, type TransportOptions } from "./transport.ts";
+import { verifyingStream } from "../oci/layout.ts";
 
 /** Largest manifest accepted (the distribution registry's own limit is 4 MiB). */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -35,11 +36,15 @@ export async function readLimited(res: Response, limit: number, what: string): P
     throw new RegistryError(0, `${what} is ${declared} bytes, more than the ${limit} allowed`);
   }
   if (!res.body) return new Uint8Array(0);
-  return await readAllLimited(
-    res.body,
-    limit,
-    () => new RegistryError(0, `${what} is more than the ${limit} bytes allowed`),
-  );
+  try {
+    return await readAllLimited(
+      res.body,
+      limit,
+      () => new RegistryError(0, `${what} is more than the ${limit} bytes allowed`),
+    );
+  } catch (e) {
+    throw asNetworkError(e, what);
+  }
 }
 
 function mediaTypeOf(bytes: Uint8Array, header: string | null): string {
@@ -92,10 +97,18 @@ export class RegistryClient {
    * bytes must hash to it; for a tag, a `Docker-Content-Digest` header must
    * agree with the bytes.
    */
-  async getManifest(
+  getManifest(
     repository: string,
     reference: string,
     accept = MANIFEST_TYPES,
+  ): Promise<Manifest> {
+    return retryBrokenBody(() => this.#getManifestOnce(repository, reference, accept));
+  }
+
+  async #getManifestOnce(
+    repository: string,
+    reference: string,
+    accept: string[],
   ): Promise<Manifest> {
     const res = await this.transport.request({
       path: `/v2/${repository}/manifests/${reference}`,
@@ -198,12 +211,17 @@ export class RegistryClient {
       );
     }
     if (!res.body) throw new RegistryError(res.status, `blob ${descriptor.digest}: empty response`);
-    return stallGuard(res.body, this.idleTimeoutMs, `blob ${descriptor.digest}`).pipeThrough(
-      digestingStream(
-        { digest: descriptor.digest, size: descriptor.size, what: `blob ${descriptor.digest}` },
-        (n) => transfer?.advance(n),
-      ),
-    );
+    const guarded = stallGuard(res.body, this.idleTimeoutMs, `blob ${descriptor.digest}`);
+    const expected = {
+      digest: descriptor.digest,
+      size: descriptor.size,
+      what: `blob ${descriptor.digest}`,
+    };
+    const onChunk = transfer ? (n: number) => transfer.advance(n) : undefined;
+    // Without a known size the check is on the digest only, and not remembered as complete.
+    return Number.isSafeInteger(descriptor.size)
+      ? verifyingStream(guarded, expected, onChunk)
+      : guarded.pipeThrough(digestingStream(expected, onChunk));
   }
 
   /** Read a small blob (config, signature payload) fully, verified. */
@@ -218,8 +236,10 @@ export class RegistryClient {
         `blob ${descriptor.digest} is ${descriptor.size} bytes, more than ${limit}`,
       );
     }
-    const stream = await this.getBlob(repository, descriptor);
-    return new Uint8Array(await new Response(stream).arrayBuffer());
+    return await retryBrokenBody(async () => {
+      const stream = await this.getBlob(repository, descriptor);
+      return new Uint8Array(await new Response(stream).arrayBuffer());
+    });
   }
 
   /** HEAD a blob: its size, or undefined when absent. */
@@ -428,6 +448,30 @@ export class RegistryClient {
   }
 }
 
+/** A failure while reading a response body, as the {@linkcode NetworkError} it is. */
+export function asNetworkError(e: unknown, what: string): unknown {
+  if (e instanceof DzError) return e;
+  if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) return e;
+  return new NetworkError(`${what}: the connection broke: ${(e as Error)?.message ?? e}`, {
+    cause: e,
+    hint: "retry; check the network and --proxy",
+  });
+}
+
+/** Attempts for a small document whose transfer breaks mid-body. */
+const BODY_ATTEMPTS = 3;
+
+/** Run `fn` again (up to {@linkcode BODY_ATTEMPTS} times) when the connection breaks mid-body. */
+async function retryBrokenBody<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!(e instanceof NetworkError) || attempt >= BODY_ATTEMPTS) throw e;
+    }
+  }
+}
+
 /**
  * Pass a body through, erroring with {@linkcode NetworkError} when no bytes
  * arrive for `ms` milliseconds (a stalled transfer).
@@ -453,7 +497,7 @@ export function stallGuard(
         else controller.enqueue(value);
       } catch (e) {
         reader.cancel().catch(() => {});
-        controller.error(e);
+        controller.error(asNetworkError(e, what));
       } finally {
         clearTimeout(timer);
       }

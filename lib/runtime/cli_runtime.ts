@@ -3,7 +3,9 @@
  * (`Deno.Command`, argument vectors only). The verified image is first
  * staged in a temporary OCI layout (every blob checked against its digest
  * and size as it is written; a mismatch aborts before the runtime sees a
- * byte), then streamed as an oci-archive to `<runtime> load`, tagged with
+ * byte), then loaded: podman reads the layout directory itself
+ * (`podman load --input DIR`); docker gets it streamed as an oci-archive
+ * on stdin. The loaded image is tagged with
  * each name, and read back with `<runtime> image inspect`: the image ID
  * must be the manifest's config digest.
  *
@@ -71,7 +73,16 @@ export class CliRuntime implements ContainerRuntime {
       await layout.setRef(names[0], staged.descriptor, { [CONTAINERD_NAME]: names[0] });
       const blobs = [staged.descriptor, staged.manifest.config, ...staged.manifest.layers];
       progress?.note(`loading ${names[0]} into ${this.name}`);
-      await runToolOk(this.binary, this.#args("load"), { stdin: layoutTarStream(layout, blobs) });
+      if (this.name === "podman") {
+        // podman reads an OCI layout directory as it is (no tar to write and
+        // for podman to unpack again): the staged, verified layout holds
+        // exactly this one image.
+        await runToolOk(this.binary, this.#args("load", "--input", tmp));
+      } else {
+        await runToolOk(this.binary, this.#args("load"), {
+          stdin: layoutTarStream(layout, blobs),
+        });
+      }
       const configDigest = staged.manifest.config.digest;
       const accepted = new Set([configDigest, staged.descriptor.digest]);
       // Name the loaded image explicitly by its ID (load may name it otherwise).
