@@ -91,6 +91,44 @@ async function breakLock(path: string, seen: LockContent | "unreadable"): Promis
   await Deno.remove(aside).catch(() => {});
 }
 
+async function writeNew(path: string, content: LockContent): Promise<void> {
+  const f = await Deno.open(path, { write: true, createNew: true, mode: 0o644 });
+  try {
+    await f.write(new TextEncoder().encode(JSON.stringify(content)));
+    await f.sync();
+  } finally {
+    f.close();
+  }
+}
+
+/**
+ * Create the lock file holding `mine`; false when it exists. The content is
+ * written to a temp file first and hard-linked into place, so the lock never
+ * exists without its owner: a process killed half-way leaves no lock (or a
+ * complete one, which is then broken as stale), never an empty one that
+ * nobody could tell is stale. Filesystems without hard links fall back to
+ * an exclusive create.
+ */
+async function tryCreate(path: string, mine: LockContent): Promise<boolean> {
+  const tmp = `${path}.${mine.nonce}.tmp`;
+  await writeNew(tmp, mine);
+  try {
+    await Deno.link(tmp, path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) return false;
+  } finally {
+    await Deno.remove(tmp).catch(() => {});
+  }
+  try {
+    await writeNew(path, mine);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) return false;
+    throw e;
+  }
+}
+
 /**
  * Run `fn` holding the lock file `path` (created exclusively; removed
  * afterwards). Waits while another live process or task holds it.
@@ -111,18 +149,9 @@ export async function withLock<T>(
   await Deno.mkdir(dirname(path), { recursive: true });
   for (;;) {
     try {
-      const f = await Deno.open(path, { write: true, createNew: true, mode: 0o644 });
-      try {
-        await f.write(new TextEncoder().encode(JSON.stringify(mine)));
-        await f.sync();
-      } finally {
-        f.close();
-      }
-      break;
+      if (await tryCreate(path, mine)) break;
     } catch (e) {
-      if (!(e instanceof Deno.errors.AlreadyExists)) {
-        throw new IoError(`cannot create lock ${path}: ${(e as Error).message}`, { cause: e });
-      }
+      throw new IoError(`cannot create lock ${path}: ${(e as Error).message}`, { cause: e });
     }
     const held = await readLock(path);
     if (held !== undefined && await isStale(path, held)) {
