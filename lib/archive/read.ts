@@ -324,6 +324,29 @@ export interface OpenedArchive {
 }
 
 /**
+ * Remove `archive-<pid>-*` extraction directories whose process is gone
+ * (a `load-archive` killed mid-way). Only on Linux, where a live pid can be
+ * told from a dead one through `/proc`; elsewhere they are left alone.
+ */
+export async function sweepAbandonedExtractions(parent: string): Promise<string[]> {
+  if (Deno.build.os !== "linux") return [];
+  const removed: string[] = [];
+  for await (const e of Deno.readDir(parent)) {
+    const m = e.isDirectory ? /^archive-(\d+)-/.exec(e.name) : null;
+    if (!m || Number(m[1]) === Deno.pid) continue;
+    try {
+      await Deno.stat(`/proc/${m[1]}`);
+      continue; // its process still runs
+    } catch {
+      // gone: the directory is abandoned
+    }
+    await Deno.remove(join(parent, e.name), { recursive: true }).catch(() => {});
+    removed.push(e.name);
+  }
+  return removed;
+}
+
+/**
  * Check and unpack `path` into a temporary directory under
  * `<dataDir>/tmp` (same filesystem as the stores), opened as a
  * {@linkcode LayoutSource}; closing the source removes the directory. On
@@ -336,7 +359,8 @@ export async function openArchive(
 ): Promise<OpenedArchive> {
   const parent = join(dataDir, "tmp");
   await Deno.mkdir(parent, { recursive: true, mode: 0o700 });
-  const dir = await Deno.makeTempDir({ dir: parent, prefix: "archive-" });
+  await sweepAbandonedExtractions(parent);
+  const dir = await Deno.makeTempDir({ dir: parent, prefix: `archive-${Deno.pid}-` });
   const cleanup = () => Deno.remove(dir, { recursive: true }).catch(() => {});
   try {
     const archive = await extractArchive(path, dir, options);

@@ -253,3 +253,22 @@ Deno.test("refused: too many entries, entries too large", async () => {
   await assertRefused(entries, /exceeds the size limits/, { maxBlobBytes: 16 });
   await assertRefused(entries, /larger than/, { maxJsonBytes: 8 });
 });
+
+Deno.test("openArchive's sweep removes extraction dirs of dead processes only", async () => {
+  const { sweepAbandonedExtractions } = await import("./read.ts");
+  const parent = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${parent}/archive-999999999-abc`); // no such pid
+    await Deno.mkdir(`${parent}/archive-${Deno.pid}-mine`); // ours, in use
+    await Deno.mkdir(`${parent}/archive-1-init`); // pid 1 is alive
+    await Deno.mkdir(`${parent}/unrelated`);
+    const removed = await sweepAbandonedExtractions(parent);
+    const left = [...Deno.readDirSync(parent)].map((e) => e.name).sort();
+    if (Deno.build.os === "linux") {
+      assert.deepEqual(removed, ["archive-999999999-abc"]);
+      assert.deepEqual(left, [`archive-${Deno.pid}-mine`, "archive-1-init", "unrelated"].sort());
+    }
+  } finally {
+    await Deno.remove(parent, { recursive: true });
+  }
+});
