@@ -1,11 +1,12 @@
 /**
- * Read an air-gapped archive safely: stream the tar once, refuse any entry
- * that is not one of the layout's regular files (or its two directories),
- * refuse duplicates and oversized or too many entries, check every blob
- * against the digest its name gives while it is written to a private
- * temporary layout, then check the layout as a whole (index /
- * `dangerzone.json` agreement, every referenced blob present with the size
- * its descriptor declares). Only then is it opened as an image source.
+ * Read an air-gapped archive safely, in two passes. The first writes
+ * nothing: it refuses any entry that is not one of the layout's regular
+ * files (or its directories), duplicates, oversized or too many entries,
+ * any blob whose bytes do not hash to its name, and checks the layout as a
+ * whole (index / `dangerzone.json` agreement, every referenced blob present
+ * with the size its descriptor declares, no unreferenced blob). The second
+ * unpacks into a private temporary layout, checking every digest again.
+ * Only then is it opened as an image source.
  *
  * @module
  */
@@ -89,17 +90,34 @@ function readAll(stream: ReadableStream<Uint8Array>, limit: number, what: string
   );
 }
 
+/** One blob entry, as the tar walk hands it over. */
+interface BlobEntry {
+  name: string;
+  digest: string;
+  size: number;
+  body: ReadableStream<Uint8Array>;
+}
+
+/** What a walk over the tar found. */
+interface Walk {
+  json: Map<string, Uint8Array>;
+  blobs: Map<string, number>;
+  entries: number;
+  bytes: number;
+}
+
 /**
- * Stream the tar at `path` into `dir` (an empty directory the caller owns),
- * checking everything; see the module doc.
- * @throws ArchiveError (exit 1) for anything malformed or unsafe, IoError for I/O.
+ * Read the tar at `path` once, refusing unsafe entries (names, types,
+ * duplicates, counts, sizes) and handing each blob entry to `onBlob`, which
+ * must consume or cancel its body.
  */
-export async function extractArchive(
+async function walkArchive(
   path: string,
-  dir: string,
-  options: { limits?: Partial<ArchiveLimits>; progress?: Progress } = {},
-): Promise<ExtractedArchive> {
-  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  limits: ArchiveLimits,
+  label: string,
+  progress: Progress | undefined,
+  onBlob: (entry: BlobEntry) => Promise<void>,
+): Promise<Walk> {
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(path);
@@ -108,17 +126,13 @@ export async function extractArchive(
   }
   if (!info.isFile) throw new IoError(`${path} is not a regular file`);
   const file = await Deno.open(path, { read: true });
-  const transfer = options.progress?.start(`reading ${path}`, info.size);
+  const transfer = progress?.start(`${label} ${path}`, info.size);
   const tar = createTarDecoder({ strict: true });
   const abort = new AbortController();
   const piping = file.readable.pipeTo(tar.writable, { signal: abort.signal }).catch(() => {});
-  await Deno.mkdir(join(dir, "blobs", "sha256"), { recursive: true });
 
   const seen = new Set<string>();
-  const json = new Map<string, Uint8Array>();
-  const blobs = new Map<string, number>();
-  let entries = 0;
-  let bytes = 0;
+  const walk: Walk = { json: new Map(), blobs: new Map(), entries: 0, bytes: 0 };
   let ok = false;
   try {
     const reader = tar.readable.getReader();
@@ -135,8 +149,8 @@ export async function extractArchive(
         }
         if (next.done) break;
         const { header, body } = next.value;
-        entries++;
-        if (entries > limits.maxEntries) {
+        walk.entries++;
+        if (walk.entries > limits.maxEntries) {
           await body.cancel();
           throw new ArchiveError(`the archive holds more than ${limits.maxEntries} entries`);
         }
@@ -162,39 +176,29 @@ export async function extractArchive(
             await body.cancel();
             throw new ArchiveError(`the archive's ${name} is larger than ${limits.maxJsonBytes}`);
           }
-          json.set(entry.file, await readAll(body, limits.maxJsonBytes, `the archive's ${name}`));
+          walk.json.set(
+            entry.file,
+            await readAll(body, limits.maxJsonBytes, `the archive's ${name}`),
+          );
           continue;
         }
-        if (header.size > limits.maxBlobBytes || bytes + header.size > limits.maxTotalBytes) {
+        if (header.size > limits.maxBlobBytes || walk.bytes + header.size > limits.maxTotalBytes) {
           await body.cancel();
           throw new ArchiveError(
             `the archive's ${name} (${header.size} bytes) exceeds the size limits`,
           );
         }
-        bytes += header.size;
-        try {
-          await writeStreamAtomic(
-            join(dir, "blobs", "sha256", digestHex(entry.digest)),
-            body.pipeThrough(
-              digestingStream(
-                { digest: entry.digest, size: header.size, what: `archive entry ${name}` },
-                (n) => transfer?.advance(n),
-              ),
-            ),
-          );
-        } catch (e) {
-          if (e instanceof DigestMismatchError) {
-            throw new ArchiveError(
-              `the archive's ${name} does not hash to its name: ${e.message}`,
-              { cause: e },
-            );
-          }
-          throw e instanceof DzError ? e : new ArchiveError(
-            `${path} could not be read: ${(e as Error).message}`,
-            { cause: e },
-          );
-        }
-        blobs.set(entry.digest, header.size);
+        walk.bytes += header.size;
+        const counted = body.pipeThrough(
+          new TransformStream<Uint8Array, Uint8Array>({
+            transform(chunk, controller) {
+              transfer?.advance(chunk.byteLength);
+              controller.enqueue(chunk);
+            },
+          }),
+        );
+        await onBlob({ name, digest: entry.digest, size: header.size, body: counted });
+        walk.blobs.set(entry.digest, header.size);
       }
     } finally {
       await reader.cancel().catch(() => {});
@@ -209,19 +213,82 @@ export async function extractArchive(
     } catch { /* already closed by the pipe */ }
     transfer?.done(ok);
   }
+  return walk;
+}
 
-  // ---- the layout as a whole
-  const layoutBytes = json.get(OCI_LAYOUT_FILE);
+/** A blob entry's body, checked against the digest and size its name and header give. */
+function checked(entry: BlobEntry): ReadableStream<Uint8Array> {
+  return entry.body.pipeThrough(
+    digestingStream({
+      digest: entry.digest,
+      size: entry.size,
+      what: `archive entry ${entry.name}`,
+    }),
+  );
+}
+
+function asArchiveError(e: unknown, path: string, name: string): unknown {
+  if (e instanceof DigestMismatchError) {
+    return new ArchiveError(`the archive's ${name} does not hash to its name: ${e.message}`, {
+      cause: e,
+    });
+  }
+  return e instanceof DzError
+    ? e
+    : new ArchiveError(`${path} could not be read: ${(e as Error).message}`, { cause: e });
+}
+
+/** Small blobs (candidate manifests) kept in memory by the check pass, at most this much. */
+const KEEP_BUDGET = 64 * 1024 * 1024;
+
+/**
+ * Check the tar at `path` completely, then unpack it into `dir` (an empty
+ * directory the caller owns).
+ *
+ * Pass 1 writes nothing: every entry's name, type and size, every blob's
+ * digest, the index / `dangerzone.json` agreement and every reference
+ * (present, right size, nothing unreferenced) are checked first, so a
+ * hostile archive (a 10 GiB sparse entry, a blob under a wrong name, junk
+ * entries) is refused before a byte reaches the disk. Pass 2 unpacks the
+ * blobs, checking each digest again (the file may have changed meanwhile)
+ * and that it holds exactly what pass 1 saw.
+ * @throws ArchiveError (exit 1) for anything malformed or unsafe, IoError for I/O.
+ */
+export async function extractArchive(
+  path: string,
+  dir: string,
+  options: { limits?: Partial<ArchiveLimits>; progress?: Progress } = {},
+): Promise<ExtractedArchive> {
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+
+  // ---- pass 1: check, in memory only
+  const small = new Map<string, Uint8Array>();
+  let kept = 0;
+  const scan = await walkArchive(path, limits, "checking", options.progress, async (entry) => {
+    const keep = entry.size <= MAX_MANIFEST && kept + entry.size <= KEEP_BUDGET;
+    try {
+      if (keep) {
+        small.set(entry.digest, await readAll(checked(entry), MAX_MANIFEST, entry.name));
+        kept += entry.size;
+      } else {
+        await checked(entry).pipeTo(new WritableStream());
+      }
+    } catch (e) {
+      throw asArchiveError(e, path, entry.name);
+    }
+  });
+
+  const layoutBytes = scan.json.get(OCI_LAYOUT_FILE);
   if (!layoutBytes) throw new ArchiveError("the archive has no oci-layout file");
   const layoutDoc = parseJson(layoutBytes, OCI_LAYOUT_FILE) as { imageLayoutVersion?: unknown };
   if (layoutDoc?.imageLayoutVersion !== "1.0.0") {
     throw new ArchiveError("the archive's oci-layout is not version 1.0.0");
   }
-  const indexBytes = json.get(INDEX_FILE);
+  const indexBytes = scan.json.get(INDEX_FILE);
   if (!indexBytes) throw new ArchiveError("the archive has no index.json");
   const index = parseIndex(indexBytes, INDEX_FILE);
   let full = index;
-  const dzBytes = json.get(DANGERZONE_MANIFEST);
+  const dzBytes = scan.json.get(DANGERZONE_MANIFEST);
   if (dzBytes) {
     const dz = parseIndex(dzBytes, DANGERZONE_MANIFEST);
     if (!jsonEqual(dz, index) && !jsonEqual(imagesOnly(dz), index)) {
@@ -231,10 +298,56 @@ export async function extractArchive(
     }
     full = dz;
   }
-  await checkReferences(dir, full, blobs);
+  const reachable = checkReferences(full, scan.blobs, (d) => {
+    const bytes = small.get(d.digest);
+    if (!bytes) {
+      throw new ArchiveError(`manifest ${d.digest} is too large or there are too many manifests`);
+    }
+    return bytes;
+  });
+  for (const digest of scan.blobs.keys()) {
+    if (!reachable.has(digest)) {
+      throw new ArchiveError(`the archive holds blob ${digest}, which nothing refers to`, {
+        hint: "the archive was altered; prepare it again",
+      });
+    }
+  }
+
+  // ---- pass 2: unpack what pass 1 accepted, checking every digest again
+  await Deno.mkdir(join(dir, "blobs", "sha256"), { recursive: true });
+  const unpacked = await walkArchive(path, limits, "unpacking", undefined, async (entry) => {
+    if (scan.blobs.get(entry.digest) !== entry.size) {
+      await entry.body.cancel();
+      throw new ArchiveError(`${path} changed while it was being read`);
+    }
+    try {
+      await writeStreamAtomic(
+        join(dir, "blobs", "sha256", digestHex(entry.digest)),
+        checked(entry),
+      );
+    } catch (e) {
+      throw asArchiveError(e, path, entry.name);
+    }
+  });
+  if (
+    unpacked.blobs.size !== scan.blobs.size ||
+    !jsonEqual(
+      Object.fromEntries(unpacked.json.entries().map(([k, v]) => [k, decoder.decode(v)])),
+      Object.fromEntries(scan.json.entries().map(([k, v]) => [k, decoder.decode(v)])),
+    )
+  ) {
+    throw new ArchiveError(`${path} changed while it was being read`);
+  }
   await writeFileAtomic(join(dir, OCI_LAYOUT_FILE), layoutBytes);
   await writeFileAtomic(join(dir, INDEX_FILE), JSON.stringify(full));
-  return { dir, index: full, dangerzoneManifest: dzBytes !== undefined, blobs, entries, bytes };
+  return {
+    dir,
+    index: full,
+    dangerzoneManifest: dzBytes !== undefined,
+    blobs: scan.blobs,
+    entries: scan.entries,
+    bytes: scan.bytes,
+  };
 }
 
 /** Largest manifest read while checking references. */
@@ -243,13 +356,14 @@ const MAX_MANIFEST = 4 * 1024 * 1024;
 /**
  * Every descriptor reachable from the index must name a blob present with
  * its declared size; an image index may omit whole child manifests (a
- * platform left out), but not all of them.
+ * platform left out), but not all of them. Returns the digests reached.
  */
-async function checkReferences(
-  dir: string,
+function checkReferences(
   index: ImageIndex,
   blobs: Map<string, number>,
-): Promise<void> {
+  read: (d: Descriptor) => Uint8Array,
+): Set<string> {
+  const reached = new Set<string>();
   const present = (d: Descriptor, what: string) => {
     const size = blobs.get(d.digest);
     if (size === undefined) {
@@ -262,11 +376,11 @@ async function checkReferences(
         `the archive's ${what} ${d.digest} is ${size} bytes, its descriptor says ${d.size}`,
       );
     }
+    reached.add(d.digest);
   };
-  const readDoc = async (d: Descriptor) => {
+  const readDoc = (d: Descriptor) => {
     if (d.size > MAX_MANIFEST) throw new ArchiveError(`manifest ${d.digest} is too large`);
-    const bytes = await Deno.readFile(join(dir, "blobs", "sha256", digestHex(d.digest)));
-    const doc = parseJson(bytes, `manifest ${d.digest}`) as { mediaType?: unknown };
+    const doc = parseJson(read(d), `manifest ${d.digest}`) as { mediaType?: unknown };
     if (typeof doc !== "object" || doc === null) {
       throw new ArchiveError(`manifest ${d.digest} is not a JSON object`);
     }
@@ -277,9 +391,9 @@ async function checkReferences(
     }
     return doc;
   };
-  const checkManifest = async (d: Descriptor, depth: number): Promise<void> => {
+  const checkManifest = (d: Descriptor, depth: number): void => {
     present(d, "manifest");
-    const doc = await readDoc(d);
+    const doc = readDoc(d);
     if (isIndexType(d.mediaType)) {
       if (depth > 2) throw new ArchiveError(`index ${d.digest} nests too deeply`);
       const idx = doc as ImageIndex;
@@ -293,7 +407,7 @@ async function checkReferences(
         }
         if (!blobs.has(child.digest)) continue;
         found++;
-        await checkManifest(child, depth + 1);
+        checkManifest(child, depth + 1);
       }
       if (found === 0) {
         throw new ArchiveError(`the archive holds none of the manifests index ${d.digest} lists`);
@@ -314,7 +428,8 @@ async function checkReferences(
     }
   };
   if (index.manifests.length === 0) throw new ArchiveError("the archive's index lists no image");
-  for (const d of index.manifests) await checkManifest(d, 0);
+  for (const d of index.manifests) checkManifest(d, 0);
+  return reached;
 }
 
 /** An archive opened as an image source, plus what was found in it. */

@@ -272,3 +272,70 @@ Deno.test("openArchive's sweep removes extraction dirs of dead processes only", 
     await Deno.remove(parent, { recursive: true });
   }
 });
+
+/** A raw ustar header (512 bytes) whose size field uses GNU base-256 (for sizes over 8 GiB). */
+function rawHeader(name: string, size: bigint, typeflag = "0"): Uint8Array {
+  const h = new Uint8Array(512);
+  h.set(enc.encode(name), 0);
+  h.set(enc.encode("0000644\0"), 100);
+  h.set(enc.encode("0000000\0"), 108);
+  h.set(enc.encode("0000000\0"), 116);
+  // size: 0x80 marker, then big-endian binary in the remaining 11 bytes
+  h[124] = 0x80;
+  let v = size;
+  for (let i = 135; i > 124; i--) {
+    h[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  h.set(enc.encode("00000000000\0"), 136);
+  h.set(enc.encode(typeflag), 156);
+  h.set(enc.encode("ustar\0"), 257);
+  h.set(enc.encode("00"), 263);
+  h.fill(0x20, 148, 156); // checksum computed over spaces
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.set(enc.encode(sum.toString(8).padStart(6, "0") + "\0 "), 148);
+  return h;
+}
+
+Deno.test("refused: a 10 GiB (sparse) entry, with nothing written", async () => {
+  const { entries } = await validLayout();
+  const head = await packTar(entries.slice(0, 2)); // oci-layout, index.json (+ end blocks)
+  const body = head.slice(0, head.length - 1024); // drop the end-of-archive blocks
+  const huge = rawHeader(`blobs/sha256/${"a".repeat(64)}`, 10n * 1024n ** 3n);
+  const tail = new Uint8Array(4096); // the 10 GiB are not there: a sparse / lying entry
+  const tar = new Uint8Array(body.length + huge.length + tail.length);
+  tar.set(body);
+  tar.set(huge, body.length);
+  tar.set(tail, body.length + huge.length);
+  await assertRefused(tar, /truncated|larger than|too large|size/i);
+  // The same with the zeros really there (64 MiB here): hashed in the check pass, refused
+  // before anything is written, because they do not hash to the entry's name.
+  const zeros = new Uint8Array(64 * 1024 * 1024);
+  await assertRefused(
+    [...entries.slice(0, 2), file(`blobs/sha256/${"b".repeat(64)}`, zeros)],
+    /does not hash to its name/,
+  );
+});
+
+Deno.test("refused: a valid blob that nothing refers to", async () => {
+  const { entries } = await validLayout();
+  const junk = enc.encode("junk riding along");
+  const { sha256Digest } = await import("../registry/digest.ts");
+  await assertRefused(
+    [...entries, file(`blobs/sha256/${sha256Digest(junk).slice(7)}`, junk)],
+    /nothing refers to/,
+  );
+});
+
+Deno.test("refused: a compressed archive disguised as .tar (gzip, zstd magic)", async () => {
+  const { entries } = await validLayout();
+  const plain = await packTar(entries);
+  const gz = new Uint8Array(
+    await new Response(new Blob([plain]).stream().pipeThrough(new CompressionStream("gzip")))
+      .arrayBuffer(),
+  );
+  await assertRefused(gz, /not a valid tar|compressed|gzip/i);
+  const zstdLike = new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, ...plain.slice(4, 4096)]);
+  await assertRefused(zstdLike, /not a valid tar|compressed|zstd/i);
+});
