@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { command } from "../commands/attest-provenance.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
 import { sha256Digest } from "../lib/registry/digest.ts";
-import { isIndexType } from "../lib/registry/media_types.ts";
 import { startRegistry } from "./helpers/registry.ts";
+import { pushSlsaLayout } from "./helpers/slsa_layouts.ts";
 import { testdata, testdataOrSkip } from "./helpers/testdata.ts";
 import { certificateClaims } from "../lib/provenance/cert_claims.ts";
 import { Buffer } from "node:buffer";
@@ -371,32 +371,6 @@ Deno.test({
 // ---- registry path ------------------------------------------------------------
 
 /** Push a `cosign save` layout: blobs, manifests (children first), the `.att` tag. */
-async function pushLayout(client: RegistryClient, repo: string, dir: string, tag: string) {
-  for await (const e of Deno.readDir(`${dir}/blobs/sha256`)) {
-    const bytes = await Deno.readFile(`${dir}/blobs/sha256/${e.name}`);
-    await client.uploadBlob(repo, { digest: `sha256:${e.name}`, size: bytes.byteLength }, bytes);
-  }
-  const index: IndexJson = readJson(`${dir}/index.json`);
-  const blob = (d: string) => Deno.readFileSync(`${dir}/blobs/sha256/${d.slice(7)}`);
-  let image = "";
-  let att: IndexJson["manifests"][number] | undefined;
-  for (const m of index.manifests) {
-    const kind = m.annotations?.kind ?? "";
-    if (kind.endsWith("/atts")) {
-      att = m;
-      continue;
-    }
-    if (!kind.endsWith("/image") && !kind.endsWith("/imageIndex")) continue;
-    if (isIndexType(m.mediaType)) {
-      for (const child of JSON.parse(new TextDecoder().decode(blob(m.digest))).manifests) {
-        await client.putManifest(repo, child.digest, blob(child.digest), child.mediaType);
-      }
-    }
-    image = await client.putManifest(repo, tag, blob(m.digest), m.mediaType);
-  }
-  await client.putManifest(repo, `sha256-${image.slice(7)}.att`, blob(att!.digest), att!.mediaType);
-  return { image, att: att! };
-}
 
 Deno.test({
   name:
@@ -408,7 +382,7 @@ Deno.test({
     try {
       for (const v of Object.keys(VERSIONS) as Version[]) {
         const repo = `slsa/${v.replaceAll(".", "-")}`;
-        const { image, att } = await pushLayout(client, repo, layoutDir(v), "latest");
+        const { image, att } = await pushSlsaLayout(client, repo, layoutDir(v), "latest");
         assert.equal(image, attestedDigest(v));
         const byTag = await run([`${reg.host}/${repo}:latest`, "--repository", REPO]);
         assert.equal(byTag.code, 0, byTag.err);
@@ -515,5 +489,51 @@ Deno.test({
     } finally {
       client.close();
     }
+  },
+});
+
+Deno.test({
+  name: "attest-provenance: archive:FILE.tar from prepare-archive verifies fully offline",
+  ignore,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const { startSigningLab } = await import("./helpers/signed_images.ts");
+    const { command: prepare } = await import("../commands/prepare-archive.ts");
+    await using lab = await startSigningLab();
+    const v: Version = "v1.10.0";
+    const repo = "slsa/archived";
+    const { image } = await pushSlsaLayout(lab.client, repo, layoutDir(v), "latest");
+    await lab.sign(repo, image); // our own signature, so prepare-archive accepts it
+    const tar = `${lab.dir}/slsa.tar`;
+    const err: string[] = [];
+    const code = await prepare.main(
+      [
+        "--output",
+        tar,
+        "--key",
+        lab.keyPath,
+        "--trusted-root",
+        lab.rootPath,
+        `${lab.reg.host}/${repo}@${image}`,
+      ],
+      { out: () => {}, err: (t) => err.push(t) },
+    );
+    assert.equal(code, 0, err.join("\n"));
+    // The provenance itself is checked against the public-good root (the default).
+    const ok = await run([`archive:${tar}`, "--repository", REPO, "--data-dir", `${lab.dir}/dd`]);
+    assert.equal(ok.code, 0, ok.err);
+    assert.match(ok.out, /SLSA Level 3 provenance/);
+    assert.match(ok.out, new RegExp(`GitHub repo: ${REPO}`));
+    assert.match(ok.out, new RegExp(image.slice(7)));
+    const bad = await run([
+      `archive:${tar}`,
+      "--repository",
+      "freedomofpress/dangerzone",
+      "--data-dir",
+      `${lab.dir}/dd`,
+    ]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /source repository is slsa-framework\/example-package/);
   },
 });
