@@ -9,6 +9,7 @@ import { UsageError } from "../lib/cli/errors.ts";
 import { cosignPasswordProvider } from "../lib/keys/password.ts";
 import { signerFromKeyRef } from "../lib/keys/signer.ts";
 import { signImage } from "../lib/publish/sign_image.ts";
+import { signImageBundle } from "../lib/publish/bundle_sign.ts";
 import { clientFor } from "../lib/registry/from_options.ts";
 import { formatReference, parseRegistryReference } from "../lib/registry/reference.ts";
 import { DEFAULT_REKOR_URL } from "../lib/transparency/rekor_client.ts";
@@ -29,11 +30,14 @@ export const command = defineCommand({
   name: "sign",
   summary: "sign IMAGE@DIGEST the cosign way (key file or PKCS#11 token)",
   usage:
-    "sign IMAGE@DIGEST --key FILE|pkcs11:URI [--rekor-url URL] [--tlog-upload=false] [-a KEY=VALUE]",
+    "sign IMAGE@DIGEST --key FILE|pkcs11:URI [--rekor-url URL] [--tlog-upload=false] [-a KEY=VALUE] [--bundle]",
   description:
     "--key names the PRIVATE key here (as with cosign sign). The signature is logged in Rekor,\n" +
     "verified against --trusted-root (use the root of a private Rekor with it), then appended\n" +
-    "to the image's sha256-<hex>.sig manifest. Password: $COSIGN_PASSWORD or a prompt.",
+    "to the image's sha256-<hex>.sig manifest. Password: $COSIGN_PASSWORD or a prompt.\n" +
+    "With --bundle, sign the cosign v3 way instead: a DSSE bundle of a\n" +
+    "https://sigstore.dev/cosign/sign/v1 statement, logged in Rekor as a dsse entry, attached\n" +
+    "as an OCI referrer of the image (and listed in its sha256-<hex> fallback tag index).",
   options: {
     "rekor-url": {
       type: "string",
@@ -52,6 +56,11 @@ export const command = defineCommand({
       multiple: true,
       value: "KEY=VALUE",
       description: "extra annotation in the signed payload (repeatable)",
+    },
+    "bundle": {
+      type: "boolean",
+      description:
+        "attach a cosign v3 Sigstore bundle (OCI referrer) instead of a .sig signature; needs the log",
     },
   },
   positionals: { min: 1, max: 1, names: "IMAGE@DIGEST" },
@@ -84,10 +93,50 @@ export const command = defineCommand({
       );
     }
     const annotations = parseAnnotations(ctx.options.annotations as string[] | undefined);
+    const bundle = Boolean(ctx.options.bundle);
+    if (bundle && !tlog) throw new UsageError("--bundle needs the transparency log");
+    if (bundle && Object.keys(annotations).length > 0) {
+      throw new UsageError("-a annotations are not part of a cosign v3 bundle statement");
+    }
     const trustedRoot = await loadTrustedRoot(ctx.global.trustedRoot);
     const signer = await signerFromKeyRef(keyRef, cosignPasswordProvider());
     const client = clientFor(ref.registry, ctx.global);
     try {
+      if (bundle) {
+        const r = await signImageBundle({
+          client,
+          repository: ref.repository,
+          digest: ref.digest,
+          signer,
+          rekorUrl: (ctx.options["rekor-url"] as string | undefined) ?? DEFAULT_REKOR_URL,
+          trustedRoot,
+        });
+        const image = formatReference({ ...ref, tag: undefined });
+        if (ctx.global.json) {
+          ctx.out(JSON.stringify({
+            ok: true,
+            image,
+            bundleManifest: r.manifestDigest,
+            referrers: r.referrers,
+            added: r.added,
+            tlog: {
+              logID: r.rekor.logID,
+              logIndex: r.rekor.logIndex,
+              integratedTime: r.rekor.integratedTime,
+              uuid: r.rekor.uuid,
+            },
+          }));
+        } else {
+          ctx.out(`Signed ${image} (Sigstore bundle)`);
+          ctx.out(`  transparency log index ${r.rekor.logIndex} (entry ${r.rekor.uuid})`);
+          ctx.out(
+            `  referrer ${r.manifestDigest}, listed in ${ref.registry}/${ref.repository}:sha256-${
+              ref.digest.slice(7)
+            } (${r.referrers} referrer${r.referrers === 1 ? "" : "s"})`,
+          );
+        }
+        return 0;
+      }
       const result = await signImage({
         client,
         repository: ref.repository,

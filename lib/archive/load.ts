@@ -1,7 +1,8 @@
 /**
  * `load-archive`'s logic, fully offline: unpack and check the archive
  * (`read.ts`), find the one image it carries and the digest its signatures
- * must bind, verify those signatures with the trusted key and the LOCAL
+ * must bind, verify those signatures (cosign `.sig` signatures and Sigstore
+ * bundles, every one the archive carries) with the trusted key and the LOCAL
  * trusted root (nothing in the archive about keys or roots is read),
  * refuse a rollback unless forced, and only then hand everything to the
  * shared update pipeline, which loads the image into the runtime and
@@ -14,6 +15,8 @@ import { VerificationError } from "../cli/errors.ts";
 import type { Progress } from "../cli/progress.ts";
 import { applyVerifiedUpdate, type UpdateRequest, type UpdateResult } from "../update/apply.ts";
 import { fetchCosignSignatures } from "../image/signatures.ts";
+import { fetchSigstoreBundles } from "../image/bundles.ts";
+import { verifyBundleSignatures } from "../signatures/bundle_signature.ts";
 import { COSIGN_KIND, REF_NAME } from "../oci/layout.ts";
 import { type Descriptor, type ImageIndex, isIndexType } from "../registry/media_types.ts";
 import { parseRegistryReference } from "../registry/reference.ts";
@@ -48,6 +51,7 @@ export interface LoadArchiveResult extends UpdateResult {
   imageName: string;
   /** Platform loaded, when the image is an index. */
   platform?: string;
+  /** Signatures carried and verified, of both kinds. */
   signatures: number;
 }
 
@@ -99,33 +103,65 @@ export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveR
     const entry = imageEntry(archive.index);
     const signedDigest = entry.digest;
 
-    // Signatures: verified here with this machine's key and root only.
+    // Signatures and bundles: verified here with this machine's key and root only.
+    // prepare-archive carries only what verified, so anything that fails is tampering.
     const sigs = await fetchCosignSignatures(source, signedDigest);
-    if (sigs.length === 0) {
+    const found = await fetchSigstoreBundles(source, signedDigest);
+    const unreadable = found.find((f) => !f.ok);
+    if (unreadable && !unreadable.ok) {
+      throw new VerificationError(
+        unreadable.error.code,
+        `a bundle in the archive is unusable: ${unreadable.error.message}`,
+        { hint: "the archive was altered; nothing was loaded" },
+      );
+    }
+    const bundles = found.flatMap((f) => f.ok ? [f.bundle] : []);
+    if (sigs.length === 0 && bundles.length === 0) {
       throw new VerificationError(
         "NO_SIGNATURES",
         `the archive carries no signatures for ${signedDigest}`,
         { hint: "prepare the archive with 'prepare-archive' from a signed image" },
       );
     }
-    const v = verifyCosignSignatures(sigs, signedDigest, {
-      trustedRoot: req.trustedRoot,
-      key: req.key,
-    });
-    if (!v.ok) {
-      const bad = v.reports.find((r) => !r.ok);
-      throw new VerificationError(
-        bad && !bad.ok ? bad.code : "SIGNATURE_INVALID",
-        `signature ${(bad?.index ?? 0) + 1} in the archive does not verify for ${signedDigest}${
-          bad && !bad.ok ? `: ${bad.reason}` : ""
-        }`,
-        { hint: "the archive was altered or signed by another key; nothing was loaded" },
-      );
+    const tlog: { logID: string; logIndex: number; integratedTime: number }[] = [];
+    if (sigs.length > 0) {
+      const v = verifyCosignSignatures(sigs, signedDigest, {
+        trustedRoot: req.trustedRoot,
+        key: req.key,
+      });
+      if (!v.ok) {
+        const bad = v.reports.find((r) => !r.ok);
+        throw new VerificationError(
+          bad && !bad.ok ? bad.code : "SIGNATURE_INVALID",
+          `signature ${(bad?.index ?? 0) + 1} in the archive does not verify for ${signedDigest}${
+            bad && !bad.ok ? `: ${bad.reason}` : ""
+          }`,
+          { hint: "the archive was altered or signed by another key; nothing was loaded" },
+        );
+      }
+      tlog.push(...v.reports.flatMap((r) => r.ok && r.result.tlog ? [r.result.tlog] : []));
     }
-    progress?.note(`verified ${sigs.length} signature(s) for ${signedDigest}`);
+    for (
+      const r of verifyBundleSignatures(bundles, signedDigest, {
+        trustedRoot: req.trustedRoot,
+        key: req.key,
+      })
+    ) {
+      if (!r.ok) {
+        throw new VerificationError(
+          r.code,
+          `bundle ${r.index + 1} in the archive does not verify for ${signedDigest}: ${r.reason}`,
+          { hint: "the archive was altered or signed by another key; nothing was loaded" },
+        );
+      }
+      tlog.push(r.result.tlog);
+    }
+    progress?.note(
+      `verified ${sigs.length + bundles.length} signature(s) for ${signedDigest}`,
+    );
 
     // The name to install under: the archive's full reference, else the signed one.
-    const signedRef = dockerReferenceOf(sigs[0]);
+    const signedRef = sigs[0] ? dockerReferenceOf(sigs[0]) : undefined;
     const annotated = entry.annotations?.[REF_NAME];
     let imageName: string;
     if (annotated && annotated.includes("/")) {
@@ -156,10 +192,7 @@ export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveR
     // Rollback: refused early, before the runtime sees anything (the pipeline checks again).
     if (!req.force) {
       const state = await readRollbackState(req.dataDir, req.key.keyId);
-      assertNotRollback(
-        state,
-        v.reports.flatMap((r) => r.ok && r.result.tlog ? [r.result.tlog] : []),
-      );
+      assertNotRollback(state, tlog);
     }
 
     // Platform: one the archive holds, the host's when it holds several.
@@ -188,6 +221,7 @@ export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveR
       signedDigest,
       ...(platform ? { platform } : {}),
       signatures: sigs,
+      bundles,
       key: req.key,
       trustedRoot: req.trustedRoot,
       dataDir: req.dataDir,
@@ -195,7 +229,12 @@ export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveR
       force: req.force,
       progress,
     });
-    return { ...result, imageName, ...(platform ? { platform } : {}), signatures: sigs.length };
+    return {
+      ...result,
+      imageName,
+      ...(platform ? { platform } : {}),
+      signatures: sigs.length + bundles.length,
+    };
   } finally {
     await source.close();
   }

@@ -1,8 +1,15 @@
 /**
- * `prepare-archive`'s logic: resolve the image, fetch its cosign signatures
- * and attestations, verify the signatures with the trusted key BEFORE
- * anything is written, choose the platforms to keep, and stream everything
- * into the archive.
+ * `prepare-archive`'s logic: resolve the image, fetch its cosign signatures,
+ * its Sigstore bundles (cosign v3 signatures, via referrers) and its
+ * attestations, verify the signatures and bundles with the trusted key
+ * BEFORE anything is written, choose the platforms to keep, and stream
+ * everything into the archive.
+ *
+ * Only what verified travels: the `.sig` manifest is rebuilt from the
+ * verified signature layers (and left out when there are none), and each
+ * verified bundle's referrer manifest (with its config and layer blobs) is
+ * a top-level `index.json` entry of kind {@linkcode BUNDLE_KIND} with its
+ * `artifactType`, which is where `fetchSigstoreBundles` looks in a layout.
  *
  * @module
  */
@@ -12,6 +19,11 @@ import type { Progress } from "../cli/progress.ts";
 import type { Manifest } from "../registry/client.ts";
 import type { ImageSource } from "../image/source.ts";
 import { fetchCosignSignatureLayers } from "../image/signatures.ts";
+import { fetchSigstoreBundles } from "../image/bundles.ts";
+import {
+  type VerifiedBundleSignature,
+  verifyBundleSignatures,
+} from "../signatures/bundle_signature.ts";
 import { signatureManifestFor } from "../publish/signature_manifest.ts";
 import {
   type Descriptor,
@@ -45,6 +57,12 @@ export interface PrepareRequest {
   signal?: AbortSignal;
 }
 
+/**
+ * `kind` annotation of a Sigstore bundle referrer in the archive's index
+ * (not one of cosign's image kinds, so readers looking for the image skip it).
+ */
+export const BUNDLE_KIND = "dev.sigstore.bundle/referrer";
+
 /** What {@linkcode prepareArchive} did. */
 export interface PrepareResult {
   /** The full reference recorded in the archive (`registry/repo[:tag]@digest`). */
@@ -55,9 +73,11 @@ export interface PrepareResult {
   platforms: string[];
   blobs: number;
   bytes: number;
-  /** Signatures carried, and how many verified. */
+  /** Signatures carried (of both kinds), and how many verified. */
   signatures: number;
   verifiedSignatures: number;
+  /** How many of them are Sigstore bundles. */
+  bundles: number;
   attestations: boolean;
   /** Verified transparency-log positions. */
   tlog: { logID: string; logIndex: number; integratedTime: number }[];
@@ -105,41 +125,68 @@ export async function prepareArchive(req: PrepareRequest): Promise<PrepareResult
   }
   const digest = top.digest;
 
-  // 1. Signatures, verified before anything else happens.
+  // 1. Signatures and bundles, verified before anything else happens.
   const sigLayers = await fetchCosignSignatureLayers(source, digest);
   const sigs = sigLayers.map((s) => s.signature);
-  if (sigs.length === 0) {
+  const found = await fetchSigstoreBundles(source, digest);
+  for (const f of found) {
+    if (!f.ok) progress?.note(`warning: ${f.error.message}; left out`);
+  }
+  const readable = found.flatMap((f) => f.ok ? [f] : []);
+  if (sigs.length === 0 && readable.length === 0) {
     throw new VerificationError("NO_SIGNATURES", `${source.name}@${digest} has no signatures`, {
       hint: "only signed images can be archived",
     });
   }
-  const verification = verifyCosignSignatures(sigs, digest, {
+  const verified: VerifiedSignature[] = [];
+  const verifiedLayers: Descriptor[] = [];
+  let firstFailure: string | undefined;
+  if (sigs.length > 0) {
+    const verification = verifyCosignSignatures(sigs, digest, {
+      trustedRoot: req.trustedRoot,
+      key: req.key,
+    });
+    for (const r of verification.reports) {
+      if (r.ok) {
+        verified.push(r.result);
+        verifiedLayers.push(sigLayers[r.index].layer);
+      } else {
+        firstFailure ??= r.reason;
+        progress?.note(
+          `warning: signature ${r.index + 1} does not verify and is left out: ${r.reason}`,
+        );
+      }
+    }
+  }
+  const verifiedBundles: { result: VerifiedBundleSignature; manifestDigest: string }[] = [];
+  const bundleReports = verifyBundleSignatures(readable.map((f) => f.bundle), digest, {
     trustedRoot: req.trustedRoot,
     key: req.key,
   });
-  const verified: VerifiedSignature[] = [];
-  const verifiedLayers: Descriptor[] = [];
-  for (const r of verification.reports) {
+  for (const r of bundleReports) {
     if (r.ok) {
-      verified.push(r.result);
-      verifiedLayers.push(sigLayers[r.index].layer);
+      verifiedBundles.push({ result: r.result, manifestDigest: readable[r.index].manifestDigest });
     } else {
+      firstFailure ??= r.reason;
       progress?.note(
-        `warning: signature ${r.index + 1} does not verify and is left out: ${r.reason}`,
+        `warning: bundle ${readable[r.index].origin} does not verify and is left out: ${r.reason}`,
       );
     }
   }
-  if (verified.length === 0) {
-    const first = verification.reports.find((r) => !r.ok);
+  if (verified.length + verifiedBundles.length === 0) {
     throw new VerificationError(
       "SIGNATURE_INVALID",
       `no signature of ${source.name}@${digest} verifies with the trusted key${
-        first && !first.ok ? `: ${first.reason}` : ""
+        firstFailure ? `: ${firstFailure}` : ""
       }`,
       { hint: "check --key and --trusted-root; nothing was written" },
     );
   }
-  progress?.note(`verified ${verified.length} of ${sigs.length} signature(s) for ${digest}`);
+  progress?.note(
+    `verified ${verified.length + verifiedBundles.length} of ${
+      sigs.length + found.length
+    } signature(s) for ${digest}`,
+  );
 
   // 2. The image, reduced to the platforms asked for.
   const documents = new Map<string, Uint8Array>();
@@ -205,16 +252,36 @@ export async function prepareArchive(req: PrepareRequest): Promise<PrepareResult
   let attestations = false;
   // Only the signatures that verified travel: the archive's `.sig` manifest
   // is rebuilt from their layers, in cosign's format.
-  const sigsManifest = signatureManifestFor(verifiedLayers);
-  documents.set(sigsManifest.digest, sigsManifest.bytes);
-  documents.set(sigsManifest.config.digest, sigsManifest.configBytes);
-  blobs.push(...verifiedLayers);
-  index.push({
-    mediaType: OCI_MANIFEST,
-    digest: sigsManifest.digest,
-    size: sigsManifest.bytes.byteLength,
-    annotations: { [COSIGN_KIND]: KIND.sigs },
-  });
+  if (verifiedLayers.length > 0) {
+    const sigsManifest = signatureManifestFor(verifiedLayers);
+    documents.set(sigsManifest.digest, sigsManifest.bytes);
+    documents.set(sigsManifest.config.digest, sigsManifest.configBytes);
+    blobs.push(...verifiedLayers);
+    index.push({
+      mediaType: OCI_MANIFEST,
+      digest: sigsManifest.digest,
+      size: sigsManifest.bytes.byteLength,
+      annotations: { [COSIGN_KIND]: KIND.sigs },
+    });
+  }
+  // Only the bundles that verified travel, each with its referrer manifest.
+  for (const b of verifiedBundles) {
+    if (documents.has(b.manifestDigest)) continue;
+    const m = await source.manifest(b.manifestDigest);
+    const doc = parse<ImageManifest & { artifactType?: string }>(m);
+    if (!doc.config || !Array.isArray(doc.layers)) {
+      throw new VerificationError("MANIFEST_INVALID", `referrer ${m.digest} is malformed`);
+    }
+    documents.set(m.digest, m.bytes);
+    blobs.push(doc.config, ...doc.layers);
+    index.push({
+      mediaType: OCI_MANIFEST,
+      digest: m.digest,
+      size: m.size,
+      ...(doc.artifactType ? { artifactType: doc.artifactType } : {}),
+      annotations: { [COSIGN_KIND]: BUNDLE_KIND },
+    });
+  }
   for (const kind of ["atts"] as const) {
     const m = await source.cosignArtifact(digest, kind);
     if (!m) continue;
@@ -237,17 +304,13 @@ export async function prepareArchive(req: PrepareRequest): Promise<PrepareResult
     platforms,
     blobs: written.blobs,
     bytes: written.bytes,
-    signatures: verified.length,
-    verifiedSignatures: verified.length,
+    signatures: verified.length + verifiedBundles.length,
+    verifiedSignatures: verified.length + verifiedBundles.length,
+    bundles: verifiedBundles.length,
     attestations,
-    tlog: verified.flatMap((v) =>
-      v.tlog
-        ? [{
-          logID: v.tlog.logID,
-          logIndex: v.tlog.logIndex,
-          integratedTime: v.tlog.integratedTime,
-        }]
-        : []
-    ),
+    tlog: [
+      ...verified.flatMap((v) => v.tlog ? [v.tlog] : []),
+      ...verifiedBundles.map((b) => b.result.tlog),
+    ].map((t) => ({ logID: t.logID, logIndex: t.logIndex, integratedTime: t.integratedTime })),
   };
 }

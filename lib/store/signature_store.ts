@@ -1,15 +1,17 @@
 /**
  * The local signature store, laid out as Dangerzone does:
  * `<data-dir>/signatures/<sha256 of the key file>/<image digest hex>.json`,
- * each file a `cosign download signature` JSON list. Only verified
- * signatures should be written here; reading gives them back parsed (and
- * still to be verified by whoever relies on them).
+ * each file a `cosign download signature` JSON list, and beside it
+ * `<image digest hex>.bundles.json`, a JSON list of Sigstore bundle
+ * documents (cosign v3 signatures). Either file may be absent. Only
+ * verified signatures should be written here; reading gives them back
+ * parsed (and still to be verified by whoever relies on them).
  *
  * @module
  */
 
 import { join } from "node:path";
-import { IoError } from "../cli/errors.ts";
+import { IoError, SignatureFormatError } from "../cli/errors.ts";
 import { parseCosignSignatureList, toCosignDownloadJson } from "../signatures/cosign_list.ts";
 import type { CosignSignature } from "../signatures/model.ts";
 import { writeFileAtomic } from "../fs/atomic.ts";
@@ -52,6 +54,61 @@ export async function writeSignatures(
   return path;
 }
 
+/** `<data-dir>/signatures/<keyId>/<digest hex>.bundles.json`. */
+export function bundlePath(dataDir: string, keyId: string, digest: string): string {
+  return join(signatureDir(dataDir, keyId), `${hexOfDigest(digest)}.bundles.json`);
+}
+
+async function readOptional(path: string): Promise<string | undefined> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (cause) {
+    if (cause instanceof Deno.errors.NotFound) return undefined;
+    if (cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied) {
+      throw cause;
+    }
+    throw new IoError(`cannot read ${path}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/**
+ * Store (replace, atomically) the Sigstore bundles (JSON documents) of
+ * `digest` made by key `keyId`.
+ * @returns the file written.
+ */
+export async function writeBundles(
+  dataDir: string,
+  keyId: string,
+  digest: string,
+  bundles: readonly unknown[],
+): Promise<string> {
+  const path = bundlePath(dataDir, keyId, digest);
+  await writeFileAtomic(path, JSON.stringify(bundles, null, 2) + "\n");
+  return path;
+}
+
+/**
+ * Read the stored bundles of `digest`, or undefined when none are stored.
+ * @throws SignatureFormatError (not a JSON list), IoError.
+ */
+export async function readBundles(
+  dataDir: string,
+  keyId: string,
+  digest: string,
+): Promise<unknown[] | undefined> {
+  const path = bundlePath(dataDir, keyId, digest);
+  const text = await readOptional(path);
+  if (text === undefined) return undefined;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (cause) {
+    throw new SignatureFormatError(`${path} is not JSON`, { cause });
+  }
+  if (!Array.isArray(doc)) throw new SignatureFormatError(`${path} is not a JSON list`);
+  return doc;
+}
+
 /**
  * Read the stored signatures of `digest`, or undefined when none are stored.
  * @throws SignatureFormatError (malformed file), IoError.
@@ -61,31 +118,21 @@ export async function readSignatures(
   keyId: string,
   digest: string,
 ): Promise<CosignSignature[] | undefined> {
-  const path = signaturePath(dataDir, keyId, digest);
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (cause) {
-    if (cause instanceof Deno.errors.NotFound) return undefined;
-    if (cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied) {
-      throw cause;
-    }
-    throw new IoError(`cannot read ${path}: ${(cause as Error).message}`, { cause });
-  }
-  return parseCosignSignatureList(text);
+  const text = await readOptional(signaturePath(dataDir, keyId, digest));
+  return text === undefined ? undefined : parseCosignSignatureList(text);
 }
 
-/** Digests (`sha256:<hex>`) with stored signatures for `keyId`, sorted. */
+/** Digests (`sha256:<hex>`) with stored signatures or bundles for `keyId`, sorted. */
 export async function listStoredDigests(dataDir: string, keyId: string): Promise<string[]> {
   const out: string[] = [];
   try {
     for await (const e of Deno.readDir(signatureDir(dataDir, keyId))) {
-      const m = /^([0-9a-f]{64})\.json$/.exec(e.name);
+      const m = /^([0-9a-f]{64})(?:\.bundles)?\.json$/.exec(e.name);
       if (e.isFile && m) out.push(`sha256:${m[1]}`);
     }
   } catch (cause) {
     if (cause instanceof Deno.errors.NotFound) return [];
     throw new IoError(`cannot list ${signatureDir(dataDir, keyId)}`, { cause });
   }
-  return out.sort();
+  return [...new Set(out)].sort();
 }

@@ -4,6 +4,12 @@
  * the runtime (every blob verified while streaming), and only then store
  * the signatures, advance the rollback state and record the installation.
  *
+ * Signatures are of two kinds: cosign's legacy `.sig` signatures and
+ * cosign v3 Sigstore bundles (`lib/signatures/bundle_signature.ts`). At
+ * least one valid signature of either kind is needed; invalid ones are
+ * dropped; the rollback positions come from every valid one. Both kinds are
+ * stored beside each other (`<hex>.json`, `<hex>.bundles.json`).
+ *
  * Crash safety: nothing in the data directory changes before the runtime
  * holds the image; afterwards the signatures, the rollback state and
  * finally the installed record are each replaced atomically. The record is
@@ -28,11 +34,20 @@ import {
   type VerifiedSignature,
   verifyCosignSignatures,
 } from "../signatures/verify.ts";
+import {
+  type VerifiedBundleSignature,
+  verifyBundleSignatures,
+} from "../signatures/bundle_signature.ts";
 import type { TrustedKey } from "../trust/trusted_key.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import type { ContainerRuntime } from "../runtime/runtime.ts";
 import { looksLikeIndex, parseImageIndex } from "../runtime/image_manifest.ts";
-import { readSignatures, writeSignatures } from "../store/signature_store.ts";
+import {
+  readBundles,
+  readSignatures,
+  writeBundles,
+  writeSignatures,
+} from "../store/signature_store.ts";
 import {
   advanceRollbackState,
   assertNotRollback,
@@ -70,8 +85,10 @@ export interface UpdateRequest {
   signedDigest: string;
   /** `os/arch[/variant]` to pick from an index (default: this machine's). */
   platform?: string;
-  /** UNVERIFIED signatures, as fetched. */
+  /** UNVERIFIED cosign (`.sig`) signatures, as fetched. */
   signatures: CosignSignature[];
+  /** UNVERIFIED Sigstore bundle documents (cosign v3 signatures), as fetched. */
+  bundles?: unknown[];
   key: TrustedKey;
   trustedRoot: LoadedTrustedRoot;
   dataDir: string;
@@ -102,49 +119,63 @@ export interface UpdateResult {
   signer?: SignerInfo;
   /** `os/arch[/variant]` when picked from an index. */
   platform?: string;
-  /** How many signatures verified (and were stored). */
+  /** How many signatures (of both kinds) verified (and were stored). */
   verifiedSignatures: number;
+  /** How many of them are Sigstore bundles. */
+  verifiedBundles: number;
   /** The runtime's name. */
   runtime: string;
 }
 
-/** The signatures that verify (with a log entry); the first failure reason otherwise. */
+/** The valid signatures of a digest, of both kinds. */
+export interface VerifiedSet {
+  signatures: VerifiedSignature[];
+  bundles: VerifiedBundleSignature[];
+}
+
+/**
+ * The signatures and bundles that verify (with a log entry); at least one
+ * is required, the first failure reason is given otherwise.
+ * @throws VerificationError `NO_SIGNATURE`, `NO_VALID_SIGNATURE`
+ */
 export function verifiedSignaturesFor(
   signatures: readonly CosignSignature[],
   digest: string,
   key: TrustedKey,
   trustedRoot: LoadedTrustedRoot,
-): VerifiedSignature[] {
-  if (signatures.length === 0) {
+  bundles: readonly unknown[] = [],
+): VerifiedSet {
+  const total = signatures.length + bundles.length;
+  if (total === 0) {
     throw new VerificationError("NO_SIGNATURE", `no signatures found for ${digest}`, {
       hint: "the image is not signed; do not install it",
     });
   }
-  const { reports } = verifyCosignSignatures(signatures, digest, {
-    trustedRoot,
-    key,
-    requireTlog: true,
-  });
+  const { reports } = signatures.length === 0
+    ? { reports: [] }
+    : verifyCosignSignatures(signatures, digest, { trustedRoot, key, requireTlog: true });
+  const bundleReports = verifyBundleSignatures(bundles, digest, { trustedRoot, key });
   const ok = reports.flatMap((r) => r.ok && r.result.tlog ? [r.result] : []);
-  if (ok.length === 0) {
-    const first = reports.find((r) => !r.ok) as { reason: string } | undefined;
+  const okBundles = bundleReports.flatMap((r) => r.ok ? [r.result] : []);
+  if (ok.length + okBundles.length === 0) {
+    const first = (reports.find((r) => !r.ok) ?? bundleReports.find((r) => !r.ok)) as
+      | { reason: string }
+      | undefined;
     throw new VerificationError(
       "NO_VALID_SIGNATURE",
-      `none of the ${signatures.length} signature(s) of ${digest} verifies with the trusted key${
+      `none of the ${total} signature(s) of ${digest} verifies with the trusted key${
         first ? `: ${first.reason}` : ""
       }`,
       { hint: "do not install this image; check --key and --trusted-root" },
     );
   }
-  return ok;
+  return { signatures: ok, bundles: okBundles };
 }
 
-function positionsOf(verified: readonly VerifiedSignature[]): LoggedPosition[] {
-  return verified.map((v) => ({
-    logID: v.tlog!.logID,
-    logIndex: v.tlog!.logIndex,
-    integratedTime: v.tlog!.integratedTime,
-  }));
+/** Transparency-log positions of every verified signature and bundle. */
+export function positionsOf(verified: VerifiedSet): LoggedPosition[] {
+  return [...verified.signatures.map((v) => v.tlog!), ...verified.bundles.map((b) => b.tlog)]
+    .map((t) => ({ logID: t.logID, logIndex: t.logIndex, integratedTime: t.integratedTime }));
 }
 
 function crash(req: UpdateRequest, at: CrashPoint): void {
@@ -155,6 +186,17 @@ function crash(req: UpdateRequest, at: CrashPoint): void {
 function mergeSignatures(a: CosignSignature[], b: CosignSignature[]): CosignSignature[] {
   const seen = new Set(a.map((s) => s.raw.Base64Signature + s.raw.Payload));
   return [...a, ...b.filter((s) => !seen.has(s.raw.Base64Signature + s.raw.Payload))];
+}
+
+/** Bundles in `a` plus those of `b` not already there (same JSON), each once. */
+function mergeBundles(a: readonly unknown[], b: readonly unknown[]): unknown[] {
+  const seen = new Set<string>();
+  return [...a, ...b].filter((x) => {
+    const k = JSON.stringify(x);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }
 
 function platformOf(req: UpdateRequest): PlatformSpec {
@@ -173,7 +215,9 @@ async function installedAndIntact(
       const index = parseImageIndex(decodeField(record.index));
       if (selectPlatform(index, platformOf(req)).digest !== chain.platformDigest) return false;
     }
-    if (!await readSignatures(req.dataDir, req.key.keyId, req.signedDigest)) return false;
+    const sigs = await readSignatures(req.dataDir, req.key.keyId, req.signedDigest);
+    const bundles = await readBundles(req.dataDir, req.key.keyId, req.signedDigest);
+    if (!sigs?.length && !bundles?.length) return false;
     const held = await req.runtime.inspect(req.imageName);
     return imageIdMatches(chain, held?.imageId);
   } catch {
@@ -201,14 +245,17 @@ export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateRes
     req.signedDigest,
     req.key,
     req.trustedRoot,
+    mergeBundles([], req.bundles ?? []),
   );
   const positions = positionsOf(verified);
-  const stored = verified.map((v) => v.signature);
+  const stored = verified.signatures.map((v) => v.signature);
+  const storedBundles = verified.bundles.map((b) => b.bundle);
   const base = {
     digest: req.signedDigest,
     tlog: positions,
-    signer: verified[0].signer,
-    verifiedSignatures: verified.length,
+    signer: (verified.signatures[0] ?? verified.bundles[0]).signer,
+    verifiedSignatures: verified.signatures.length + verified.bundles.length,
+    verifiedBundles: verified.bundles.length,
     runtime: req.runtime.name,
   };
   await Deno.mkdir(req.dataDir, { recursive: true });
@@ -223,6 +270,11 @@ export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateRes
       const merged = mergeSignatures(old, stored);
       if (merged.length !== old.length) {
         await writeSignatures(req.dataDir, req.key.keyId, req.signedDigest, merged);
+      }
+      const oldBundles = await readBundles(req.dataDir, req.key.keyId, req.signedDigest) ?? [];
+      const mergedBundles = mergeBundles(oldBundles, storedBundles);
+      if (mergedBundles.length !== oldBundles.length) {
+        await writeBundles(req.dataDir, req.key.keyId, req.signedDigest, mergedBundles);
       }
       const newer = [...newestPerLog(positions)].some(([id, p]) =>
         !state.logs[id] || p.logIndex > state.logs[id].logIndex
@@ -273,7 +325,13 @@ export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateRes
     );
     crash(req, "after-install");
 
-    await writeSignatures(req.dataDir, req.key.keyId, req.signedDigest, stored);
+    // Each file replaced atomically; the legacy one only when there are legacy signatures.
+    if (stored.length > 0) {
+      await writeSignatures(req.dataDir, req.key.keyId, req.signedDigest, stored);
+    }
+    if (storedBundles.length > 0) {
+      await writeBundles(req.dataDir, req.key.keyId, req.signedDigest, storedBundles);
+    }
     crash(req, "after-signatures");
     await advanceRollbackState(req.dataDir, req.key.keyId, positions, {
       force: req.force,

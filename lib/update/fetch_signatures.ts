@@ -4,7 +4,9 @@
  * and a layer whose payload is already known locally (its sha256 equals the
  * layer digest, e.g. from the stored signatures of the installed image) is
  * not downloaded again. Malformed layers are dropped (they could not verify
- * anyway). Nothing here trusts what it returns.
+ * anyway). Sigstore bundles (cosign v3) come through the referrers API or
+ * its fallback tag ({@linkcode fetchBundlesFromRegistry}). Nothing here
+ * trusts what it returns.
  *
  * @module
  */
@@ -16,6 +18,7 @@ import { sha256Digest } from "../registry/digest.ts";
 import { cosignManifestLayers, signatureFromLayer } from "../signatures/cosign_layers.ts";
 import type { CosignSignature } from "../signatures/model.ts";
 import { MAX_PAYLOAD_BYTES } from "../image/signatures.ts";
+import { fetchSigstoreBundles } from "../image/bundles.ts";
 
 /** Result of {@linkcode fetchSignaturesFromRegistry}. */
 export interface FetchedSignatures {
@@ -71,4 +74,29 @@ export async function fetchSignaturesFromRegistry(
     }
   }
   return { signatures, dropped };
+}
+
+/** Result of {@linkcode fetchBundlesFromRegistry}. */
+export interface FetchedBundles {
+  /** The bundle documents found (unverified). */
+  bundles: unknown[];
+  /** Referrers that looked like bundles but could not be read. */
+  dropped: number;
+}
+
+/**
+ * The Sigstore bundles attached to `digest` (referrers API, else the
+ * `sha256-<hex>` fallback tag), unverified; unreadable ones are counted as
+ * dropped.
+ * @throws NetworkError
+ */
+export async function fetchBundlesFromRegistry(
+  source: RegistrySource,
+  digest: string,
+): Promise<FetchedBundles> {
+  const found = await fetchSigstoreBundles(source, digest);
+  return {
+    bundles: found.flatMap((f) => f.ok ? [f.bundle] : []),
+    dropped: found.filter((f) => !f.ok).length,
+  };
 }

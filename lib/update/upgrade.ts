@@ -1,10 +1,15 @@
 /**
  * `upgrade` as a library call: resolve a registry tag to its digest, fetch
  * the signatures attached to it, and hand both to
- * {@linkcode applyVerifiedUpdate}. An up-to-date check costs two requests
- * (the tag's manifest, the `.sig` manifest) when the signatures did not
- * change: their payloads are taken from the stored, previously verified
- * signatures.
+ * {@linkcode applyVerifiedUpdate}. Signatures are cosign's `.sig` ones and
+ * Sigstore bundles (cosign v3, through referrers or the fallback tag).
+ *
+ * An up-to-date check costs two requests (the tag's manifest, the `.sig`
+ * manifest) when the signatures did not change: their payloads are taken
+ * from the stored, previously verified signatures, and the bundles of the
+ * installed digest are the stored ones (re-verified, not re-fetched).
+ * Bundles are fetched from the registry for any other digest, and also for
+ * the installed one when that cheap path finds no valid signature.
  *
  * @module
  */
@@ -15,9 +20,16 @@ import type { RegistryClient } from "../registry/client.ts";
 import type { TrustedKey } from "../trust/trusted_key.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import type { ContainerRuntime } from "../runtime/runtime.ts";
-import { readSignatures } from "../store/signature_store.ts";
-import { applyVerifiedUpdate, type CrashPoint, type UpdateResult } from "./apply.ts";
-import { fetchSignaturesFromRegistry } from "./fetch_signatures.ts";
+import { VerificationError } from "../cli/errors.ts";
+import { readBundles, readSignatures } from "../store/signature_store.ts";
+import {
+  applyVerifiedUpdate,
+  type CrashPoint,
+  type UpdateRequest,
+  type UpdateResult,
+} from "./apply.ts";
+import { fetchBundlesFromRegistry, fetchSignaturesFromRegistry } from "./fetch_signatures.ts";
+import { readInstalled } from "./installed.ts";
 
 /** What to upgrade. */
 export interface UpgradeRequest {
@@ -40,29 +52,36 @@ export interface UpgradeRequest {
 /** {@linkcode UpdateResult} plus what was asked for. */
 export interface UpgradeResult extends UpdateResult {
   imageName: string;
-  /** Signature layers that were malformed and ignored. */
+  /** Signature layers (and bundle referrers) that were malformed and ignored. */
   droppedSignatures: number;
 }
 
-/** Resolve, fetch signatures, apply. */
+/** Resolve, fetch signatures and bundles, apply. */
 export async function upgradeFromRegistry(req: UpgradeRequest): Promise<UpgradeResult> {
   const imageName = req.imageName ?? `${req.client.registry}/${req.repository}:${req.tag}`;
   const source = new RegistrySource(req.client, req.repository, { tag: req.tag });
   const top = await source.resolve();
-  const known = (await readSignatures(req.dataDir, req.key.keyId, top.digest).catch(() => [])) ??
-    [];
+  const keyId = req.key.keyId;
+  const known = (await readSignatures(req.dataDir, keyId, top.digest).catch(() => [])) ?? [];
   const fetched = await fetchSignaturesFromRegistry(
     source,
     top.digest,
     known.map((s) => s.payload),
   );
-  const result = await applyVerifiedUpdate({
+  // Only a hint for what to fetch: everything is verified again under the lock.
+  const installed = await readInstalled(req.dataDir, imageName).catch(() => undefined);
+  const storedBundles = await readBundles(req.dataDir, keyId, top.digest).catch(() => undefined) ??
+    [];
+  const cheap = installed?.signedDigest === top.digest && installed.keyId === keyId &&
+    (storedBundles.length > 0 || fetched.signatures.length > 0);
+  const request = (bundles: unknown[]): UpdateRequest => ({
     source,
     imageName,
     signedDigest: top.digest,
     signedManifest: top,
     platform: req.platform,
     signatures: fetched.signatures,
+    bundles,
     key: req.key,
     trustedRoot: req.trustedRoot,
     dataDir: req.dataDir,
@@ -71,5 +90,18 @@ export async function upgradeFromRegistry(req: UpgradeRequest): Promise<UpgradeR
     progress: req.progress,
     crashAt: req.crashAt,
   });
-  return { ...result, imageName, droppedSignatures: fetched.dropped };
+  if (cheap) {
+    try {
+      const result = await applyVerifiedUpdate(request(storedBundles));
+      return { ...result, imageName, droppedSignatures: fetched.dropped };
+    } catch (e) {
+      const noSignature = e instanceof VerificationError &&
+        (e.code === "NO_SIGNATURE" || e.code === "NO_VALID_SIGNATURE");
+      if (!noSignature) throw e;
+      // Nothing valid among what was at hand: look at the registry's bundles too.
+    }
+  }
+  const remote = await fetchBundlesFromRegistry(source, top.digest);
+  const result = await applyVerifiedUpdate(request([...storedBundles, ...remote.bundles]));
+  return { ...result, imageName, droppedSignatures: fetched.dropped + remote.dropped };
 }

@@ -2,7 +2,9 @@
  * `verify-local`, offline: the image the runtime holds under a name must be
  * the one recorded at installation, whose stored signatures verify again
  * with the trusted key and root, and which is not older than the rollback
- * state. Every link is re-checked from bytes: signatures → signed digest →
+ * state. Stored signatures of both kinds (cosign `.sig` signatures and
+ * Sigstore bundles) are re-verified; every one stored must verify, and at
+ * least one must be stored. Every link is re-checked from bytes: signatures → signed digest →
  * (index →) platform manifest → config digest = the runtime's image ID.
  *
  * @module
@@ -13,7 +15,8 @@ import { type SignerInfo, verifyCosignSignatures } from "../signatures/verify.ts
 import type { TrustedKey } from "../trust/trusted_key.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import type { ContainerRuntime } from "../runtime/runtime.ts";
-import { readSignatures } from "../store/signature_store.ts";
+import { verifyBundleSignatures } from "../signatures/bundle_signature.ts";
+import { readBundles, readSignatures } from "../store/signature_store.ts";
 import { assertNotRollback, readRollbackState } from "../store/rollback_state.ts";
 import { readInstalled } from "./installed.ts";
 import { checkRecordChain, imageIdMatches } from "./chain.ts";
@@ -34,7 +37,10 @@ export interface VerifyLocalResult {
   platformDigest: string;
   imageId: string;
   runtime: string;
+  /** Signatures that verified, of both kinds. */
   signatures: number;
+  /** How many of them are Sigstore bundles. */
+  bundles: number;
   tlog: { logID: string; logIndex: number; integratedTime: number }[];
   signer: SignerInfo;
 }
@@ -68,32 +74,48 @@ export async function verifyLocalImage(req: VerifyLocalRequest): Promise<VerifyL
       "the local image was modified or re-tagged; run 'upgrade' to reinstall it",
     );
   }
-  const sigs = await readSignatures(req.dataDir, req.key.keyId, chain.signedDigest);
-  if (!sigs || sigs.length === 0) {
+  const sigs = await readSignatures(req.dataDir, req.key.keyId, chain.signedDigest) ?? [];
+  const bundles = await readBundles(req.dataDir, req.key.keyId, chain.signedDigest) ?? [];
+  if (sigs.length === 0 && bundles.length === 0) {
     refuse(
       "NO_SIGNATURE",
       `no stored signatures by the trusted key for ${chain.signedDigest}`,
       "check --key; run 'upgrade' to fetch and store them",
     );
   }
-  const result = verifyCosignSignatures(sigs, chain.signedDigest, {
+  const verified = [];
+  if (sigs.length > 0) {
+    const result = verifyCosignSignatures(sigs, chain.signedDigest, {
+      trustedRoot: req.trustedRoot,
+      key: req.key,
+      requireTlog: true,
+    });
+    if (!result.ok) {
+      const bad = result.reports.find((r) => !r.ok) as { index: number; reason: string };
+      refuse(
+        "SIGNATURE_INVALID",
+        `stored signature ${bad.index + 1} of ${chain.signedDigest} does not verify: ${bad.reason}`,
+      );
+    }
+    verified.push(...result.reports.flatMap((r) => r.ok ? [r.result] : []));
+  }
+  const bundleReports = verifyBundleSignatures(bundles, chain.signedDigest, {
     trustedRoot: req.trustedRoot,
     key: req.key,
-    requireTlog: true,
   });
-  if (!result.ok) {
-    const bad = result.reports.find((r) => !r.ok) as { index: number; reason: string };
-    refuse(
-      "SIGNATURE_INVALID",
-      `stored signature ${bad.index + 1} of ${chain.signedDigest} does not verify: ${bad.reason}`,
-    );
+  for (const r of bundleReports) {
+    if (!r.ok) {
+      refuse(
+        "SIGNATURE_INVALID",
+        `stored bundle ${r.index + 1} of ${chain.signedDigest} does not verify: ${r.reason}`,
+      );
+    }
   }
-  const verified = result.reports.flatMap((r) => r.ok ? [r.result] : []);
-  const tlog = verified.flatMap((v) =>
-    v.tlog
-      ? [{ logID: v.tlog.logID, logIndex: v.tlog.logIndex, integratedTime: v.tlog.integratedTime }]
-      : []
-  );
+  const okBundles = bundleReports.flatMap((r) => r.ok ? [r.result] : []);
+  const tlog = [
+    ...verified.flatMap((v) => v.tlog ? [v.tlog] : []),
+    ...okBundles.map((b) => b.tlog),
+  ].map((t) => ({ logID: t.logID, logIndex: t.logIndex, integratedTime: t.integratedTime }));
   assertNotRollback(await readRollbackState(req.dataDir, req.key.keyId), tlog);
   return {
     imageName: req.imageName,
@@ -101,8 +123,9 @@ export async function verifyLocalImage(req: VerifyLocalRequest): Promise<VerifyL
     platformDigest: chain.platformDigest,
     imageId: held.imageId,
     runtime: req.runtime.name,
-    signatures: verified.length,
+    signatures: verified.length + okBundles.length,
+    bundles: okBundles.length,
     tlog,
-    signer: verified[0].signer,
+    signer: (verified[0] ?? okBundles[0]).signer,
   };
 }
