@@ -34,7 +34,11 @@ import {
   verifyBundleSignature,
 } from "../signatures/bundle_signature.ts";
 import { isRecord } from "../signatures/fields.ts";
-import { bundleTlogEntry, type RekorV1Entry, uploadDsseEntry } from "../transparency/rekor_dsse.ts";
+import {
+  bundleTlogEntry,
+  type RekorEntry as RekorV1Entry,
+  uploadDsseEntry,
+} from "../transparency/rekor_dsse.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import { parseTrustedKey } from "../trust/trusted_key.ts";
 

@@ -1,17 +1,20 @@
 /**
- * A Rekor v1 client: record a hashedrekord entry (what `cosign sign` does)
- * and return the entry in the shape cosign stores in its `Bundle`.
+ * A Rekor v1 client: record an entry (a `hashedrekord`, what `cosign sign`
+ * logs, or a `dsse` envelope, what cosign v3 bundles log) and return it as
+ * the log answered. Nothing here trusts the log: callers verify what comes
+ * back against their trusted root.
  *
  * @module
  */
 
 import { createHash } from "node:crypto";
 import { NetworkError, RegistryError, VerificationError } from "../cli/errors.ts";
+import { isRecord } from "../signatures/fields.ts";
 
 /** The public-good Rekor. */
 export const DEFAULT_REKOR_URL = "https://rekor.sigstore.dev";
 
-/** A logged entry, as cosign's `Bundle` holds it. */
+/** A logged Rekor v1 entry (what cosign's `Bundle` and a Sigstore bundle need). */
 export interface RekorEntry {
   uuid: string;
   /** base64 of the canonicalized entry body. */
@@ -20,8 +23,61 @@ export interface RekorEntry {
   logIndex: number;
   /** Log ID, hex. */
   logID: string;
-  /** base64 signed entry timestamp (the log's promise of inclusion). */
   signedEntryTimestamp: string;
+  inclusionProof?: {
+    logIndex: number;
+    rootHash: string;
+    treeSize: number;
+    hashes: string[];
+    checkpoint: string;
+  };
+}
+
+const TIMEOUT_MS = 60_000;
+
+function malformed(where: string, what: string): never {
+  throw new VerificationError("REKOR_RESPONSE", `${where}: ${what}`);
+}
+
+function parseEntry(json: unknown, where: string): RekorEntry {
+  if (!isRecord(json)) malformed(where, "response is not an object");
+  const [uuid, e] = Object.entries(json)[0] ?? [];
+  if (!uuid || !isRecord(e)) malformed(where, "no log entry in the response");
+  const v = isRecord(e.verification) ? e.verification : {};
+  if (
+    typeof e.body !== "string" || !Number.isSafeInteger(e.integratedTime) ||
+    !Number.isSafeInteger(e.logIndex) || typeof e.logID !== "string" ||
+    typeof v.signedEntryTimestamp !== "string"
+  ) {
+    malformed(where, "malformed log entry");
+  }
+  const p = v.inclusionProof;
+  let inclusionProof: RekorEntry["inclusionProof"];
+  if (isRecord(p)) {
+    if (
+      !Number.isSafeInteger(p.logIndex) || typeof p.rootHash !== "string" ||
+      !Number.isSafeInteger(p.treeSize) || !Array.isArray(p.hashes) ||
+      !p.hashes.every((h) => typeof h === "string") || typeof p.checkpoint !== "string"
+    ) {
+      malformed(where, "malformed inclusion proof");
+    }
+    inclusionProof = {
+      logIndex: p.logIndex as number,
+      rootHash: p.rootHash,
+      treeSize: p.treeSize as number,
+      hashes: p.hashes as string[],
+      checkpoint: p.checkpoint,
+    };
+  }
+  return {
+    uuid,
+    body: e.body,
+    integratedTime: e.integratedTime as number,
+    logIndex: e.logIndex as number,
+    logID: e.logID,
+    signedEntryTimestamp: v.signedEntryTimestamp,
+    ...(inclusionProof ? { inclusionProof } : {}),
+  };
 }
 
 function b64(bytes: Uint8Array): string {
@@ -51,49 +107,25 @@ export function hashedRekordProposal(
   };
 }
 
-function parseEntry(json: unknown, where: string): RekorEntry {
-  if (typeof json !== "object" || json === null) {
-    throw new VerificationError("REKOR_RESPONSE", `${where}: response is not an object`);
-  }
-  const [uuid, e] = Object.entries(json as Record<string, unknown>)[0] ?? [];
-  const entry = e as Record<string, unknown> | undefined;
-  const set = (entry?.verification as Record<string, unknown> | undefined)?.signedEntryTimestamp;
-  if (
-    !uuid || !entry || typeof entry.body !== "string" ||
-    !Number.isSafeInteger(entry.integratedTime) || !Number.isSafeInteger(entry.logIndex) ||
-    typeof entry.logID !== "string" || typeof set !== "string"
-  ) {
-    throw new VerificationError("REKOR_RESPONSE", `${where}: malformed log entry`);
-  }
-  return {
-    uuid,
-    body: entry.body,
-    integratedTime: entry.integratedTime as number,
-    logIndex: entry.logIndex as number,
-    logID: entry.logID,
-    signedEntryTimestamp: set,
-  };
-}
-
 /**
- * Log a hashedrekord entry. An entry that already exists (HTTP 409) is
- * fetched instead. The caller verifies the result with the trusted root.
+ * Ask the Rekor v1 log at `rekorUrl` to record `proposal`. An entry
+ * already logged (HTTP 409) is fetched instead. The caller verifies the
+ * result against its trusted root.
+ * @throws NetworkError, RegistryError (refused), VerificationError (malformed answer)
  */
-export async function uploadHashedRekord(
+export async function uploadEntry(
   rekorUrl: string,
-  payload: Uint8Array,
-  signature: Uint8Array,
-  publicKeyPem: string,
+  proposal: Record<string, unknown>,
 ): Promise<RekorEntry> {
   const base = rekorUrl.replace(/\/+$/, "");
-  const url = `${base}/api/v1/log/entries`;
+  const where = `Rekor at ${base}`;
   let res: Response;
   try {
-    res = await fetch(url, {
+    res = await fetch(`${base}/api/v1/log/entries`, {
       method: "POST",
       headers: { "content-type": "application/json", accept: "application/json" },
-      body: JSON.stringify(hashedRekordProposal(payload, signature, publicKeyPem)),
-      signal: AbortSignal.timeout(60_000),
+      body: JSON.stringify(proposal),
+      signal: AbortSignal.timeout(TIMEOUT_MS),
     });
   } catch (e) {
     throw new NetworkError(`cannot reach Rekor at ${base}: ${(e as Error).message}`, {
@@ -104,17 +136,27 @@ export async function uploadHashedRekord(
   if (res.status === 409) {
     const loc = res.headers.get("location");
     await res.body?.cancel();
-    if (!loc) throw new RegistryError(409, `Rekor at ${base}: entry exists but no Location given`);
-    const again = await fetch(new URL(loc, base), { signal: AbortSignal.timeout(60_000) });
-    if (!again.ok) throw new RegistryError(again.status, `Rekor at ${base}: HTTP ${again.status}`);
-    return parseEntry(await again.json(), `Rekor at ${base}`);
+    if (!loc) throw new RegistryError(409, `${where}: entry exists but no Location given`);
+    const again = await fetch(new URL(loc, base), { signal: AbortSignal.timeout(TIMEOUT_MS) });
+    if (!again.ok) {
+      await again.body?.cancel();
+      throw new RegistryError(again.status, `${where}: HTTP ${again.status}`);
+    }
+    return parseEntry(await again.json(), where);
   }
   if (res.status !== 201 && res.status !== 200) {
     const text = (await res.text()).slice(0, 300).replace(/\s+/g, " ");
-    throw new RegistryError(
-      res.status,
-      `Rekor at ${base} refused the entry: HTTP ${res.status} ${text}`,
-    );
+    throw new RegistryError(res.status, `${where} refused the entry: HTTP ${res.status} ${text}`);
   }
-  return parseEntry(await res.json(), `Rekor at ${base}`);
+  return parseEntry(await res.json(), where);
+}
+
+/** Log a hashedrekord entry for `payload` signed by `publicKeyPem`. */
+export function uploadHashedRekord(
+  rekorUrl: string,
+  payload: Uint8Array,
+  signature: Uint8Array,
+  publicKeyPem: string,
+): Promise<RekorEntry> {
+  return uploadEntry(rekorUrl, hashedRekordProposal(payload, signature, publicKeyPem));
 }
