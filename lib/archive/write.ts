@@ -9,14 +9,14 @@
  * @module
  */
 
-import { createTarPacker, type TarPackController } from "modern-tar";
-import type { Progress } from "../cli/progress.ts";
+import type { Progress, Transfer } from "../cli/progress.ts";
 import { DzError, IoError } from "../cli/errors.ts";
 import { writeStreamAtomic } from "../fs/atomic.ts";
 import type { ImageSource } from "../image/source.ts";
 import { digestHex } from "../registry/digest.ts";
 import { type Descriptor, type ImageIndex, OCI_INDEX } from "../registry/media_types.ts";
 import { DANGERZONE_MANIFEST, INDEX_FILE, OCI_LAYOUT_FILE } from "./layout_tar.ts";
+import { type TarPart, tarStream } from "./tar_stream.ts";
 
 /** What goes into an archive. */
 export interface ArchivePlan {
@@ -39,20 +39,10 @@ export interface ArchiveWritten {
 const FIXED_MTIME = new Date(0);
 const encoder = new TextEncoder();
 
-async function addBytes(c: TarPackController, name: string, bytes: Uint8Array): Promise<void> {
-  const w = c.add({ name, size: bytes.byteLength, type: "file", mode: 0o644, mtime: FIXED_MTIME })
-    .getWriter();
-  if (bytes.byteLength) await w.write(bytes);
-  await w.close();
-}
-
-async function addDir(c: TarPackController, name: string): Promise<void> {
-  await c.add({ name, size: 0, type: "directory", mode: 0o755, mtime: FIXED_MTIME }).close();
-}
-
 /**
  * Stream `plan` into a tar at `output` (atomically: a failure or an abort
- * leaves no file at `output`).
+ * leaves no file at `output`). Blob bytes go from the source's verified
+ * byte stream straight into the file writer's buffers (`tar_stream.ts`).
  */
 export async function writeArchive(
   output: string,
@@ -60,76 +50,63 @@ export async function writeArchive(
   plan: ArchivePlan,
   options: { progress?: Progress; signal?: AbortSignal } = {},
 ): Promise<ArchiveWritten> {
-  const { readable, controller } = createTarPacker();
   const index: ImageIndex = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: plan.index };
   const indexBytes = encoder.encode(JSON.stringify(index));
   let blobs = 0;
   let bytes = 0;
-  const written = new Set<string>();
+  let open: Transfer | undefined;
 
-  const produce = async () => {
-    const check = () => {
-      if (options.signal?.aborted) throw options.signal.reason ?? new Error("aborted");
-    };
-    await addBytes(
-      controller,
-      OCI_LAYOUT_FILE,
-      encoder.encode(JSON.stringify({ imageLayoutVersion: "1.0.0" })),
-    );
-    await addBytes(controller, INDEX_FILE, indexBytes);
-    await addBytes(controller, DANGERZONE_MANIFEST, indexBytes);
-    await addDir(controller, "blobs/");
-    await addDir(controller, "blobs/sha256/");
+  function* parts(): Generator<TarPart> {
+    const file = (name: string, data: Uint8Array): TarPart => ({
+      kind: "bytes",
+      name,
+      bytes: data,
+      mtime: FIXED_MTIME,
+    });
+    yield file(OCI_LAYOUT_FILE, encoder.encode(JSON.stringify({ imageLayoutVersion: "1.0.0" })));
+    yield file(INDEX_FILE, indexBytes);
+    yield file(DANGERZONE_MANIFEST, indexBytes);
+    yield { kind: "dir", name: "blobs/", mtime: FIXED_MTIME };
+    yield { kind: "dir", name: "blobs/sha256/", mtime: FIXED_MTIME };
+    const written = new Set<string>();
     for (const [digest, doc] of plan.documents) {
-      check();
       if (written.has(digest)) continue;
       written.add(digest);
-      await addBytes(controller, `blobs/sha256/${digestHex(digest)}`, doc);
+      yield file(`blobs/sha256/${digestHex(digest)}`, doc);
       blobs++;
       bytes += doc.byteLength;
     }
     for (const d of plan.blobs) {
-      check();
       if (written.has(d.digest)) continue;
       written.add(d.digest);
-      const transfer = options.progress?.start(`blob ${d.digest.slice(7, 19)}`, d.size);
-      let ok = false;
-      try {
-        const stream = await source.blob(d, transfer);
-        const sink = controller.add({
-          name: `blobs/sha256/${digestHex(d.digest)}`,
-          size: d.size,
-          type: "file",
-          mode: 0o644,
-          mtime: FIXED_MTIME,
-        });
-        await stream.pipeTo(sink, { signal: options.signal });
-        ok = true;
-      } finally {
-        transfer?.done(ok);
-      }
-      blobs++;
-      bytes += d.size;
+      yield {
+        kind: "stream",
+        name: `blobs/sha256/${digestHex(d.digest)}`,
+        size: d.size,
+        mtime: FIXED_MTIME,
+        open: async () => {
+          open = options.progress?.start(`blob ${d.digest.slice(7, 19)}`, d.size);
+          return await source.blob(d, open);
+        },
+        onDone: () => {
+          open?.done(true);
+          open = undefined;
+          blobs++;
+          bytes += d.size;
+        },
+      };
     }
-    check();
-    controller.finalize();
-  };
+  }
 
-  let producerError: unknown;
-  const producing = produce().catch((e) => {
-    producerError = e;
-    controller.error(e);
-  });
   try {
-    await writeStreamAtomic(output, readable);
+    await writeStreamAtomic(output, tarStream(parts(), options.signal), {
+      signal: options.signal,
+    });
   } catch (e) {
-    await producing;
-    if (producerError instanceof DzError) throw producerError;
-    if (e instanceof DzError) throw e;
+    open?.done(false);
     if (options.signal?.aborted) throw options.signal.reason;
+    if (e instanceof DzError) throw e;
     throw new IoError(`cannot write ${output}: ${(e as Error).message}`, { cause: e });
   }
-  await producing;
-  if (producerError !== undefined) throw producerError;
   return { blobs, bytes };
 }

@@ -8,6 +8,7 @@
 
 import { dirname, join } from "node:path";
 import { DzError, IoError } from "../cli/errors.ts";
+import { intoReader } from "./byte_stream.ts";
 
 /** Options of the atomic writers. */
 export interface AtomicOptions {
@@ -15,6 +16,12 @@ export interface AtomicOptions {
   mode?: number;
   /** Abandon the write (nothing is left at the path) when this aborts. */
   signal?: AbortSignal;
+  /**
+   * fsync the file and its directory (default true). Only files that are
+   * thrown away after a crash anyway (a private extraction or staging
+   * directory) skip it; the rename is atomic either way.
+   */
+  durable?: boolean;
 }
 
 /** Small chunks are gathered into writes of this size. */
@@ -26,47 +33,109 @@ async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
 }
 
 /**
- * Copy `stream` into `file`: small chunks are gathered into 512 KiB writes,
- * and one write is in flight while the next buffer fills (two buffers, so
- * memory stays at 1 MiB whatever the size).
+ * Copy `stream` into `file` in 512 KiB writes, one write in flight while
+ * the next buffer fills (two buffers, so memory stays at 1 MiB whatever
+ * the size). A byte stream is read with a BYOB reader straight into those
+ * two buffers (no chunk allocated or copied on the way); any other stream's
+ * small chunks are gathered into them, large ones written as they are.
  */
 async function copyInto(
   file: Deno.FsFile,
   stream: ReadableStream<Uint8Array>,
   signal?: AbortSignal,
 ): Promise<void> {
-  const buffers = [new Uint8Array(WRITE_BUFFER), new Uint8Array(WRITE_BUFFER)];
+  let probe: ReadableStreamBYOBReader | undefined;
+  try {
+    probe = stream.getReader({ mode: "byob" });
+    probe.releaseLock();
+  } catch {
+    probe = undefined;
+  }
+  if (probe) return await copyBytesInto(file, stream, signal);
+  return await copyChunksInto(file, stream, signal);
+}
+
+/** Writes of one buffer at a time, the next one filling meanwhile. */
+class DoubleWriter {
+  #inflight: Promise<void> = Promise.resolve();
+  #failure: { error: unknown } | undefined;
+  constructor(readonly file: Deno.FsFile) {}
+  check(): void {
+    if (this.#failure) throw this.#failure.error;
+  }
+  /** Wait for the write in flight (its buffer is free again), then start `data`. */
+  async start(data: Uint8Array): Promise<void> {
+    await this.#inflight;
+    this.check();
+    this.#inflight = writeAll(this.file, data).catch((error) => {
+      this.#failure ??= { error };
+    });
+  }
+  async settle(): Promise<void> {
+    await this.#inflight;
+  }
+}
+
+async function copyBytesInto(
+  file: Deno.FsFile,
+  stream: ReadableStream<Uint8Array>,
+  signal?: AbortSignal,
+): Promise<void> {
+  const reader = intoReader(stream);
+  const buffers: Uint8Array[] = [new Uint8Array(WRITE_BUFFER), new Uint8Array(WRITE_BUFFER)];
+  const out = new DoubleWriter(file);
   let current = 0;
   let fill = 0;
-  let inflight: Promise<void> = Promise.resolve();
-  let failure = undefined as { error: unknown } | undefined;
-  const check = () => {
-    if (failure) throw failure.error;
-  };
-  const start = (data: Uint8Array) => {
-    inflight = writeAll(file, data).catch((error) => {
-      failure ??= { error };
-    });
-  };
+  try {
+    for (;;) {
+      signal?.throwIfAborted();
+      out.check();
+      const got = await reader.read(buffers[current].subarray(fill));
+      // The read transferred the buffer (with what it held): keep the one it gave back.
+      buffers[current] = new Uint8Array(got.value.buffer);
+      if (got.done) break;
+      fill += got.value.byteLength;
+      if (fill === WRITE_BUFFER) {
+        await out.start(buffers[current]);
+        current ^= 1;
+        fill = 0;
+      }
+    }
+    if (fill > 0) await out.start(buffers[current].subarray(0, fill));
+  } catch (e) {
+    await reader.cancel(e).catch(() => {});
+    throw e;
+  } finally {
+    await out.settle();
+  }
+  out.check();
+}
+
+async function copyChunksInto(
+  file: Deno.FsFile,
+  stream: ReadableStream<Uint8Array>,
+  signal?: AbortSignal,
+): Promise<void> {
+  const buffers = [new Uint8Array(WRITE_BUFFER), new Uint8Array(WRITE_BUFFER)];
+  const out = new DoubleWriter(file);
+  let current = 0;
+  let fill = 0;
   const flush = async () => {
     if (fill === 0) return;
-    await inflight; // the other buffer is free once its write is done
-    check();
-    start(buffers[current].subarray(0, fill));
+    // the other buffer is free once its write is done
+    await out.start(buffers[current].subarray(0, fill));
     current ^= 1;
     fill = 0;
   };
   try {
     for await (const chunk of stream) {
       signal?.throwIfAborted();
-      check();
+      out.check();
       if (chunk.byteLength >= WRITE_BUFFER / 2) {
         // Large chunks go out as they are (after what is buffered); the
         // stream gives each chunk up, so holding it until written is safe.
         await flush();
-        await inflight;
-        check();
-        start(chunk);
+        await out.start(chunk);
         continue;
       }
       if (fill + chunk.byteLength > WRITE_BUFFER) await flush();
@@ -75,9 +144,9 @@ async function copyInto(
     }
     await flush();
   } finally {
-    await inflight;
+    await out.settle();
   }
-  check();
+  out.check();
 }
 
 function tempPath(path: string): string {
@@ -122,12 +191,12 @@ export async function writeStreamAtomic(
   try {
     try {
       await copyInto(file, stream, options.signal);
-      await file.sync();
+      if (options.durable !== false) await file.sync();
     } finally {
       file.close();
     }
     await Deno.rename(tmp, path);
-    await fsyncDir(dirname(path));
+    if (options.durable !== false) await fsyncDir(dirname(path));
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
     // Verification errors (a digest mismatch at the stream's end) and missing

@@ -45,6 +45,17 @@ export interface ImageSource {
   ): Promise<ReadableStream<Uint8Array>>;
   /** A small blob fully, verified. */
   blobBytes(descriptor: Pick<Descriptor, "digest" | "size">): Promise<Uint8Array>;
+  /**
+   * Optional: put a blob into `layout` without copying it (a hard link),
+   * when this source holds it verified in a private directory on the same
+   * filesystem. Undefined when it cannot: the caller copies through
+   * {@linkcode ImageSource.blob} instead.
+   */
+  linkBlob?(
+    descriptor: Pick<Descriptor, "digest" | "size">,
+    layout: OciLayout,
+    options?: { durable?: boolean },
+  ): Promise<"exists" | "written" | undefined>;
   /** Release what the source holds (connections, temp dirs). */
   close(): Promise<void>;
 }
@@ -92,10 +103,16 @@ export class RegistrySource implements ImageSource {
 /** Images in an OCI image layout directory. */
 export class LayoutSource implements ImageSource {
   readonly name: string;
+  /**
+   * @param options.verifiedPrivate the layout is a private (0700) directory
+   *   of this process whose every blob was verified as it was written (an
+   *   unpacked archive): its blobs may be hard-linked instead of copied.
+   */
   constructor(
     readonly layout: OciLayout,
     readonly reference: { tag?: string; digest?: string },
     readonly onClose?: () => Promise<void>,
+    readonly options: { verifiedPrivate?: boolean } = {},
   ) {
     this.name = `oci:${layout.dir}`;
   }
@@ -135,6 +152,15 @@ export class LayoutSource implements ImageSource {
   }
   blobBytes(d: Pick<Descriptor, "digest" | "size">) {
     return this.layout.readBlobBytes(d);
+  }
+  async linkBlob(
+    d: Pick<Descriptor, "digest" | "size">,
+    layout: OciLayout,
+    options: { durable?: boolean } = {},
+  ): Promise<"exists" | "written" | undefined> {
+    // A layout someone else can write could change a blob after it is linked: copy those.
+    if (!this.options.verifiedPrivate) return undefined;
+    return await layout.linkBlob(this.layout.blobPath(d.digest), d, options);
   }
   async close(): Promise<void> {
     await this.onClose?.();

@@ -10,7 +10,7 @@
 
 import { join } from "node:path";
 import { DigestMismatchError, IoError, VerificationError } from "../cli/errors.ts";
-import { digestHex, digestingStream, parseDigest, sha256Digest } from "../registry/digest.ts";
+import { digestHex, digestingByteStream, parseDigest, sha256Digest } from "../registry/digest.ts";
 import { type Descriptor, type ImageIndex, OCI_INDEX } from "../registry/media_types.ts";
 import { writeFileAtomic, writeStreamAtomic } from "../fs/atomic.ts";
 
@@ -32,8 +32,10 @@ export const MAX_JSON_BYTES = 4 * 1024 * 1024;
 const selfVerifying = new WeakMap<ReadableStream<Uint8Array>, { digest: string; size: number }>();
 
 /**
- * `stream` piped through a digest and size check (`digestingStream`): the
- * result errors at its end unless the bytes are exactly `expected`. It is
+ * `stream` passed through a digest and size check (`digestingByteStream`,
+ * a byte stream: BYOB readers get the bytes straight into their own
+ * buffer): the result errors at its end unless the bytes are exactly
+ * `expected`. It is
  * remembered as self-verifying, so {@linkcode OciLayout.writeBlob} does not
  * hash it a second time.
  */
@@ -42,7 +44,7 @@ export function verifyingStream(
   expected: { digest: string; size: number; what?: string },
   onChunk?: (n: number) => void,
 ): ReadableStream<Uint8Array> {
-  const out = stream.pipeThrough(digestingStream(expected, onChunk));
+  const out = digestingByteStream(stream, expected, onChunk);
   selfVerifying.set(out, { digest: expected.digest, size: expected.size });
   return out;
 }
@@ -213,9 +215,54 @@ export class OciLayout {
       this.blobPath(descriptor.digest),
       isVerifyingStream(stream, descriptor)
         ? stream
-        : stream.pipeThrough(digestingStream({ ...descriptor, what: `blob ${descriptor.digest}` })),
+        : digestingByteStream(stream, { ...descriptor, what: `blob ${descriptor.digest}` }),
       { signal: options.signal },
     );
+    return "written";
+  }
+
+  /**
+   * Give this layout a blob by hard-linking `from`, a file whose content was
+   * already verified to be exactly `descriptor` and that nobody else can
+   * write (a private extraction directory of this process). Its type and
+   * size are checked again, and the new name must be that very file. Makes
+   * it durable (fsync of file and directory) unless `durable` is false.
+   * Returns undefined when linking is impossible (another filesystem, no
+   * link support): the caller copies instead.
+   */
+  async linkBlob(
+    from: string,
+    descriptor: Pick<Descriptor, "digest" | "size">,
+    options: { durable?: boolean } = {},
+  ): Promise<"exists" | "written" | undefined> {
+    if (await this.hasBlob(descriptor.digest)) return "exists";
+    const src = await Deno.lstat(from);
+    if (!src.isFile || src.size !== descriptor.size) {
+      throw new DigestMismatchError(
+        `blob ${descriptor.digest} is ${src.size} bytes, its descriptor says ${descriptor.size}`,
+      );
+    }
+    const to = this.blobPath(descriptor.digest);
+    try {
+      await Deno.link(from, to);
+    } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists) return "exists";
+      return undefined;
+    }
+    const got = await Deno.lstat(to);
+    if (!got.isFile || got.ino !== src.ino || got.dev !== src.dev || got.size !== descriptor.size) {
+      await Deno.remove(to).catch(() => {});
+      throw new DigestMismatchError(`blob ${descriptor.digest} changed while it was linked`);
+    }
+    if (options.durable !== false) {
+      const f = await Deno.open(to, { read: true });
+      try {
+        await f.sync();
+      } finally {
+        f.close();
+      }
+      await syncDir(join(this.dir, "blobs", "sha256"));
+    }
     return "written";
   }
 
@@ -286,6 +333,20 @@ export class OciLayout {
       );
     }
     return images[0];
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  if (Deno.build.os === "windows") return;
+  try {
+    const f = await Deno.open(dir, { read: true });
+    try {
+      await f.sync();
+    } finally {
+      f.close();
+    }
+  } catch {
+    // Some filesystems refuse to fsync a directory; the link is still atomic.
   }
 }
 

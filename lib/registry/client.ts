@@ -11,10 +11,11 @@
 import { readAllLimited } from "../fs/read_limited.ts";
 import { DigestMismatchError, DzError, NetworkError, RegistryError } from "../cli/errors.ts";
 import type { Transfer } from "../cli/progress.ts";
-import { digestHex, digestingStream, parseDigest, sha256Digest } from "./digest.ts";
+import { digestHex, digestingByteStream, parseDigest, sha256Digest } from "./digest.ts";
 import { type Descriptor, type ImageIndex, MANIFEST_TYPES, OCI_INDEX } from "./media_types.ts";
 import { RegistryTransport, type TransportOptions } from "./transport.ts";
 import { verifyingStream } from "../oci/layout.ts";
+import { byteStreamFrom, intoReader } from "../fs/byte_stream.ts";
 
 /** Largest manifest accepted (the distribution registry's own limit is 4 MiB). */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -221,7 +222,7 @@ export class RegistryClient {
     // Without a known size the check is on the digest only, and not remembered as complete.
     return Number.isSafeInteger(descriptor.size)
       ? verifyingStream(guarded, expected, onChunk)
-      : guarded.pipeThrough(digestingStream(expected, onChunk));
+      : digestingByteStream(guarded, expected, onChunk);
   }
 
   /** Read a small blob (config, signature payload) fully, verified. */
@@ -473,38 +474,61 @@ async function retryBrokenBody<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /**
- * Pass a body through, erroring with {@linkcode NetworkError} when no bytes
- * arrive for `ms` milliseconds (a stalled transfer).
+ * Pass a body through (as a byte stream: BYOB readers get the bytes straight
+ * into their own buffer), erroring with {@linkcode NetworkError} when no
+ * bytes arrive for `ms` milliseconds (a stalled transfer). One timer at a
+ * time, re-armed only when it fires during a read that is still waiting,
+ * rather than one per chunk.
  */
 export function stallGuard(
   body: ReadableStream<Uint8Array>,
   ms: number,
   what: string,
 ): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const stalled = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new NetworkError(`${what}: no data for ${ms / 1000} s; transfer abandoned`)),
-          ms,
-        );
-      });
-      try {
-        const { value, done } = await Promise.race([reader.read(), stalled]);
-        if (done) controller.close();
-        else controller.enqueue(value);
-      } catch (e) {
-        reader.cancel().catch(() => {});
-        controller.error(asNetworkError(e, what));
-      } finally {
-        clearTimeout(timer);
-      }
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
+  const reader = intoReader(body);
+  let waiting = false;
+  let since = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stalled: NetworkError | undefined;
+  const arm = (delay: number) => {
+    timer = setTimeout(check, delay);
+    // An abandoned body's last timer must not keep the process alive.
+    Deno.unrefTimer(timer as unknown as number);
+  };
+  const disarm = () => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+  };
+  const check = () => {
+    timer = undefined;
+    if (!waiting) return;
+    const idle = performance.now() - since;
+    if (idle >= ms) {
+      stalled = new NetworkError(`${what}: no data for ${ms / 1000} s; transfer abandoned`);
+      reader.cancel(stalled).catch(() => {});
+      return;
+    }
+    arm(ms - idle);
+  };
+  return byteStreamFrom(async (view) => {
+    waiting = true;
+    since = performance.now();
+    if (timer === undefined) arm(ms);
+    let ended = true;
+    try {
+      const got = await reader.read(view);
+      if (stalled) throw stalled;
+      ended = got.done;
+      return got;
+    } catch (e) {
+      throw stalled ?? asNetworkError(e, what);
+    } finally {
+      waiting = false;
+      if (ended) disarm();
+    }
+  }, async (reason) => {
+    disarm();
+    await reader.cancel(reason).catch(() => {});
   });
 }
 

@@ -10,6 +10,7 @@
 
 import { createHash } from "node:crypto";
 import { DigestMismatchError, InvalidReferenceError } from "../cli/errors.ts";
+import { passThroughBytes } from "../fs/byte_stream.ts";
 
 const SHA256 = /^sha256:[a-f0-9]{64}$/;
 
@@ -72,6 +73,49 @@ export function digestingStream(
       controller.enqueue(chunk);
     },
     flush() {
+      if (expected.size !== undefined && seen !== expected.size) {
+        throw new DigestMismatchError(
+          `${what}: ${seen} bytes where its descriptor declares ${expected.size}`,
+        );
+      }
+      const got = `sha256:${hash.digest("hex")}`;
+      if (got !== expected.digest) {
+        throw new DigestMismatchError(
+          `${what}: content digest is ${got}, expected ${expected.digest}`,
+        );
+      }
+    },
+  });
+}
+
+/**
+ * `source` as a byte stream that errors unless its bytes hash to
+ * `expected.digest` and number exactly `expected.size` (the checks of
+ * {@linkcode digestingStream}). A consumer reading it with a BYOB reader
+ * gets the bytes straight into its own buffer, hashed there: no chunk is
+ * allocated or copied on the way (see `lib/fs/byte_stream.ts`).
+ */
+export function digestingByteStream(
+  source: ReadableStream<Uint8Array>,
+  expected: Expected,
+  onChunk?: (bytes: number) => void,
+): ReadableStream<Uint8Array> {
+  parseDigest(expected.digest);
+  const hash = createHash("sha256");
+  let seen = 0;
+  const what = expected.what ?? expected.digest;
+  return passThroughBytes(source, {
+    onData(chunk) {
+      seen += chunk.byteLength;
+      if (expected.size !== undefined && seen > expected.size) {
+        throw new DigestMismatchError(
+          `${what}: more than the ${expected.size} bytes its descriptor declares`,
+        );
+      }
+      hash.update(chunk);
+      onChunk?.(chunk.byteLength);
+    },
+    onEnd() {
       if (expected.size !== undefined && seen !== expected.size) {
         throw new DigestMismatchError(
           `${what}: ${seen} bytes where its descriptor declares ${expected.size}`,

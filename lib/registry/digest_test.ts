@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { digestingStream, parseDigest, sha256Digest } from "./digest.ts";
+import { digestingByteStream, digestingStream, parseDigest, sha256Digest } from "./digest.ts";
 import { DigestMismatchError } from "../cli/errors.ts";
 
 const data = new TextEncoder().encode("hello, blobs");
@@ -41,4 +41,42 @@ Deno.test("digest: syntax", () => {
   assert.throws(() => parseDigest("sha256:" + "g".repeat(64)));
   assert.throws(() => parseDigest("a".repeat(64)), /prefix/);
   assert.throws(() => parseDigest("sha512:" + "a".repeat(128)));
+});
+
+/** `digestingByteStream` read to its end by a BYOB reader into one small reused buffer. */
+async function drainByob(expected: { digest: string; size?: number }, bytes: Uint8Array[]) {
+  const src = new ReadableStream<Uint8Array>({
+    start(c) {
+      for (const b of bytes) c.enqueue(b);
+      c.close();
+    },
+  });
+  const reader = digestingByteStream(src, expected).getReader({ mode: "byob" });
+  let buf: Uint8Array = new Uint8Array(5);
+  const out: number[] = [];
+  for (;;) {
+    const { value, done } = await reader.read(buf);
+    if (done) break;
+    out.push(...value);
+    buf = new Uint8Array(value.buffer);
+  }
+  return new Uint8Array(out);
+}
+
+Deno.test("digest byte stream: BYOB and default readers get the exact bytes", async () => {
+  const parts = [data.slice(0, 3), data.slice(3)];
+  assert.deepEqual(await drainByob({ digest: good, size: data.length }, parts), data);
+  const s = digestingByteStream(new Blob([data as BlobPart]).stream(), { digest: good });
+  assert.deepEqual(new Uint8Array(await new Response(s).arrayBuffer()), data);
+});
+
+Deno.test("digest byte stream: a wrong byte, short or long content is an error", async () => {
+  const bad = data.slice();
+  bad[data.length - 1] ^= 1;
+  const d = { digest: good, size: data.length };
+  await assert.rejects(drainByob(d, [bad]), DigestMismatchError);
+  await assert.rejects(drainByob(d, [data.slice(1)]), /bytes where/);
+  await assert.rejects(drainByob(d, [data, new Uint8Array([1])]), /more than/);
+  const s = digestingByteStream(new Blob([bad as BlobPart]).stream(), { digest: good });
+  await assert.rejects(new Response(s).arrayBuffer(), DigestMismatchError);
 });

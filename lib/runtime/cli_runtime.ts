@@ -69,7 +69,8 @@ export class CliRuntime implements ContainerRuntime {
     const tmp = await Deno.makeTempDir({ dir: this.stagingDir, prefix: `dz-${this.name}-` });
     try {
       const layout = await OciLayout.openOrCreate(tmp);
-      const staged = await stageImage(source, manifest, layout, progress);
+      // A temporary layout, removed after the load: linked blobs need no fsync.
+      const staged = await stageImage(source, manifest, layout, progress, { durable: false });
       await layout.setRef(names[0], staged.descriptor, { [CONTAINERD_NAME]: names[0] });
       const blobs = [staged.descriptor, staged.manifest.config, ...staged.manifest.layers];
       progress?.note(`loading ${names[0]} into ${this.name}`);
