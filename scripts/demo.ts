@@ -234,6 +234,34 @@ async function main(): Promise<number> {
       archive,
     ], { env: offline });
 
+    // Real signatures from Dangerzone's test assets, logged in the public-good Rekor:
+    // verified offline against the embedded public-good trusted root.
+    const dzKey = join(TESTDATA, "dangerzone", "test.pub.key");
+    const keyDir = "95b432860b272938246b10e1cfc89a24e1db352b3aebaa799c4284c42c46bd95";
+    const realSig = "19e8eacd75879d05f6621c2ea8dd955e68ee3e07b41b9d53f4c8cc9929a68a67";
+    try {
+      await Deno.stat(dzKey);
+      await dz("real Dangerzone signatures, public-good root, offline", [
+        "verify-signatures",
+        "--key",
+        dzKey,
+        join(TESTDATA, "dangerzone", "signatures", "valid", keyDir, `${realSig}.json`),
+        "--digest",
+        `sha256:${realSig}`,
+      ], { env });
+      await dz("...a tampered one is refused", [
+        "verify-signatures",
+        "--key",
+        dzKey,
+        join(TESTDATA, "dangerzone", "signatures", "tampered", keyDir, `${realSig}.json`),
+        "--digest",
+        `sha256:${realSig}`,
+      ], { env, expect: 1 });
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      console.log("\n(skipping the real-signature steps: ../shared/testdata is not here)");
+    }
+
     const layout = join(
       TESTDATA,
       "slsa-github-generator",
