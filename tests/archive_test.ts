@@ -9,8 +9,6 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createTarDecoder, packTar, type TarEntry, unpackTar } from "modern-tar";
 import { command as prepare } from "../commands/prepare-archive.ts";
-import { command as genkey } from "../commands/generate-key-pair.ts";
-import { RegistryClient } from "../lib/registry/client.ts";
 import { buildImage, type BuiltImage } from "../lib/image/build.ts";
 import { pushImage } from "../lib/registry/push.ts";
 import { signImage } from "../lib/publish/sign_image.ts";
@@ -18,9 +16,8 @@ import { signerFromKeyFile } from "../lib/keys/signer.ts";
 import { generateCosignKeyPair } from "../lib/keys/private_key.ts";
 import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
 import { extractArchive } from "../lib/archive/read.ts";
-import { startRegistry } from "./helpers/registry.ts";
+import { startSigningLab } from "./helpers/signed_images.ts";
 import { startFaultProxy } from "./helpers/fault_proxy.ts";
-import { startLocalSigstore } from "../scripts/local_sigstore.ts";
 import { OCI_INDEX } from "../lib/registry/media_types.ts";
 import { sha256Digest } from "../lib/registry/digest.ts";
 
@@ -32,34 +29,13 @@ function sinks() {
 
 /** A registry, a local Sigstore, a key pair, and helpers to publish signed images. */
 export async function fixture() {
-  const reg = await startRegistry();
-  const sigstore = await startLocalSigstore();
-  const dir = await Deno.makeTempDir({ prefix: "dz-archive-test-" });
-  const rootPath = join(dir, "trusted_root.json");
-  await sigstore.writeTrustedRoot(rootPath);
-  Deno.env.set("COSIGN_PASSWORD", "demo-password");
-  assert.equal(await genkey.main(["--output-key-prefix", join(dir, "k")], sinks().sinks), 0);
-  const client = new RegistryClient(reg.host);
-  const trustedRoot = await loadTrustedRoot(rootPath);
-  const signer = await signerFromKeyFile(
-    join(dir, "k.key"),
-    () => Promise.resolve("demo-password"),
-  );
+  const lab = await startSigningLab();
   const publish = async (repo: string, image: BuiltImage, tag: string, sign = true) => {
-    const digest = await pushImage(client, repo, image, tag);
-    if (sign) {
-      await signImage({
-        client,
-        repository: repo,
-        digest,
-        signer,
-        rekorUrl: sigstore.rekorUrl,
-        trustedRoot,
-      });
-    }
+    const digest = await pushImage(lab.client, repo, image, tag);
+    if (sign) await lab.sign(repo, digest);
     return digest;
   };
-  /** Push a two-platform index over two built images; returns its digest. */
+  /** Push an index over the given platform images; sign it; returns its digest. */
   const publishIndex = async (
     repo: string,
     images: { image: BuiltImage; arch: string }[],
@@ -67,7 +43,7 @@ export async function fixture() {
   ) => {
     const manifests = [];
     for (const { image, arch } of images) {
-      await pushImage(client, repo, image);
+      await pushImage(lab.client, repo, image);
       manifests.push({
         ...image.manifestDescriptor,
         platform: { os: "linux", architecture: arch },
@@ -76,33 +52,21 @@ export async function fixture() {
     const bytes = new TextEncoder().encode(
       JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests }),
     );
-    const digest = await client.putManifest(repo, tag, bytes, OCI_INDEX);
-    await signImage({
-      client,
-      repository: repo,
-      digest,
-      signer,
-      rekorUrl: sigstore.rekorUrl,
-      trustedRoot,
-    });
+    const digest = await lab.client.putManifest(repo, tag, bytes, OCI_INDEX);
+    await lab.sign(repo, digest);
     return digest;
   };
-  const common = ["--key", join(dir, "k.pub"), "--trusted-root", rootPath];
   return {
-    reg,
-    dir,
-    rootPath,
-    client,
+    reg: lab.reg,
+    dir: lab.dir,
+    rootPath: lab.rootPath,
+    client: lab.client,
     publish,
     publishIndex,
-    common,
-    async close() {
-      Deno.env.delete("COSIGN_PASSWORD");
-      client.close();
-      await sigstore.close();
-      await reg.stop();
-      await Deno.remove(dir, { recursive: true });
-    },
+    common: ["--key", lab.keyPath, "--trusted-root", lab.rootPath],
+    /** A key pair's public half that signed nothing here. */
+    otherKeyPath: lab.otherKeyPath,
+    close: () => lab.close(),
   };
 }
 
@@ -288,10 +252,6 @@ Deno.test({
       // Signed, but not by the trusted key: a fresh key pair is trusted instead.
       const signed = await buildImage({ files: { "x": "signed" } });
       await fx.publish("dz/other", signed, "v1");
-      assert.equal(
-        await genkey.main(["--output-key-prefix", join(fx.dir, "other")], sinks().sinks),
-        0,
-      );
       const s2 = sinks();
       assert.equal(
         await prepare.main(
@@ -300,7 +260,7 @@ Deno.test({
             out,
             `${fx.reg.host}/dz/other:v1`,
             "--key",
-            join(fx.dir, "other.pub"),
+            fx.otherKeyPath,
             "--trusted-root",
             fx.rootPath,
           ],
