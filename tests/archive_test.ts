@@ -5,9 +5,10 @@
  * archives and rollbacks are refused with nothing loaded or stored; and
  * load-archive runs without any network permission.
  */
+import { rewriteArchive } from "./helpers/files.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createTarDecoder, packTar, type TarEntry, unpackTar } from "modern-tar";
+import { createTarDecoder } from "modern-tar";
 import { command as prepare } from "../commands/prepare-archive.ts";
 import { buildImage, type BuiltImage } from "../lib/image/build.ts";
 import { pushImage } from "../lib/registry/push.ts";
@@ -304,24 +305,6 @@ Deno.test({
   },
 });
 
-/** Rewrite a (small) archive's entries. */
-async function rewrite(
-  src: string,
-  dst: string,
-  edit: (files: Map<string, Uint8Array>) => void,
-): Promise<void> {
-  const files = new Map<string, Uint8Array>();
-  for (const e of await unpackTar(await Deno.readFile(src))) {
-    if (e.data && e.header.type === "file") files.set(e.header.name, e.data);
-  }
-  edit(files);
-  const entries: TarEntry[] = [...files].map(([name, data]) => ({
-    header: { name, size: data.byteLength, type: "file" },
-    body: data,
-  }));
-  await Deno.writeFile(dst, await packTar(entries));
-}
-
 const dec = new TextDecoder();
 const enc = new TextEncoder();
 
@@ -438,7 +421,7 @@ Deno.test({
       ];
       for (const [what, edit, pattern] of tampered) {
         const t = join(fx.dir, "t.tar");
-        await rewrite(a2, t, edit);
+        await rewriteArchive(a2, t, edit);
         const r = await loadOffline([t, ...common]);
         assert.equal(r.code, 1, `${what}: ${r.err}`);
         assert.match(r.err, pattern, what);

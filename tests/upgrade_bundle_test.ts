@@ -8,9 +8,10 @@
  * nothing changed; prepare-archive / load-archive (offline) carry a
  * bundle-only signed image, and a tampered bundle in the archive is refused.
  */
+import { rewriteArchive, snapshot } from "./helpers/files.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { packTar, type TarEntry, unpackTar } from "modern-tar";
+import { unpackTar } from "modern-tar";
 import { command as upgrade } from "../commands/upgrade.ts";
 import { command as verifyLocal } from "../commands/verify-local.ts";
 import { command as prepare } from "../commands/prepare-archive.ts";
@@ -40,27 +41,6 @@ async function run(cmd: typeof upgrade, args: string[]) {
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
 
-/** Every file under the dirs → its content (blobs by name only; the lock ignored). */
-async function snapshot(...dirs: string[]): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const walk = async (d: string) => {
-    let entries: Deno.DirEntry[];
-    try {
-      entries = await Array.fromAsync(Deno.readDir(d));
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = join(d, e.name);
-      if (e.isDirectory) await walk(p);
-      else if (p.includes("/blobs/")) out.set(p, "blob");
-      else if (e.name !== "lock") out.set(p, await Deno.readTextFile(p));
-    }
-  };
-  for (const d of dirs) await walk(d);
-  return out;
-}
-
 async function exists(path: string): Promise<boolean> {
   try {
     await Deno.lstat(path);
@@ -86,24 +66,6 @@ async function loadOffline(args: string[]) {
     stderr: "piped",
   }).output();
   return { code: p.code, out: dec.decode(p.stdout), err: dec.decode(p.stderr) };
-}
-
-/** Rewrite a (small) archive's files. */
-async function rewrite(
-  src: string,
-  dst: string,
-  edit: (files: Map<string, Uint8Array>) => void,
-): Promise<void> {
-  const files = new Map<string, Uint8Array>();
-  for (const e of await unpackTar(await Deno.readFile(src))) {
-    if (e.data && e.header.type === "file") files.set(e.header.name, e.data);
-  }
-  edit(files);
-  const entries: TarEntry[] = [...files].map(([name, data]) => ({
-    header: { name, size: data.byteLength, type: "file" },
-    body: data,
-  }));
-  await Deno.writeFile(dst, await packTar(entries));
 }
 
 type Json = Record<string, unknown>;
@@ -362,7 +324,7 @@ Deno.test({
       ];
       for (const [what, edit, pattern] of tampered) {
         const t = join(lab.dir, "t.tar");
-        await rewrite(archive, t, edit);
+        await rewriteArchive(archive, t, edit);
         const res = await loadOffline([t, ...lcommon]);
         assert.equal(res.code, 1, `${what}: ${res.err}`);
         assert.match(res.err, pattern, `${what}: ${res.err}`);

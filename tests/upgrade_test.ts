@@ -5,6 +5,7 @@
  * unsigned / wrongly signed / rolled back / corrupted images refused with
  * nothing changed, `--force` rollback, and a multi-arch index.
  */
+import { snapshot } from "./helpers/files.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { command as upgrade } from "../commands/upgrade.ts";
@@ -27,28 +28,6 @@ async function run(cmd: typeof upgrade, args: string[]) {
   const s = sinks();
   const code = await cmd.main(args, s.sinks);
   return { code, out: s.out.join("\n"), err: s.err.join("\n") };
-}
-
-/** Every file under `dir` (except the lock) → its content. */
-async function snapshot(...dirs: string[]): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const walk = async (d: string) => {
-    let entries: Deno.DirEntry[];
-    try {
-      entries = await Array.fromAsync(Deno.readDir(d));
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = join(d, e.name);
-      if (e.isDirectory) await walk(p);
-      else if (e.name !== "lock" && !p.includes("/blobs/")) {
-        out.set(p, await Deno.readTextFile(p));
-      } else if (p.includes("/blobs/")) out.set(p, "blob");
-    }
-  };
-  for (const d of dirs) await walk(d);
-  return out;
 }
 
 /** `skopeo inspect oci:DIR:NAME`, parsed. */
