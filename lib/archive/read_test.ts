@@ -340,49 +340,59 @@ Deno.test("refused: a compressed archive disguised as .tar (gzip, zstd magic)", 
   await assertRefused(zstdLike, /not a valid tar|compressed|zstd/i);
 });
 
-Deno.test("accepted: many blobs of awkward sizes across read-chunk boundaries unpack exactly", async () => {
-  const { sha256Digest } = await import("../registry/digest.ts");
-  // Sizes around the 1 MiB read chunk and the 512-byte tar block.
-  const sizes = [0, 1, 511, 512, 513, 65_535, 1_048_575, 1_048_576, 1_048_577, 2_500_001, 7, 3];
-  let seed = 7;
-  const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) & 0xff;
-  const layers = sizes.map((n) => Uint8Array.from({ length: n }, rand));
-  const config = enc.encode(JSON.stringify({ rootfs: { type: "layers", diff_ids: [] } }));
-  const desc = (mediaType: string, b: Uint8Array) => ({
-    mediaType,
-    digest: sha256Digest(b),
-    size: b.byteLength,
-  });
-  const manifest = enc.encode(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: "application/vnd.oci.image.manifest.v1+json",
-    config: desc("application/vnd.oci.image.config.v1+json", config),
-    layers: layers.map((l) => desc("application/vnd.oci.image.layer.v1.tar", l)),
-  }));
-  const index = {
-    schemaVersion: 2,
-    mediaType: OCI_INDEX,
-    manifests: [{
-      ...desc("application/vnd.oci.image.manifest.v1+json", manifest),
-      annotations: { kind: "dev.cosignproject.cosign/image" },
-    }],
-  };
-  const unique = new Map<string, Uint8Array>();
-  for (const b of [manifest, config, ...layers]) unique.set(sha256Digest(b), b);
-  const path = await tempTar([
-    file("oci-layout", JSON.stringify({ imageLayoutVersion: "1.0.0" })),
-    file("index.json", JSON.stringify(index)),
-    ...[...unique].map(([d, b]) => file(`blobs/sha256/${d.slice(7)}`, b)),
-  ]);
-  const dir = await Deno.makeTempDir();
-  try {
-    const ex = await extractArchive(path, dir);
-    assert.equal(ex.blobs.size, unique.size);
-    for (const [d, b] of unique) {
-      assert.deepEqual(await Deno.readFile(join(dir, "blobs/sha256", d.slice(7))), b, d);
+/** Sizes around the 1 MiB read chunk and the 512-byte tar block, then random ones. */
+function awkwardSizes(seedValue: number): number[] {
+  let seed = seedValue;
+  const next = () => (seed = (seed * 1103515245 + 12345) >>> 0);
+  const fixed = [0, 1, 511, 512, 513, 65_535, 1_048_575, 1_048_576, 1_048_577, 2_500_001, 7, 3];
+  // 40 random sizes up to 300 KiB: tar headers land at random offsets of the read chunks.
+  return seedValue === 7 ? fixed : Array.from({ length: 40 }, () => next() % 300_000);
+}
+
+for (const seedValue of [7, 1, 2, 3, 4]) {
+  Deno.test(`accepted: blobs of awkward sizes across read-chunk boundaries unpack exactly (seed ${seedValue})`, async () => {
+    const { sha256Digest } = await import("../registry/digest.ts");
+    const sizes = awkwardSizes(seedValue);
+    let seed = seedValue;
+    const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) & 0xff;
+    const layers = sizes.map((n) => Uint8Array.from({ length: n }, rand));
+    const config = enc.encode(JSON.stringify({ rootfs: { type: "layers", diff_ids: [] } }));
+    const desc = (mediaType: string, b: Uint8Array) => ({
+      mediaType,
+      digest: sha256Digest(b),
+      size: b.byteLength,
+    });
+    const manifest = enc.encode(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: desc("application/vnd.oci.image.config.v1+json", config),
+      layers: layers.map((l) => desc("application/vnd.oci.image.layer.v1.tar", l)),
+    }));
+    const index = {
+      schemaVersion: 2,
+      mediaType: OCI_INDEX,
+      manifests: [{
+        ...desc("application/vnd.oci.image.manifest.v1+json", manifest),
+        annotations: { kind: "dev.cosignproject.cosign/image" },
+      }],
+    };
+    const unique = new Map<string, Uint8Array>();
+    for (const b of [manifest, config, ...layers]) unique.set(sha256Digest(b), b);
+    const path = await tempTar([
+      file("oci-layout", JSON.stringify({ imageLayoutVersion: "1.0.0" })),
+      file("index.json", JSON.stringify(index)),
+      ...[...unique].map(([d, b]) => file(`blobs/sha256/${d.slice(7)}`, b)),
+    ]);
+    const dir = await Deno.makeTempDir();
+    try {
+      const ex = await extractArchive(path, dir);
+      assert.equal(ex.blobs.size, unique.size);
+      for (const [d, b] of unique) {
+        assert.deepEqual(await Deno.readFile(join(dir, "blobs/sha256", d.slice(7))), b, d);
+      }
+    } finally {
+      await Deno.remove(path);
+      await Deno.remove(dir, { recursive: true });
     }
-  } finally {
-    await Deno.remove(path);
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  });
+}
