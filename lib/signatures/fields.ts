@@ -94,15 +94,19 @@ const PEM_CERT = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+?)-----END CERTIF
 export function parsePemCertificates(value: unknown, field: string): Uint8Array[] {
   if (typeof value !== "string") bad(field, "is not a string");
   const out: Uint8Array[] = [];
-  let rest = value;
+  // One pass (linear in the text): only whitespace may stand between blocks.
+  let last = 0;
   for (const m of value.matchAll(PEM_CERT)) {
+    if (value.slice(last, m.index).trim() !== "") {
+      bad(field, "holds text outside PEM certificate blocks");
+    }
     const der = decodeBase64Strict(m[1].replace(/\s+/g, ""));
     if (!der || der.length === 0) bad(field, "holds a certificate that is not valid base64");
     out.push(der);
-    rest = rest.replace(m[0], "");
+    last = m.index + m[0].length;
   }
   if (out.length === 0) bad(field, "holds no PEM certificate");
-  if (rest.trim() !== "") bad(field, "holds text outside PEM certificate blocks");
+  if (value.slice(last).trim() !== "") bad(field, "holds text outside PEM certificate blocks");
   return out;
 }
 
