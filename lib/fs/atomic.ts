@@ -155,7 +155,11 @@ function tempPath(path: string): string {
   return join(dirname(path), `.${path.split(/[\\/]/).pop()}.${suffix}.tmp`);
 }
 
-async function fsyncDir(dir: string): Promise<void> {
+/**
+ * Persist a directory entry change (a rename or link) where the platform
+ * allows it; best effort elsewhere.
+ */
+export async function fsyncDir(dir: string): Promise<void> {
   if (Deno.build.os === "windows") return;
   try {
     const f = await Deno.open(dir, { read: true });
@@ -165,7 +169,7 @@ async function fsyncDir(dir: string): Promise<void> {
       f.close();
     }
   } catch {
-    // Some filesystems refuse to fsync a directory; the rename is still atomic.
+    // Some filesystems refuse to fsync a directory; the rename or link is still atomic.
   }
 }
 

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { DigestMismatchError, IoError, VerificationError } from "../cli/errors.ts";
 import { digestHex, digestingByteStream, parseDigest, sha256Digest } from "../registry/digest.ts";
 import { type Descriptor, type ImageIndex, OCI_INDEX } from "../registry/media_types.ts";
-import { writeFileAtomic, writeStreamAtomic } from "../fs/atomic.ts";
+import { fsyncDir, writeFileAtomic, writeStreamAtomic } from "../fs/atomic.ts";
 
 /** Annotation naming an index entry (tag or full reference). */
 export const REF_NAME = "org.opencontainers.image.ref.name";
@@ -261,7 +261,7 @@ export class OciLayout {
       } finally {
         f.close();
       }
-      await syncDir(join(this.dir, "blobs", "sha256"));
+      await fsyncDir(join(this.dir, "blobs", "sha256"));
     }
     return "written";
   }
@@ -333,20 +333,6 @@ export class OciLayout {
       );
     }
     return images[0];
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  if (Deno.build.os === "windows") return;
-  try {
-    const f = await Deno.open(dir, { read: true });
-    try {
-      await f.sync();
-    } finally {
-      f.close();
-    }
-  } catch {
-    // Some filesystems refuse to fsync a directory; the link is still atomic.
   }
 }
 

@@ -48,63 +48,19 @@ export interface Expected {
 }
 
 /**
- * A pass-through stream that errors unless the bytes hash to
- * `expected.digest` and number exactly `expected.size`. Oversized content
- * fails as soon as it exceeds the size, without reading the rest.
+ * The running size and sha256 check both digesting streams share: `onData`
+ * throws as soon as more than `expected.size` bytes arrived; `onEnd` throws
+ * unless the total size and the digest are exactly the expected ones.
  */
-export function digestingStream(
+function digestCheck(
   expected: Expected,
   onChunk?: (bytes: number) => void,
-): TransformStream<Uint8Array, Uint8Array> {
+): { onData(chunk: Uint8Array): void; onEnd(): void } {
   parseDigest(expected.digest);
   const hash = createHash("sha256");
   let seen = 0;
   const what = expected.what ?? expected.digest;
-  return new TransformStream({
-    transform(chunk, controller) {
-      seen += chunk.byteLength;
-      if (expected.size !== undefined && seen > expected.size) {
-        throw new DigestMismatchError(
-          `${what}: more than the ${expected.size} bytes its descriptor declares`,
-        );
-      }
-      hash.update(chunk);
-      onChunk?.(chunk.byteLength);
-      controller.enqueue(chunk);
-    },
-    flush() {
-      if (expected.size !== undefined && seen !== expected.size) {
-        throw new DigestMismatchError(
-          `${what}: ${seen} bytes where its descriptor declares ${expected.size}`,
-        );
-      }
-      const got = `sha256:${hash.digest("hex")}`;
-      if (got !== expected.digest) {
-        throw new DigestMismatchError(
-          `${what}: content digest is ${got}, expected ${expected.digest}`,
-        );
-      }
-    },
-  });
-}
-
-/**
- * `source` as a byte stream that errors unless its bytes hash to
- * `expected.digest` and number exactly `expected.size` (the checks of
- * {@linkcode digestingStream}). A consumer reading it with a BYOB reader
- * gets the bytes straight into its own buffer, hashed there: no chunk is
- * allocated or copied on the way (see `lib/fs/byte_stream.ts`).
- */
-export function digestingByteStream(
-  source: ReadableStream<Uint8Array>,
-  expected: Expected,
-  onChunk?: (bytes: number) => void,
-): ReadableStream<Uint8Array> {
-  parseDigest(expected.digest);
-  const hash = createHash("sha256");
-  let seen = 0;
-  const what = expected.what ?? expected.digest;
-  return passThroughBytes(source, {
+  return {
     onData(chunk) {
       seen += chunk.byteLength;
       if (expected.size !== undefined && seen > expected.size) {
@@ -128,5 +84,41 @@ export function digestingByteStream(
         );
       }
     },
+  };
+}
+
+/**
+ * A pass-through stream that errors unless the bytes hash to
+ * `expected.digest` and number exactly `expected.size`. Oversized content
+ * fails as soon as it exceeds the size, without reading the rest.
+ */
+export function digestingStream(
+  expected: Expected,
+  onChunk?: (bytes: number) => void,
+): TransformStream<Uint8Array, Uint8Array> {
+  const check = digestCheck(expected, onChunk);
+  return new TransformStream({
+    transform(chunk, controller) {
+      check.onData(chunk);
+      controller.enqueue(chunk);
+    },
+    flush() {
+      check.onEnd();
+    },
   });
+}
+
+/**
+ * `source` as a byte stream that errors unless its bytes hash to
+ * `expected.digest` and number exactly `expected.size` (the checks of
+ * {@linkcode digestingStream}). A consumer reading it with a BYOB reader
+ * gets the bytes straight into its own buffer, hashed there: no chunk is
+ * allocated or copied on the way (see `lib/fs/byte_stream.ts`).
+ */
+export function digestingByteStream(
+  source: ReadableStream<Uint8Array>,
+  expected: Expected,
+  onChunk?: (bytes: number) => void,
+): ReadableStream<Uint8Array> {
+  return passThroughBytes(source, digestCheck(expected, onChunk));
 }

@@ -36,7 +36,7 @@ import { cosignAttestationToBundle } from "./bundle_convert.ts";
 import { isRecord } from "./fields.ts";
 import { toVerificationPolicy } from "./identity.ts";
 import type { CosignAttestation } from "./model.ts";
-import type { VerifiedAttestation, VerifyOptions } from "./verify.ts";
+import { requireSubject, type VerifiedAttestation, type VerifyOptions } from "./verify.ts";
 
 function refuse(code: string, message: string, cause?: unknown): never {
   throw new VerificationError(code, message, cause === undefined ? {} : { cause });
@@ -174,16 +174,7 @@ export function verifyIntotoV001Attestation(
   } catch {
     refuse("PAYLOAD_INVALID", "the attestation payload is not JSON");
   }
-  if (opts.subjectDigest !== undefined) {
-    const hex = opts.subjectDigest.replace(/^sha256:/, "");
-    const subjects = isRecord(statement) && Array.isArray(statement.subject)
-      ? statement.subject
-      : [];
-    const found = subjects.some((s) =>
-      isRecord(s) && isRecord(s.digest) && s.digest.sha256 === hex
-    );
-    if (!found) refuse("SUBJECT_MISMATCH", `the attestation is not about ${opts.subjectDigest}`);
-  }
+  if (opts.subjectDigest !== undefined) requireSubject(statement, opts.subjectDigest);
   const b = att.bundle!;
   return {
     payloadType: att.envelope.payloadType,

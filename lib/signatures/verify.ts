@@ -396,6 +396,17 @@ export function verifySignatureListText(
 }
 
 /**
+ * The in-toto `statement` must list a subject whose `sha256` is `digest`.
+ * @throws VerificationError `SUBJECT_MISMATCH`
+ */
+export function requireSubject(statement: unknown, digest: string): void {
+  const hex = digest.replace(/^sha256:/, "");
+  const subjects = isRecord(statement) && Array.isArray(statement.subject) ? statement.subject : [];
+  const found = subjects.some((s) => isRecord(s) && isRecord(s.digest) && s.digest.sha256 === hex);
+  if (!found) refuse("SUBJECT_MISMATCH", `the attestation is not about ${digest}`);
+}
+
+/**
  * Verify one cosign attestation (DSSE). Keyless needs `identity`; with `key`
  * the envelope must be signed by that key. When `subjectDigest` is given, the
  * in-toto statement must list a subject with that `sha256` digest.
@@ -420,16 +431,7 @@ export function verifyCosignAttestation(
   } catch (cause) {
     throw new SignatureFormatError("the attestation payload is not JSON", { cause });
   }
-  if (opts.subjectDigest !== undefined) {
-    const hex = opts.subjectDigest.replace(/^sha256:/, "");
-    const subjects = isRecord(statement) && Array.isArray(statement.subject)
-      ? statement.subject
-      : [];
-    const found = subjects.some((s) =>
-      isRecord(s) && isRecord(s.digest) && s.digest.sha256 === hex
-    );
-    if (!found) refuse("SUBJECT_MISMATCH", `the attestation is not about ${opts.subjectDigest}`);
-  }
+  if (opts.subjectDigest !== undefined) requireSubject(statement, opts.subjectDigest);
   return {
     payloadType: att.envelope.payloadType,
     statement,
