@@ -9,14 +9,20 @@ import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
 import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
 import { selectRuntime } from "../lib/runtime/select.ts";
 import { loadArchive } from "../lib/archive/load.ts";
+import { formatPlatform, parsePlatform } from "../lib/update/platform.ts";
 
 /** The `load-archive` command. */
 export const command = defineCommand({
   name: "load-archive",
   summary: "verify an archive fully offline, then load it",
-  usage: "load-archive FILE.tar [--force]",
+  usage: "load-archive FILE.tar [--platform OS/ARCH] [--force]",
   options: {
     "force": { type: "boolean", description: "allow a rollback (and nothing else)" },
+    "platform": {
+      type: "string",
+      value: "OS/ARCH",
+      description: "platform to load from a multi-platform archive (default: this machine's)",
+    },
   },
   positionals: { min: 1, max: 1, names: "FILE.tar" },
   examples: [
@@ -35,6 +41,12 @@ export const command = defineCommand({
       trustedRoot,
       runtime,
       force: Boolean(ctx.options.force),
+      ...(ctx.options.platform
+        ? { platform: formatPlatform(parsePlatform(ctx.options.platform as string)) }
+        : {}),
+      ...(ctx.global.signedIdentities?.length
+        ? { signedIdentities: ctx.global.signedIdentities }
+        : {}),
       progress: ctx.progress,
     });
     if (ctx.global.json) {

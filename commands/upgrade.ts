@@ -12,6 +12,7 @@ import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
 import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
 import { selectRuntime } from "../lib/runtime/select.ts";
 import { parsePlatform } from "../lib/update/platform.ts";
+import { DEFAULT_IMAGE } from "../lib/config/dangerzone_image.ts";
 import { upgradeFromRegistry, type UpgradeResult } from "../lib/update/upgrade.ts";
 
 function signerText(r: UpgradeResult): string {
@@ -57,7 +58,7 @@ export function formatUpgrade(r: UpgradeResult): string {
 export const command = defineCommand({
   name: "upgrade",
   summary: "install the newest signed image, refusing rollbacks",
-  usage: "upgrade IMAGE [--tag latest] [--platform OS/ARCH]",
+  usage: "upgrade [IMAGE] [--tag latest] [--platform OS/ARCH]",
   options: {
     "tag": { type: "string", value: "TAG", description: "the tag to follow (default latest)" },
     "platform": {
@@ -70,27 +71,29 @@ export const command = defineCommand({
       description: "allow installing an image older than the installed one (a rollback)",
     },
   },
-  positionals: { min: 1, max: 1, names: "IMAGE" },
+  positionals: { min: 0, max: 1, names: "IMAGE" },
   examples: [
-    "dangerzone-image upgrade ghcr.io/freedomofpress/dangerzone/dangerzone",
+    `dangerzone-image upgrade            # ${DEFAULT_IMAGE}`,
+    "dangerzone-image upgrade --json ghcr.io/freedomofpress/dangerzone/v1",
   ],
   permissions:
     "--allow-net=<registry host> --allow-read=<data dir>,<auth file>[,<key>,<trusted root>] --allow-write=<data dir> --allow-run=podman --allow-env (with --runtime oci:DIR: read/write DIR instead of --allow-run)",
   async run(ctx) {
-    const ref = parseImageReference(ctx.args[0]);
+    const image = ctx.args[0] ?? DEFAULT_IMAGE;
+    const ref = parseImageReference(image);
     if (ref.kind !== "registry") {
       throw new UsageError(`upgrade reads from a registry, not ${ref.kind}: references`, {
         hint: "use 'load-archive' for archives",
       });
     }
     if (ref.digest) {
-      throw new UsageError(`upgrade follows a tag; '${ctx.args[0]}' names a digest`, {
+      throw new UsageError(`upgrade follows a tag; '${image}' names a digest`, {
         hint: "give IMAGE[:TAG] or --tag TAG",
       });
     }
     const flagTag = ctx.options.tag as string | undefined;
     if (flagTag && ref.tag && flagTag !== ref.tag) {
-      throw new UsageError(`'${ctx.args[0]}' names tag '${ref.tag}' but --tag says '${flagTag}'`);
+      throw new UsageError(`'${image}' names tag '${ref.tag}' but --tag says '${flagTag}'`);
     }
     const tag = flagTag ?? ref.tag ?? "latest";
     const platform = ctx.options.platform as string | undefined;
@@ -111,6 +114,7 @@ export const command = defineCommand({
         dataDir: ctx.global.dataDir,
         runtime: selectRuntime(ctx.global.runtime, ctx.global.dataDir),
         force: ctx.options.force === true,
+        signedIdentities: ctx.global.signedIdentities,
         progress: ctx.progress,
       });
       if (ctx.global.json) ctx.out(JSON.stringify({ ok: true, ...result }));

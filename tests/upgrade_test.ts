@@ -71,6 +71,9 @@ Deno.test({
       `oci:${store}`,
       "--progress",
       "none",
+      // Served through the proxy (another host:port): a mirror of what was signed.
+      "--signed-identity",
+      `${lab.reg.host}/${repo}`,
     ];
     const up = (...extra: string[]) => run(upgrade, [`${proxy.host}/${repo}`, ...common, ...extra]);
     const vl = () => run(verifyLocal, [name, ...common]);

@@ -9,7 +9,8 @@ import { command as upgrade } from "../commands/upgrade.ts";
 import { command as verifyLocal } from "../commands/verify-local.ts";
 import { startSigningLab } from "./helpers/signed_images.ts";
 import { installedPath } from "../lib/update/installed.ts";
-import { rollbackStatePath } from "../lib/store/rollback_state.ts";
+import { imageStatePath } from "../lib/store/rollback_state.ts";
+import { repositoryOf } from "../lib/signatures/signed_identity.ts";
 
 async function run(cmd: typeof upgrade, args: string[]) {
   const out: string[] = [];
@@ -80,15 +81,16 @@ Deno.test({
     assert.match(r.err, /no stored signatures/);
     await Deno.writeTextFile(sigPath, sigs);
 
-    // The rollback state says a newer image was installed → refused.
-    const statePath = rollbackStatePath(data, lab.key.keyId);
+    // The rollback state says this digest was replaced on this machine → refused.
+    const statePath = imageStatePath(data, repositoryOf(name)!);
     const state = await Deno.readTextFile(statePath);
     const s = JSON.parse(state);
-    for (const log of Object.values(s.logs) as { logIndex: number }[]) log.logIndex += 10;
+    s.replaced = [d1];
+    s.digest = `sha256:${"e".repeat(64)}`;
     await Deno.writeTextFile(statePath, JSON.stringify(s));
     r = await vl();
     assert.equal(r.code, 1);
-    assert.match(r.err, /rollback/);
+    assert.match(r.err, /replaced on this machine/);
     await Deno.writeTextFile(statePath, state);
     assert.equal((await vl()).code, 0);
 

@@ -11,7 +11,8 @@
  * @module
  */
 
-import { VerificationError } from "../cli/errors.ts";
+import { UsageError, VerificationError } from "../cli/errors.ts";
+import { acceptedIdentities, repositoryOf } from "../signatures/signed_identity.ts";
 import type { Progress } from "../cli/progress.ts";
 import { applyVerifiedUpdate, type UpdateRequest, type UpdateResult } from "../update/apply.ts";
 import { fetchCosignSignatures } from "../image/signatures.ts";
@@ -23,7 +24,6 @@ import { parseRegistryReference } from "../registry/reference.ts";
 import type { ContainerRuntime } from "../runtime/runtime.ts";
 import type { CosignSignature } from "../signatures/model.ts";
 import { verifyCosignSignatures } from "../signatures/verify.ts";
-import { assertNotRollback, readRollbackState } from "../store/rollback_state.ts";
 import type { TrustedKey } from "../trust/trusted_key.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import { ArchiveError, type ArchiveLimits, KIND } from "./layout_tar.ts";
@@ -39,6 +39,10 @@ export interface LoadArchiveRequest {
   runtime: ContainerRuntime;
   /** Allow a rollback (and nothing else). */
   force?: boolean;
+  /** `os/arch[/variant]` to load from a multi-platform archive (default: this machine's). */
+  platform?: string;
+  /** When given, the archive's signed identity must be one of these (`--signed-identity`). */
+  signedIdentities?: readonly string[];
   progress?: Progress;
   limits?: Partial<ArchiveLimits>;
   /** The update pipeline (default `applyVerifiedUpdate`; tests may wrap it). */
@@ -83,15 +87,6 @@ function dockerReferenceOf(sig: CosignSignature): string | undefined {
   }
 }
 
-function repoName(ref: string): string | undefined {
-  try {
-    const r = parseRegistryReference(ref);
-    return `${r.registry}/${r.repository}`;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Check and load an archive; see the module doc. */
 export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveResult> {
   const progress = req.progress;
@@ -123,7 +118,7 @@ export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveR
         { hint: "prepare the archive with 'prepare-archive' from a signed image" },
       );
     }
-    const tlog: { logID: string; logIndex: number; integratedTime: number }[] = [];
+    let bundleIdentity: string | undefined;
     if (sigs.length > 0) {
       const v = verifyCosignSignatures(sigs, signedDigest, {
         trustedRoot: req.trustedRoot,
@@ -139,7 +134,6 @@ export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveR
           { hint: "the archive was altered or signed by another key; nothing was loaded" },
         );
       }
-      tlog.push(...v.reports.flatMap((r) => r.ok && r.result.tlog ? [r.result.tlog] : []));
     }
     for (
       const r of verifyBundleSignatures(bundles, signedDigest, {
@@ -154,16 +148,17 @@ export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveR
           { hint: "the archive was altered or signed by another key; nothing was loaded" },
         );
       }
-      tlog.push(r.result.tlog);
+      bundleIdentity ??= r.result.dockerReference;
     }
     progress?.note(
       `verified ${sigs.length + bundles.length} signature(s) for ${signedDigest}`,
     );
 
-    // The name to install under: the archive's full reference, else the signed one.
-    const signedRef = sigs[0] ? dockerReferenceOf(sigs[0]) : undefined;
+    // The name to install under: the signed identity (as Dangerzone does), never
+    // the archive's own claim; the archive's tag is kept when its name agrees.
+    const signedRef = sigs[0] ? dockerReferenceOf(sigs[0]) : bundleIdentity;
     const annotated = entry.annotations?.[REF_NAME];
-    let imageName: string;
+    let archiveRef: { repo: string; tag?: string } | undefined;
     if (annotated && annotated.includes("/")) {
       let ref;
       try {
@@ -176,24 +171,41 @@ export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveR
           `the archive's image name says ${ref.digest}, its index entry ${signedDigest}`,
         );
       }
-      imageName = `${ref.registry}/${ref.repository}:${ref.tag ?? "latest"}`;
-      if (signedRef && repoName(signedRef) !== `${ref.registry}/${ref.repository}`) {
-        progress?.note(
-          `note: the image was signed as ${signedRef}; installing it as ${imageName}`,
+      archiveRef = { repo: `${ref.registry}/${ref.repository}`, tag: ref.tag };
+    }
+    let signedRepo = signedRef ? repositoryOf(signedRef) : undefined;
+    if (!signedRepo && sigs.length === 0 && archiveRef) {
+      // Bundles that name no repository carry no signed identity at all.
+      signedRepo = archiveRef.repo;
+      progress?.note(
+        `note: the signatures name no repository; installing under the archive's name ${signedRepo}`,
+      );
+    }
+    if (!signedRepo) {
+      throw new VerificationError(
+        "IDENTITY_MISSING",
+        "the archive's signatures name no repository (critical.identity.docker-reference)",
+        { hint: "the archive was altered or not made from a signed image; nothing was loaded" },
+      );
+    }
+    if (req.signedIdentities?.length) {
+      const accepted = acceptedIdentities(req.signedIdentities[0], req.signedIdentities);
+      if (!accepted.has(signedRepo)) {
+        throw new VerificationError(
+          "IDENTITY_MISMATCH",
+          `the archive's image was signed for ${signedRepo}, not ${[...accepted].join(" or ")}`,
+          { hint: "load the archive of the image you meant; nothing was loaded" },
         );
       }
-    } else if (signedRef && repoName(signedRef)) {
-      const r = parseRegistryReference(signedRef);
-      imageName = `${r.registry}/${r.repository}:${r.tag ?? "latest"}`;
-    } else {
-      throw new ArchiveError("the archive does not name its image");
     }
-
-    // Rollback: refused early, before the runtime sees anything (the pipeline checks again).
-    if (!req.force) {
-      const state = await readRollbackState(req.dataDir, req.key.keyId);
-      assertNotRollback(state, tlog);
+    let tag = "latest";
+    if (archiveRef?.repo === signedRepo) tag = archiveRef.tag ?? "latest";
+    else if (archiveRef) {
+      progress?.note(
+        `note: the archive calls the image ${annotated}; installing it under its signed name ${signedRepo}`,
+      );
     }
+    const imageName = `${signedRepo}:${tag}`;
 
     // Platform: one the archive holds, the host's when it holds several.
     let platform: string | undefined;
@@ -203,14 +215,12 @@ export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveR
       ) as ImageIndex;
       const present = idx.manifests.filter((d) => archive.blobs.has(d.digest) && d.platform)
         .map((d) => formatPlatform(d.platform!));
-      platform = present.includes(hostPlatform())
-        ? hostPlatform()
-        : present.length === 1
-        ? present[0]
-        : undefined;
+      const wanted = req.platform ?? hostPlatform();
+      platform = present.includes(wanted) ? wanted : undefined;
       if (!platform) {
-        throw new ArchiveError(
-          `the archive holds no image for ${hostPlatform()} (it has ${present.join(", ")})`,
+        throw new UsageError(
+          `the archive holds no image for ${wanted} (it has ${present.join(", ")})`,
+          { hint: "prepare the archive for this machine's platform, or pass --platform" },
         );
       }
     }
@@ -227,6 +237,7 @@ export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveR
       dataDir: req.dataDir,
       runtime: req.runtime,
       force: req.force,
+      signedIdentities: [signedRepo],
       progress,
     });
     return {

@@ -50,6 +50,7 @@ import type { Artifact } from "./artifact.ts";
 import { verifyPrehashed } from "./prehashed.ts";
 import { checkStatementSubject } from "./statement.ts";
 import { checkTlogBodies, type SignedContent, type SignerIdentity } from "./tlog_body.ts";
+import { authenticatedEntries, earliestTimestamp } from "./tlog_position.ts";
 
 /** What to trust. Exactly one of `key` or `identity`. */
 export interface BundleVerifyOptions {
@@ -60,12 +61,16 @@ export interface BundleVerifyOptions {
   identity?: IdentityPolicy;
 }
 
-/** One verified transparency-log entry. */
+/** One verified transparency-log entry, as far as it is authenticated (`tlog_position.ts`). */
 export interface BundleTlogInfo {
   /** Log ID, lowercase hex. */
   logID: string;
+  /** The entry's index (equal to its inclusion proof's, when it has one). */
   logIndex: string;
-  /** Seconds since the epoch; 0 for Rekor v2 entries (no integrated time). */
+  /**
+   * Seconds since the epoch, only when a signed entry timestamp covers it;
+   * 0 otherwise (a proof-only entry, e.g. Rekor v2: its time is unauthenticated).
+   */
   integratedTime: number;
   kind: string;
   kindVersion: string;
@@ -81,6 +86,8 @@ export interface VerifiedBundle {
   tlog: BundleTlogInfo[];
   /** Number of RFC 3161 timestamps in the bundle (all verified). */
   rfc3161Timestamps: number;
+  /** Earliest verified RFC 3161 signing time (seconds), if any. */
+  rfc3161Time?: number;
   /** DSSE only: the in-toto statement. */
   statement?: Record<string, unknown>;
 }
@@ -303,6 +310,14 @@ export function verifyBundle(
   }
   const verified = runVerifier(prepared.entity, opts);
   checkTlogBodies(bundle.verificationMaterial.tlogEntries, prepared.content, signer);
+  const timestamps = bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps ??
+    [];
+  const rfc3161Time = earliestTimestamp(timestamps);
+  const tlog = authenticatedEntries(
+    bundle.verificationMaterial.tlogEntries,
+    opts.trustedRoot.root,
+    rfc3161Time,
+  );
   return {
     mediaType: bundle.mediaType,
     content: bundle.content.$case,
@@ -311,15 +326,9 @@ export function verifyBundle(
       subjectAlternativeName: verified.identity?.subjectAlternativeName,
       issuer: verified.identity?.extensions?.issuer,
     },
-    tlog: bundle.verificationMaterial.tlogEntries.map((e) => ({
-      logID: Buffer.from(e.logId?.keyId ?? []).toString("hex"),
-      logIndex: e.logIndex,
-      integratedTime: Number(e.integratedTime),
-      kind: e.kindVersion?.kind ?? "",
-      kindVersion: e.kindVersion?.version ?? "",
-    })),
-    rfc3161Timestamps:
-      bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps.length ?? 0,
+    tlog,
+    rfc3161Timestamps: timestamps.length,
+    ...(rfc3161Time !== undefined ? { rfc3161Time } : {}),
     ...(prepared.statement ? { statement: prepared.statement } : {}),
   };
 }

@@ -33,6 +33,8 @@ export interface GlobalOptions {
   trustedRoot?: string;
   runtime?: string;
   insecureRegistries: string[];
+  /** `--signed-identity`: other repositories whose signatures are accepted. */
+  signedIdentities?: string[];
   proxy?: string;
   json: boolean;
   progressMode: ProgressMode;
@@ -100,6 +102,13 @@ export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
     multiple: true,
     value: "HOST[:PORT]",
     description: "allow plain HTTP to that registry (repeatable; loopback always allowed)",
+  },
+  "signed-identity": {
+    type: "string",
+    multiple: true,
+    value: "REPO",
+    description:
+      "also accept signatures made for REPO (a mirror, a renamed image; repeatable; default: the image's own repository)",
   },
   proxy: {
     type: "string",
@@ -186,6 +195,7 @@ function parseGlobal(values: Record<string, unknown>): GlobalOptions {
     trustedRoot: values["trusted-root"] as string | undefined,
     runtime: values.runtime as string | undefined,
     insecureRegistries: (values["insecure-registry"] as string[] | undefined) ?? [],
+    signedIdentities: (values["signed-identity"] as string[] | undefined) ?? [],
     proxy: values.proxy as string | undefined,
     json: Boolean(values.json),
     progressMode: progress as ProgressMode,

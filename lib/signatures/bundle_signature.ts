@@ -41,8 +41,14 @@ export interface BundleSignatureOptions {
 export interface VerifiedBundleSignature {
   /** The image digest the statement names (= the expected digest). */
   digest: string;
-  /** The first verified transparency-log entry. */
+  /** The first verified transparency-log entry (authenticated fields only). */
   tlog: TlogInfo;
+  /** Every verified entry (authenticated fields only: `integratedTime` 0 when no SET covers it). */
+  entries: TlogInfo[];
+  /** Earliest verified RFC 3161 time (seconds), if any. */
+  rfc3161Time?: number;
+  /** The statement subject's `name` for this digest, when it gives one (the signed identity). */
+  dockerReference?: string;
   signer: SignerInfo;
   /** The bundle JSON exactly as given (for storing). */
   bundle: unknown;
@@ -52,6 +58,19 @@ const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 function refuse(code: string, message: string, hint?: string): never {
   throw new VerificationError(code, message, hint ? { hint } : {});
+}
+
+/** The non-empty `name` of the statement subject whose sha256 is `digest`'s. */
+function subjectName(statement: Record<string, unknown> | undefined, digest: string) {
+  const subjects = Array.isArray(statement?.subject) ? statement.subject : [];
+  const hex = digest.slice("sha256:".length);
+  for (const s of subjects) {
+    const sub = s as { name?: unknown; digest?: { sha256?: unknown } };
+    if (sub?.digest?.sha256 === hex && typeof sub.name === "string" && sub.name !== "") {
+      return sub.name;
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -99,7 +118,23 @@ export function verifyBundleSignature(
       "an attestation (SBOM, provenance…) signed by the same key does not sign the image",
     );
   }
-  const entry = verified.tlog[0];
+  const entries = verified.tlog.map((e) => {
+    const logIndex = Number(e.logIndex);
+    if (!/^\d+$/.test(e.logIndex) || !Number.isSafeInteger(logIndex)) {
+      refuse("TLOG_INVALID", `the bundle's log index ${e.logIndex} is not usable`);
+    }
+    if (!Number.isSafeInteger(e.integratedTime) || e.integratedTime < 0) {
+      refuse("TLOG_INVALID", "the bundle's integrated time is not usable");
+    }
+    return {
+      logID: e.logID,
+      logIndex,
+      integratedTime: e.integratedTime,
+      kind: e.kind,
+      kindVersion: e.kindVersion,
+    };
+  });
+  const entry = entries[0];
   if (!entry) {
     refuse(
       "TLOG_MISSING",
@@ -107,22 +142,13 @@ export function verifyBundleSignature(
       "sign with a transparency log (Rekor) so that rollbacks can be detected",
     );
   }
-  const logIndex = Number(entry.logIndex);
-  if (!/^\d+$/.test(entry.logIndex) || !Number.isSafeInteger(logIndex)) {
-    refuse("TLOG_INVALID", `the bundle's log index ${entry.logIndex} is not usable`);
-  }
-  if (!Number.isSafeInteger(entry.integratedTime) || entry.integratedTime < 0) {
-    refuse("TLOG_INVALID", "the bundle's integrated time is not usable");
-  }
+  const name = subjectName(verified.statement, digest);
   return {
     digest,
-    tlog: {
-      logID: entry.logID,
-      logIndex,
-      integratedTime: entry.integratedTime,
-      kind: entry.kind,
-      kindVersion: entry.kindVersion,
-    },
+    tlog: entry,
+    entries,
+    ...(verified.rfc3161Time !== undefined ? { rfc3161Time: verified.rfc3161Time } : {}),
+    ...(name ? { dockerReference: name } : {}),
     signer: verified.signer,
     bundle: bundleJson,
   };

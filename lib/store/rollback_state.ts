@@ -1,47 +1,91 @@
 /**
- * Rollback protection state: per transparency log (log ID, hex), the highest
- * log index (and its integrated time) among the signatures of the image
- * installed with a given key. An update whose newest signature sits lower in
- * a log than what is recorded is a rollback (an attacker replaying an older,
- * validly signed, vulnerable image). The state lives beside the signatures,
- * `<data-dir>/signatures/<keyId>/rollback.json`, is replaced atomically, and
- * only moves forward unless the caller forces it (`load-archive --force`).
+ * Rollback protection (`../shared/cli.md`, "Rollback protection"): state kept
+ * per image repository, and the rule that orders a candidate against it.
+ *
+ * An attacker who controls the registry can replay any public signature and
+ * log NEW entries for it at any time (the ECDSA twin `(r, n−s)`, a DSSE
+ * signature logged again as another entry type, a second log of the trusted
+ * root). A log position only proves that a signature existed by then. So:
+ *
+ * 1. only authenticated positions are used (the callers hand over the SET-
+ *    covered index and time, or a proof's index with time 0);
+ * 2. the signed build time (config `created`) orders images first;
+ * 3. equal or missing build times fall back to log positions: per log by
+ *    index, across logs by authenticated time; a log never seen is no bypass;
+ *    the state records the EARLIEST positions of the installed image and new
+ *    entries for it never move the state (no freeze);
+ * 4. a digest once replaced is never installed again without `--force`;
+ * 5. Dangerzone's `signatures/last_log_index` is a floor (`last_log_index.ts`).
+ *
+ * The state file is `<data-dir>/rollback/<sha256 of the repository>.json`,
+ * replaced atomically.
  *
  * @module
  */
 
 import { join } from "node:path";
 import { IoError, RollbackError } from "../cli/errors.ts";
-import { signatureDir } from "./signature_store.ts";
+import { sha256Digest } from "../registry/digest.ts";
 import { writeFileAtomic } from "../fs/atomic.ts";
+import { readTextIfExists } from "../fs/read_text.ts";
 
-/** A position in one transparency log. */
-export interface LogPosition {
+/** An authenticated transparency-log position of a verified signature. */
+export interface LoggedPosition {
+  /** Log ID, lowercase hex. */
+  logID: string;
   logIndex: number;
-  /** Seconds since the epoch. */
+  /** Authenticated seconds since the epoch (SET or RFC 3161); 0 when none. */
   integratedTime: number;
 }
 
-/** A position tagged with its log. */
-export interface LoggedPosition extends LogPosition {
-  /** Log ID, lowercase hex. */
-  logID: string;
+/** The earliest position of the installed image in one log. */
+export interface LogPosition {
+  logIndex: number;
+  /** Authenticated seconds since the epoch; 0 when none. */
+  integratedTime: number;
 }
 
-/** Recorded state: log ID → highest position (plus the image digest it came with). */
-export interface RollbackState {
-  version: 1;
-  logs: Record<string, LogPosition & { digest?: string }>;
+/** What is recorded about the image installed from one repository. */
+export interface ImageState {
+  version: 2;
+  repository: string;
+  /** The signed digest installed. */
+  digest: string;
+  /** Its signed build time (config `created`, ISO 8601), when it has one. */
+  created?: string;
+  /** Per log ID: the earliest authenticated position of its signatures. */
+  logs: Record<string, LogPosition>;
+  /** Digests this machine replaced (never installed again without --force). */
+  replaced: string[];
 }
 
-/** The state file of `keyId`. */
-export function rollbackStatePath(dataDir: string, keyId: string): string {
-  return join(signatureDir(dataDir, keyId), "rollback.json");
+/** A candidate for installation. */
+export interface Candidate {
+  digest: string;
+  /** Signed build time, ms since the epoch, when the config has a valid one. */
+  created?: number;
+  positions: readonly LoggedPosition[];
 }
 
-function empty(): RollbackState {
-  return { version: 1, logs: {} };
+/** A floor on log indexes (Dangerzone's `last_log_index`). */
+export interface LogIndexFloor {
+  logIndex: number;
+  /** The log it applies to; undefined: the largest index in any log (as Dangerzone compares). */
+  logID?: string;
+  /** Where it comes from, for messages. */
+  source: string;
 }
+
+/** How many replaced digests are remembered. */
+export const MAX_REPLACED = 1000;
+
+/** The state file of `repository`. */
+export function imageStatePath(dataDir: string, repository: string): string {
+  return join(dataDir, "rollback", `${sha256Digest(repository).slice(7)}.json`);
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 function isPos(v: unknown): v is LogPosition {
   const p = v as LogPosition;
@@ -50,105 +94,194 @@ function isPos(v: unknown): v is LogPosition {
     Number.isSafeInteger(p.integratedTime) && p.integratedTime >= 0;
 }
 
-/**
- * Read the state (empty when never written).
- * @throws IoError when unreadable or corrupt (a corrupt state is never treated as empty).
- */
-export async function readRollbackState(dataDir: string, keyId: string): Promise<RollbackState> {
-  const path = rollbackStatePath(dataDir, keyId);
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (cause) {
-    if (cause instanceof Deno.errors.NotFound) return empty();
-    if (cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied) {
-      throw cause;
-    }
-    throw new IoError(`cannot read ${path}: ${(cause as Error).message}`, { cause });
-  }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (cause) {
-    throw new IoError(`rollback state ${path} is corrupt (not JSON)`, {
-      cause,
-      hint: "restore it from a backup or remove it knowingly",
-    });
-  }
-  const d = doc as RollbackState;
-  if (
-    typeof doc !== "object" || doc === null || d.version !== 1 || typeof d.logs !== "object" ||
-    d.logs === null ||
-    Object.entries(d.logs).some(([k, v]) => !/^[0-9a-f]{64}$/.test(k) || !isPos(v))
-  ) {
-    throw new IoError(`rollback state ${path} is corrupt`, {
-      hint: "restore it from a backup or remove it knowingly",
-    });
-  }
-  return d;
+function corrupt(path: string, what: string): never {
+  throw new IoError(`rollback state ${path} is corrupt (${what})`, {
+    hint: "restore it from a backup or remove it knowingly",
+  });
 }
 
-/** The highest position per log among `positions`. */
-export function newestPerLog(positions: readonly LoggedPosition[]): Map<string, LogPosition> {
-  const out = new Map<string, LogPosition>();
+/**
+ * The state of `repository`, or undefined when none was ever written.
+ * @throws IoError when unreadable or corrupt (a corrupt state is never treated as absent).
+ */
+export async function readImageState(
+  dataDir: string,
+  repository: string,
+): Promise<ImageState | undefined> {
+  const path = imageStatePath(dataDir, repository);
+  const text = await readTextIfExists(path);
+  if (text === undefined) return undefined;
+  let doc: ImageState;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    corrupt(path, "not JSON");
+  }
+  if (
+    typeof doc !== "object" || doc === null || doc.version !== 2 ||
+    doc.repository !== repository || typeof doc.digest !== "string" || !DIGEST.test(doc.digest) ||
+    (doc.created !== undefined && Number.isNaN(Date.parse(doc.created))) ||
+    typeof doc.logs !== "object" || doc.logs === null ||
+    Object.entries(doc.logs).some(([k, v]) => !HEX64.test(k) || !isPos(v)) ||
+    !Array.isArray(doc.replaced) || doc.replaced.some((d) => typeof d !== "string")
+  ) {
+    corrupt(path, "unexpected content");
+  }
+  return doc;
+}
+
+/** Per log: the earliest index (and the earliest authenticated time) among `positions`. */
+export function earliestPerLog(positions: readonly LoggedPosition[]): Record<string, LogPosition> {
+  const out: Record<string, LogPosition> = {};
   for (const p of positions) {
-    const cur = out.get(p.logID);
-    if (!cur || p.logIndex > cur.logIndex) {
-      out.set(p.logID, { logIndex: p.logIndex, integratedTime: p.integratedTime });
+    const cur = out[p.logID];
+    if (!cur) {
+      out[p.logID] = { logIndex: p.logIndex, integratedTime: p.integratedTime };
+      continue;
+    }
+    cur.logIndex = Math.min(cur.logIndex, p.logIndex);
+    if (p.integratedTime > 0) {
+      cur.integratedTime = cur.integratedTime > 0
+        ? Math.min(cur.integratedTime, p.integratedTime)
+        : p.integratedTime;
     }
   }
   return out;
 }
 
+function iso(seconds: number): string {
+  return new Date(seconds * 1000).toISOString();
+}
+
+function refuse(message: string): never {
+  throw new RollbackError(message, {
+    hint: "this image is older than the one installed; use --force only if you mean it",
+  });
+}
+
+/** The largest log index of `positions` (in `logID` when given). */
+export function largestIndex(
+  positions: readonly LoggedPosition[],
+  logID?: string,
+): number | undefined {
+  let max: number | undefined;
+  for (const p of positions) {
+    if (logID !== undefined && p.logID !== logID) continue;
+    if (max === undefined || p.logIndex > max) max = p.logIndex;
+  }
+  return max;
+}
+
 /**
- * Refuse a candidate whose newest entry in some log is older than the
- * recorded one. Logs the state does not know are accepted (first sight).
+ * Refuse `candidate` when it would roll back what `state` records, or falls
+ * below `floor`. The installed digest itself is never a rollback.
  * @throws RollbackError
  */
 export function assertNotRollback(
-  state: RollbackState,
-  positions: readonly LoggedPosition[],
+  state: ImageState | undefined,
+  candidate: Candidate,
+  floor?: LogIndexFloor,
 ): void {
-  for (const [logID, pos] of newestPerLog(positions)) {
-    const rec = state.logs[logID];
-    if (rec && (pos.logIndex < rec.logIndex || pos.integratedTime < rec.integratedTime)) {
-      throw new RollbackError(
-        `rollback refused: newest signature is at log index ${pos.logIndex} (${
-          new Date(pos.integratedTime * 1000).toISOString()
-        }), older than the installed one at ${rec.logIndex} (${
-          new Date(rec.integratedTime * 1000).toISOString()
-        }) in log ${logID.slice(0, 16)}…`,
-        { hint: "this image is older than the one installed; use --force only if you mean it" },
+  if (state?.digest === candidate.digest) return;
+  if (state?.replaced.includes(candidate.digest)) {
+    refuse(`rollback refused: ${candidate.digest} was replaced on this machine before`);
+  }
+  if (floor) {
+    const max = largestIndex(candidate.positions, floor.logID);
+    if (max !== undefined || floor.logID === undefined) {
+      if (max === undefined || max < floor.logIndex) {
+        refuse(
+          `rollback refused: the newest signature is at log index ${
+            max ?? "none"
+          }, below the floor ${floor.logIndex} (${floor.source})`,
+        );
+      }
+    }
+  }
+  if (!state) return;
+
+  // 2. The signed build time first.
+  const installedCreated = state.created ? Date.parse(state.created) : undefined;
+  if (candidate.created !== undefined && installedCreated !== undefined) {
+    if (candidate.created < installedCreated) {
+      refuse(
+        `rollback refused: the image was built ${
+          new Date(candidate.created).toISOString()
+        }, before the installed one (${state.created})`,
+      );
+    }
+    if (candidate.created > installedCreated) return;
+  }
+
+  // 3. Log positions: per log by index, across logs by authenticated time.
+  const mine = new Map<string, number>();
+  for (const p of candidate.positions) {
+    mine.set(p.logID, Math.max(mine.get(p.logID) ?? -1, p.logIndex));
+  }
+  const common = [...mine.keys()].filter((id) => state.logs[id] !== undefined);
+  for (const id of common) {
+    const rec = state.logs[id];
+    const max = mine.get(id)!;
+    if (max <= rec.logIndex) {
+      refuse(
+        `rollback refused: the newest signature is at log index ${max}, not after the installed image's ${rec.logIndex} in log ${
+          id.slice(0, 16)
+        }…`,
       );
     }
   }
-}
-
-/** Options of {@linkcode advanceRollbackState}. */
-export interface AdvanceOptions {
-  /** Allow moving backwards (explicit user request only). */
-  force?: boolean;
-  /** Image digest the positions belong to (recorded for humans). */
-  digest?: string;
+  if (common.length > 0) return;
+  const theirs = Object.values(state.logs).map((p) => p.integratedTime).filter((t) => t > 0);
+  const ours = candidate.positions.map((p) => p.integratedTime).filter((t) => t > 0);
+  if (theirs.length === 0 || ours.length === 0) {
+    refuse(
+      "rollback refused: the image's signatures are in no log the installed image was seen in, and carry no authenticated time to compare",
+    );
+  }
+  const installedAt = Math.min(...theirs);
+  const newest = Math.max(...ours);
+  if (newest <= installedAt) {
+    refuse(
+      `rollback refused: the newest signature was logged ${
+        iso(newest)
+      }, not after the installed image (${iso(installedAt)})`,
+    );
+  }
 }
 
 /**
- * Record the candidate's newest positions: only forward unless `force`.
- * Writes atomically; returns the new state.
- * @throws RollbackError (backwards without force), IoError.
+ * What is written after installing `candidate` over `previous`. Reinstalling
+ * the recorded digest keeps its recorded positions (new entries never move
+ * them); installing a replaced digest (`--force`) takes it off the list. A
+ * forced install does not list the image it stepped back from: the user went
+ * back knowingly and may go forward to it again.
  */
-export async function advanceRollbackState(
-  dataDir: string,
-  keyId: string,
-  positions: readonly LoggedPosition[],
-  options: AdvanceOptions = {},
-): Promise<RollbackState> {
-  const state = await readRollbackState(dataDir, keyId);
-  if (!options.force) assertNotRollback(state, positions);
-  const next: RollbackState = { version: 1, logs: { ...state.logs } };
-  for (const [logID, pos] of newestPerLog(positions)) {
-    next.logs[logID] = { ...pos, ...(options.digest ? { digest: options.digest } : {}) };
-  }
-  await writeFileAtomic(rollbackStatePath(dataDir, keyId), JSON.stringify(next, null, 2) + "\n");
-  return next;
+export function nextImageState(
+  repository: string,
+  previous: ImageState | undefined,
+  candidate: Candidate,
+  options: { forced?: boolean } = {},
+): ImageState {
+  if (previous?.digest === candidate.digest) return previous;
+  const replaced = [...(previous?.replaced ?? [])];
+  if (previous && !options.forced) replaced.push(previous.digest);
+  const kept = replaced.filter((d) => d !== candidate.digest);
+  return {
+    version: 2,
+    repository,
+    digest: candidate.digest,
+    ...(candidate.created !== undefined
+      ? { created: new Date(candidate.created).toISOString() }
+      : {}),
+    logs: earliestPerLog(candidate.positions),
+    replaced: [...new Set(kept)].slice(-MAX_REPLACED),
+  };
+}
+
+/** Replace the state of `state.repository` atomically (0600). */
+export async function writeImageState(dataDir: string, state: ImageState): Promise<void> {
+  await writeFileAtomic(
+    imageStatePath(dataDir, state.repository),
+    JSON.stringify(state, null, 2) + "\n",
+  );
 }

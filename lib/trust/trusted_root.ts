@@ -41,13 +41,26 @@ function validDate(v: unknown): boolean {
 }
 
 /**
- * Check and parse a trusted root JSON document. Refuses a transparency log
+ * `value` with every JSON `null` member removed: protobuf JSON writers emit
+ * `null` for unset fields (e.g. `validFor.end: null`), which means absent.
+ */
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (!isRecord(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (v !== null) out[k] = withoutNulls(v);
+  return out;
+}
+
+/**
+ * Check and parse a trusted root JSON document (JSON `null` members read as absent). Refuses a transparency log
  * whose public key has no `validFor.start` (a log key valid "since forever"
  * would accept entries dated before the log existed), malformed dates, and
  * anything `toTrustMaterial` cannot turn into keys and certificates.
  * @throws TrustMaterialError
  */
-export function parseTrustedRoot(json: unknown, source: string): LoadedTrustedRoot {
+export function parseTrustedRoot(input: unknown, source: string): LoadedTrustedRoot {
+  const json = withoutNulls(input);
   if (!isRecord(json)) fail(source, "not a JSON object");
   const mediaType = json.mediaType;
   if (

@@ -49,12 +49,20 @@ import {
   writeSignatures,
 } from "../store/signature_store.ts";
 import {
-  advanceRollbackState,
   assertNotRollback,
+  type Candidate,
   type LoggedPosition,
-  newestPerLog,
-  readRollbackState,
+  nextImageState,
+  readImageState,
+  writeImageState,
 } from "../store/rollback_state.ts";
+import { floorFor, writeLastLogIndex } from "../store/last_log_index.ts";
+import {
+  acceptedIdentities,
+  identityAccepted,
+  repositoryOf,
+} from "../signatures/signed_identity.ts";
+import { signedBuildTime } from "./build_time.ts";
 import { withLock } from "./lock.ts";
 import {
   decodeField,
@@ -95,6 +103,11 @@ export interface UpdateRequest {
   runtime: ContainerRuntime;
   /** Allow a rollback (and nothing else). */
   force?: boolean;
+  /**
+   * Repositories, besides the one installed, whose signatures are accepted
+   * (`--signed-identity`: mirrors, renamed images).
+   */
+  signedIdentities?: readonly string[];
   progress?: Progress;
   /** The manifest of `signedDigest` if already fetched (its bytes are re-hashed). */
   signedManifest?: Manifest;
@@ -144,6 +157,7 @@ export function verifiedSignaturesFor(
   key: TrustedKey,
   trustedRoot: LoadedTrustedRoot,
   bundles: readonly unknown[] = [],
+  identities?: ReadonlySet<string>,
 ): VerifiedSet {
   const total = signatures.length + bundles.length;
   if (total === 0) {
@@ -157,7 +171,24 @@ export function verifiedSignaturesFor(
   const bundleReports = verifyBundleSignatures(bundles, digest, { trustedRoot, key });
   const ok = reports.flatMap((r) => r.ok && r.result.tlog ? [r.result] : []);
   const okBundles = bundleReports.flatMap((r) => r.ok ? [r.result] : []);
-  if (ok.length + okBundles.length === 0) {
+  // The signed identity: a signature of another repository does not count here.
+  const named = identities ? ok.filter((v) => identityAccepted(v.dockerReference, identities)) : ok;
+  const namedBundles = identities
+    ? okBundles.filter((b) =>
+      b.dockerReference === undefined || identityAccepted(b.dockerReference, identities)
+    )
+    : okBundles;
+  if (named.length + namedBundles.length === 0 && ok.length + okBundles.length > 0) {
+    const other = ok[0]?.dockerReference ?? okBundles[0]?.dockerReference ?? "no repository";
+    throw new VerificationError(
+      "IDENTITY_MISMATCH",
+      `the signatures of ${digest} were made for ${other}, not for ${
+        [...identities!].join(" or ")
+      }`,
+      { hint: "install it under its signed name, or pass --signed-identity if it is a mirror" },
+    );
+  }
+  if (named.length + namedBundles.length === 0) {
     const first = (reports.find((r) => !r.ok) ?? bundleReports.find((r) => !r.ok)) as
       | { reason: string }
       | undefined;
@@ -169,13 +200,28 @@ export function verifiedSignaturesFor(
       { hint: "do not install this image; check --key and --trusted-root" },
     );
   }
-  return { signatures: ok, bundles: okBundles };
+  return { signatures: named, bundles: namedBundles };
 }
 
-/** Transparency-log positions of every verified signature and bundle. */
+/**
+ * Authenticated transparency-log positions of every verified signature and
+ * bundle entry: the SET-covered time, else the bundle's RFC 3161 time, else 0.
+ */
 export function positionsOf(verified: VerifiedSet): LoggedPosition[] {
-  return [...verified.signatures.map((v) => v.tlog!), ...verified.bundles.map((b) => b.tlog)]
-    .map((t) => ({ logID: t.logID, logIndex: t.logIndex, integratedTime: t.integratedTime }));
+  return [
+    ...verified.signatures.map((v) => ({
+      logID: v.tlog!.logID,
+      logIndex: v.tlog!.logIndex,
+      integratedTime: v.tlog!.integratedTime,
+    })),
+    ...verified.bundles.flatMap((b) =>
+      b.entries.map((t) => ({
+        logID: t.logID,
+        logIndex: t.logIndex,
+        integratedTime: t.integratedTime > 0 ? t.integratedTime : b.rfc3161Time ?? 0,
+      }))
+    ),
+  ];
 }
 
 function crash(req: UpdateRequest, at: CrashPoint): void {
@@ -240,12 +286,14 @@ async function signedManifestOf(req: UpdateRequest): Promise<Manifest> {
 export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateResult> {
   parseDigest(req.signedDigest);
   const progress = req.progress ?? silentProgress;
+  const repository = repositoryOf(req.imageName) ?? req.imageName;
   const verified = verifiedSignaturesFor(
     req.signatures,
     req.signedDigest,
     req.key,
     req.trustedRoot,
     mergeBundles([], req.bundles ?? []),
+    acceptedIdentities(repository, req.signedIdentities),
   );
   const positions = positionsOf(verified);
   const stored = verified.signatures.map((v) => v.signature);
@@ -260,12 +308,12 @@ export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateRes
   };
   await Deno.mkdir(req.dataDir, { recursive: true });
   return await withLock(join(req.dataDir, "lock"), async () => {
-    const state = await readRollbackState(req.dataDir, req.key.keyId);
-    if (!req.force) assertNotRollback(state, positions);
+    const state = await readImageState(req.dataDir, repository);
     const record = await readInstalled(req.dataDir, req.imageName);
 
     if (record && await installedAndIntact(req, record)) {
-      // Keep any newly logged signatures of the same image.
+      // Keep any newly logged signatures of the same image; the rollback
+      // state does not move (new entries for the installed image never do).
       const old = await readSignatures(req.dataDir, req.key.keyId, req.signedDigest) ?? [];
       const merged = mergeSignatures(old, stored);
       if (merged.length !== old.length) {
@@ -275,14 +323,6 @@ export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateRes
       const mergedBundles = mergeBundles(oldBundles, storedBundles);
       if (mergedBundles.length !== oldBundles.length) {
         await writeBundles(req.dataDir, req.key.keyId, req.signedDigest, mergedBundles);
-      }
-      const newer = [...newestPerLog(positions)].some(([id, p]) =>
-        !state.logs[id] || p.logIndex > state.logs[id].logIndex
-      );
-      if (newer) {
-        await advanceRollbackState(req.dataDir, req.key.keyId, positions, {
-          digest: req.signedDigest,
-        });
       }
       return {
         ...base,
@@ -314,6 +354,17 @@ export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateRes
       }
     }
 
+    // Rollback: the signed build time first, then authenticated log positions.
+    const created = await signedBuildTime(req.source, platformManifest);
+    const candidate: Candidate = {
+      digest: req.signedDigest,
+      ...(created !== undefined ? { created } : {}),
+      positions,
+    };
+    if (!req.force) {
+      assertNotRollback(state, candidate, await floorFor(req.dataDir, state !== undefined));
+    }
+
     progress.note(
       `installing ${req.imageName} (${platformManifest.digest}) into ${req.runtime.name}`,
     );
@@ -333,10 +384,12 @@ export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateRes
       await writeBundles(req.dataDir, req.key.keyId, req.signedDigest, storedBundles);
     }
     crash(req, "after-signatures");
-    await advanceRollbackState(req.dataDir, req.key.keyId, positions, {
-      force: req.force,
-      digest: req.signedDigest,
-    });
+    await writeImageState(
+      req.dataDir,
+      nextImageState(repository, state, candidate, { forced: req.force }),
+    );
+    const largest = Math.max(...positions.map((p) => p.logIndex));
+    if (Number.isSafeInteger(largest)) await writeLastLogIndex(req.dataDir, largest);
     crash(req, "after-rollback");
     const next: InstalledRecord = {
       version: 1,

@@ -26,7 +26,8 @@ import {
 } from "../publish/bundle_sign.ts";
 import { OciStoreRuntime } from "../runtime/oci_store.ts";
 import { readBundles, readSignatures } from "../store/signature_store.ts";
-import { readRollbackState } from "../store/rollback_state.ts";
+import { readImageState } from "../store/rollback_state.ts";
+import { repositoryOf } from "../signatures/signed_identity.ts";
 import { parseTrustedKey } from "../trust/trusted_key.ts";
 import { loadTrustedRoot } from "../trust/trusted_root.ts";
 import { applyVerifiedUpdate, type UpdateRequest } from "./apply.ts";
@@ -115,11 +116,14 @@ Deno.test({
         r.tlog.map((t) => t.logIndex).sort((a, b) => a - b),
         [legacy.rekor!.logIndex, good.rekor.logIndex],
       );
-      // Only the verified bundle is stored; the rollback state has the newest position.
+      // Only the verified bundle is stored; the rollback state has the earliest position.
       assert.deepEqual(await readBundles(dataDir, key.keyId, d1), [good.bundle]);
       assert.equal((await readSignatures(dataDir, key.keyId, d1))?.length, 1);
-      const state = await readRollbackState(dataDir, key.keyId);
-      assert.equal(Object.values(state.logs)[0].logIndex, good.rekor.logIndex);
+      const state = await readImageState(dataDir, repositoryOf(req.imageName)!);
+      assert.equal(
+        Object.values(state!.logs)[0].logIndex,
+        Math.min(legacy.rekor!.logIndex, good.rekor.logIndex),
+      );
       const local = await verifyLocalImage(req);
       assert.equal(local.signatures, 2);
       assert.equal(local.bundles, 1);

@@ -11,7 +11,8 @@ import { RegistrySource } from "../image/source.ts";
 import { fetchCosignSignatures } from "../image/signatures.ts";
 import { OciStoreRuntime } from "../runtime/oci_store.ts";
 import { readSignatures } from "../store/signature_store.ts";
-import { readRollbackState } from "../store/rollback_state.ts";
+import { readImageState } from "../store/rollback_state.ts";
+import { repositoryOf } from "../signatures/signed_identity.ts";
 import { applyVerifiedUpdate, type CrashPoint, type UpdateRequest } from "./apply.ts";
 import { verifyLocalImage } from "./verify_local.ts";
 import { readInstalled } from "./installed.ts";
@@ -82,13 +83,14 @@ Deno.test({
     const req = await request(d1);
     await assert.rejects(applyVerifiedUpdate(req), /NO_VALID_SIGNATURE|none of the 1/);
     assert.equal(await readInstalled(req.dataDir, req.imageName), undefined);
-    assert.deepEqual((await readRollbackState(req.dataDir, lab.key.keyId)).logs, {});
+    assert.equal(await readImageState(req.dataDir, repositoryOf(req.imageName)!), undefined);
 
     await lab.sign(repo, d1); // now one good, one by another key
     const req2 = await request(d1);
     assert.equal(req2.signatures.length, 2);
     const r = await applyVerifiedUpdate(req2);
     assert.equal(r.verifiedSignatures, 1);
+    const installedAt = (await readImageState(req.dataDir, repositoryOf(req.imageName)!))!;
     assert.equal((await readSignatures(req.dataDir, lab.key.keyId, d1))?.length, 1);
 
     // A signature for another digest does not count for this one.
@@ -103,10 +105,12 @@ Deno.test({
     const r3 = await applyVerifiedUpdate(await request(d1));
     assert.equal(r3.status, "up-to-date");
     assert.equal((await readSignatures(req.dataDir, lab.key.keyId, d1))?.length, 2);
-    const state = await readRollbackState(req.dataDir, lab.key.keyId);
+    // ...and the rollback state does not move (new entries never move it: no freeze).
+    const state = await readImageState(req.dataDir, repositoryOf(req.imageName)!);
+    assert.deepEqual(state, installedAt);
     assert.equal(
-      Object.values(state.logs)[0].logIndex,
-      Math.max(...r3.tlog.map((t) => t.logIndex)),
+      Object.values(state!.logs)[0].logIndex,
+      Math.min(...r.tlog.map((t) => t.logIndex)),
     );
   },
 });

@@ -44,6 +44,8 @@ export interface UpgradeRequest {
   dataDir: string;
   runtime: ContainerRuntime;
   force?: boolean;
+  /** `--signed-identity` repositories (see {@linkcode UpdateRequest.signedIdentities}). */
+  signedIdentities?: readonly string[];
   progress?: Progress;
   /** Test hook, see {@linkcode CrashPoint}. */
   crashAt?: CrashPoint;
@@ -87,6 +89,7 @@ export async function upgradeFromRegistry(req: UpgradeRequest): Promise<UpgradeR
     dataDir: req.dataDir,
     runtime: req.runtime,
     force: req.force,
+    signedIdentities: req.signedIdentities,
     progress: req.progress,
     crashAt: req.crashAt,
   });

@@ -17,7 +17,9 @@ import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import type { ContainerRuntime } from "../runtime/runtime.ts";
 import { verifyBundleSignatures } from "../signatures/bundle_signature.ts";
 import { readBundles, readSignatures } from "../store/signature_store.ts";
-import { assertNotRollback, readRollbackState } from "../store/rollback_state.ts";
+import { readImageState } from "../store/rollback_state.ts";
+import { repositoryOf } from "../signatures/signed_identity.ts";
+import { RollbackError } from "../cli/errors.ts";
 import { readInstalled } from "./installed.ts";
 import { checkRecordChain, imageIdMatches } from "./chain.ts";
 
@@ -116,7 +118,13 @@ export async function verifyLocalImage(req: VerifyLocalRequest): Promise<VerifyL
     ...verified.flatMap((v) => v.tlog ? [v.tlog] : []),
     ...okBundles.map((b) => b.tlog),
   ].map((t) => ({ logID: t.logID, logIndex: t.logIndex, integratedTime: t.integratedTime }));
-  assertNotRollback(await readRollbackState(req.dataDir, req.key.keyId), tlog);
+  const state = await readImageState(req.dataDir, repositoryOf(req.imageName) ?? req.imageName);
+  if (state?.replaced.includes(chain.signedDigest)) {
+    throw new RollbackError(
+      `${req.imageName} is ${chain.signedDigest}, which was replaced on this machine by ${state.digest}`,
+      { hint: "run 'upgrade' to install the current image again" },
+    );
+  }
   return {
     imageName: req.imageName,
     signedDigest: chain.signedDigest,

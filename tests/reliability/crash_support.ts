@@ -28,7 +28,9 @@ import { join, relative } from "node:path";
 import { createHash } from "node:crypto";
 import { OciLayout, REF_NAME } from "../../lib/oci/layout.ts";
 import { parseImageManifest } from "../../lib/runtime/image_manifest.ts";
-import { readRollbackState } from "../../lib/store/rollback_state.ts";
+import { imageStatePath, readImageState } from "../../lib/store/rollback_state.ts";
+import { readLastLogIndex } from "../../lib/store/last_log_index.ts";
+import { repositoryOf } from "../../lib/signatures/signed_identity.ts";
 import { readSignatures } from "../../lib/store/signature_store.ts";
 import { installedPath, readInstalled } from "../../lib/update/installed.ts";
 import { sha256Digest } from "../../lib/registry/digest.ts";
@@ -412,12 +414,18 @@ export async function checkUpdateState(s: UpdateState): Promise<StateReport> {
       // An archive extraction dir a killed load-archive left (one per dir).
       const top = join(s.dataDir, rel.split("/").slice(0, 2).join("/"));
       if (!leftovers.includes(top)) leftovers.push(top);
-    } else if (rel === `signatures/${s.keyId}/rollback.json`) {
+    } else if (rel === relative(s.dataDir, imageStatePath(s.dataDir, repositoryOf(s.imageName)!))) {
       try {
-        const st = await readRollbackState(s.dataDir, s.keyId);
-        for (const p of Object.values(st.logs)) if (p.digest) rollbackDigests.push(p.digest);
+        const st = await readImageState(s.dataDir, repositoryOf(s.imageName)!);
+        if (st) rollbackDigests.push(st.digest);
       } catch (e) {
         problems.push(`rollback state unreadable: ${(e as Error).message}`);
+      }
+    } else if (rel === "signatures/last_log_index" || rel === "rollback/last_log_index.json") {
+      try {
+        await readLastLogIndex(s.dataDir);
+      } catch (e) {
+        problems.push(`last_log_index unreadable: ${(e as Error).message}`);
       }
     } else if (new RegExp(`^signatures/${s.keyId}/[0-9a-f]{64}\\.json$`).test(rel)) {
       const hex = rel.slice(-69, -5);
