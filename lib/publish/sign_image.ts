@@ -30,6 +30,11 @@ export interface SignRequest {
   /** Trusted root the Rekor entry must verify against before anything is pushed. */
   trustedRoot: LoadedTrustedRoot;
   annotations?: Record<string, string>;
+  /**
+   * The signed identity (`critical.identity.docker-reference`; cosign's
+   * `--sign-container-identity`), default `<registry>/<repository>`.
+   */
+  identity?: string;
 }
 
 /** What was signed and published. */
@@ -54,7 +59,7 @@ export async function signImage(req: SignRequest): Promise<SignResult> {
   // The image must exist: getManifest checks its bytes hash to the digest.
   await req.client.getManifest(req.repository, req.digest);
   const payload = simpleSigningPayload(
-    `${req.client.registry}/${req.repository}`,
+    req.identity ?? `${req.client.registry}/${req.repository}`,
     req.digest,
     req.annotations,
   );

@@ -173,30 +173,35 @@ export function largestIndex(
 }
 
 /**
- * Refuse `candidate` when it would roll back what `state` records, or falls
- * below `floor`. The installed digest itself is never a rollback.
+ * Refuse positions whose largest index (in the floor's log, or in any log)
+ * is below `floor`. A floor for one log says nothing about another.
  * @throws RollbackError
  */
-export function assertNotRollback(
-  state: ImageState | undefined,
-  candidate: Candidate,
-  floor?: LogIndexFloor,
+export function assertAboveFloor(
+  positions: readonly LoggedPosition[],
+  floor: LogIndexFloor | undefined,
 ): void {
+  if (!floor) return;
+  const max = largestIndex(positions, floor.logID);
+  if (max === undefined && floor.logID !== undefined) return;
+  if (max === undefined || max < floor.logIndex) {
+    refuse(
+      `rollback refused: the newest signature is at log index ${
+        max ?? "none"
+      }, below the floor ${floor.logIndex} (${floor.source})`,
+    );
+  }
+}
+
+/**
+ * Refuse `candidate` when it would roll back what `state` records. The
+ * installed digest itself is never a rollback.
+ * @throws RollbackError
+ */
+export function assertNotRollback(state: ImageState | undefined, candidate: Candidate): void {
   if (state?.digest === candidate.digest) return;
   if (state?.replaced.includes(candidate.digest)) {
     refuse(`rollback refused: ${candidate.digest} was replaced on this machine before`);
-  }
-  if (floor) {
-    const max = largestIndex(candidate.positions, floor.logID);
-    if (max !== undefined || floor.logID === undefined) {
-      if (max === undefined || max < floor.logIndex) {
-        refuse(
-          `rollback refused: the newest signature is at log index ${
-            max ?? "none"
-          }, below the floor ${floor.logIndex} (${floor.source})`,
-        );
-      }
-    }
   }
   if (!state) return;
 

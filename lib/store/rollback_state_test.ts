@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { IoError, RollbackError } from "../cli/errors.ts";
 import { writeFileAtomic } from "../fs/atomic.ts";
 import {
+  assertAboveFloor,
   assertNotRollback,
   type Candidate,
   type ImageState,
@@ -127,33 +128,15 @@ Deno.test("rollback rule 4: a digest once replaced is refused; the installed one
 Deno.test("rollback rule 5: a floor in one log, or in any log (Dangerzone's file)", () => {
   const inLog = { logIndex: 500, logID: LOG, source: "test" };
   assert.throws(
-    () =>
-      assertNotRollback(
-        undefined,
-        candidate({ positions: [{ logID: LOG, logIndex: 499, integratedTime: 1 }] }),
-        inLog,
-      ),
+    () => assertAboveFloor([{ logID: LOG, logIndex: 499, integratedTime: 1 }], inLog),
     (e: unknown) => e instanceof RollbackError && /below the floor 500/.test(e.message),
   );
-  assertNotRollback(
-    undefined,
-    candidate({ positions: [{ logID: LOG, logIndex: 500, integratedTime: 1 }] }),
-    inLog,
-  );
+  assertAboveFloor([{ logID: LOG, logIndex: 500, integratedTime: 1 }], inLog);
   // A floor for one log says nothing about another.
-  assertNotRollback(
-    undefined,
-    candidate({ positions: [{ logID: OTHER_LOG, logIndex: 1, integratedTime: 1 }] }),
-    inLog,
-  );
+  assertAboveFloor([{ logID: OTHER_LOG, logIndex: 1, integratedTime: 1 }], inLog);
   const anyLog = { logIndex: 500, source: "last_log_index" };
   assert.throws(
-    () =>
-      assertNotRollback(
-        undefined,
-        candidate({ positions: [{ logID: OTHER_LOG, logIndex: 1, integratedTime: 1 }] }),
-        anyLog,
-      ),
+    () => assertAboveFloor([{ logID: OTHER_LOG, logIndex: 1, integratedTime: 1 }], anyLog),
     RollbackError,
   );
 });

@@ -49,6 +49,7 @@ import {
   writeSignatures,
 } from "../store/signature_store.ts";
 import {
+  assertAboveFloor,
   assertNotRollback,
   type Candidate,
   type LoggedPosition,
@@ -334,6 +335,11 @@ export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateRes
       };
     }
 
+    // Dangerzone's floor first: it needs no download.
+    if (!req.force) {
+      assertAboveFloor(positions, await floorFor(req.dataDir, state !== undefined));
+    }
+
     // Resolve the platform manifest through the signed digest.
     const top = await signedManifestOf(req);
     let platformManifest = top;
@@ -361,9 +367,7 @@ export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateRes
       ...(created !== undefined ? { created } : {}),
       positions,
     };
-    if (!req.force) {
-      assertNotRollback(state, candidate, await floorFor(req.dataDir, state !== undefined));
-    }
+    if (!req.force) assertNotRollback(state, candidate);
 
     progress.note(
       `installing ${req.imageName} (${platformManifest.digest}) into ${req.runtime.name}`,

@@ -44,8 +44,15 @@ export interface SigningLab extends AsyncDisposable {
   trustedRoot: LoadedTrustedRoot;
   signer: Signer;
   otherSigner: Signer;
-  /** Push a one-layer image; returns its manifest digest. */
-  push(repo: string, files: Record<string, string>, tag?: string): Promise<string>;
+  /** The local Rekor's URL. */
+  rekorUrl: string;
+  /** Push a one-layer image (config `created` as given, default 2024-01-01); returns its manifest digest. */
+  push(
+    repo: string,
+    files: Record<string, string>,
+    tag?: string,
+    options?: { created?: string },
+  ): Promise<string>;
   /** Push an index of linux/amd64 + linux/arm64 images; returns the index digest. */
   pushIndex(
     repo: string,
@@ -112,8 +119,9 @@ export async function startSigningLab(): Promise<SigningLab> {
     trustedRoot,
     signer,
     otherSigner,
-    async push(repo, files, tag) {
-      return await pushImage(client, repo, await buildImage({ files }), tag);
+    rekorUrl: sigstore.rekorUrl,
+    async push(repo, files, tag, options) {
+      return await pushImage(client, repo, await buildImage({ files, ...options }), tag);
     },
     async pushIndex(repo, files, tag) {
       const amd64 = await buildImage({ files, architecture: "amd64" });
