@@ -164,7 +164,10 @@ Deno.test({
       );
       assert.equal(r.code, 3, r.err);
       assert.equal(r.err.split("\n").length, 1, r.err);
-      assert.match(r.err, /docker: the Docker daemon at unix:\/\/.*no-daemon\.sock does not answer/);
+      assert.match(
+        r.err,
+        /docker: the Docker daemon at unix:\/\/.*no-daemon\.sock does not answer/,
+      );
       assert.match(r.err, /systemctl start docker/);
       assert.deepEqual(proxy.seen, []);
     }

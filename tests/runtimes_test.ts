@@ -67,7 +67,8 @@ async function podmanEnv(dir: string): Promise<Record<string, string>> {
     conf,
     `[storage]\ndriver = "vfs"\ngraphroot = "${dir}/graph"\nrunroot = "${dir}/run"\n`,
   );
-  return { CONTAINERS_STORAGE_CONF: conf };
+  // A user's auth file that does not exist (yet) must not break installs.
+  return { CONTAINERS_STORAGE_CONF: conf, REGISTRY_AUTH_FILE: join(dir, "no-auth.json") };
 }
 
 async function tool(bin: string, env: Record<string, string>, ...args: string[]) {

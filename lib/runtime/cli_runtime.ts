@@ -194,7 +194,8 @@ export class CliRuntime implements ContainerRuntime {
       const stagedName = podmanLayoutName(tmp);
       const configDigest = staged.manifest.config.digest;
       try {
-        await this.#run("pull", ["--quiet", ...select, `oci:${tmp}`]);
+        // A local directory needs no credentials: a missing $REGISTRY_AUTH_FILE must not matter.
+        await this.#run("pull", ["--quiet", "--authfile", "/dev/null", ...select, `oci:${tmp}`]);
         const loaded = await this.inspect(configDigest);
         if (!loaded || loaded.imageId !== configDigest) {
           throw new RuntimeError(`podman did not keep image ${configDigest} after loading it`);
@@ -285,7 +286,9 @@ export class CliRuntime implements ContainerRuntime {
       }
       const status = await proc.status;
       if (!status.success) {
-        throw new RuntimeError(`${this.name} save failed: ${failureLine(await stderr, status.code)}`);
+        throw new RuntimeError(
+          `${this.name} save failed: ${failureLine(await stderr, status.code)}`,
+        );
       }
       throw e;
     }

@@ -129,7 +129,9 @@ export async function checkDockerArchive(
   const config = lookup(entry.Config);
   if (!config?.bytes) mismatch(`the exported image lacks its config ${entry.Config}`);
   if (config.digest !== configDigest) {
-    mismatch(`the runtime's image config hashes to ${config.digest}, not the verified ${configDigest}`);
+    mismatch(
+      `the runtime's image config hashes to ${config.digest}, not the verified ${configDigest}`,
+    );
   }
   let diffIds: unknown;
   try {
