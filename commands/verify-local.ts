@@ -16,14 +16,21 @@ import { verifyLocalImage } from "../lib/update/verify_local.ts";
 export const command = defineCommand({
   name: "verify-local",
   summary: "re-check the local image against stored signatures, offline",
-  usage: "verify-local IMAGE",
-  options: {},
+  usage: "verify-local IMAGE [--deep]",
+  options: {
+    deep: {
+      type: "boolean",
+      description:
+        "also re-export the image from podman/docker and hash every layer against the signed config",
+    },
+  },
   positionals: { min: 1, max: 1, names: "IMAGE" },
   examples: [
     "dangerzone-image verify-local ghcr.io/freedomofpress/dangerzone/dangerzone:latest",
+    "dangerzone-image verify-local --deep --runtime docker ghcr.io/freedomofpress/dangerzone/v1",
   ],
   permissions:
-    "--allow-read=<data dir>[,<key>,<trusted root>] --allow-run=podman --allow-env (with --runtime oci:DIR: --allow-read=DIR instead of --allow-run)",
+    "--allow-read=<data dir>[,<key>,<trusted root>] --allow-run=podman,docker --allow-env (with --runtime oci:DIR: --allow-read=DIR instead of --allow-run)",
   async run(ctx) {
     const ref = parseRegistryReference(ctx.args[0]);
     if (ref.digest) {
@@ -40,6 +47,8 @@ export const command = defineCommand({
       trustedRoot,
       dataDir: ctx.global.dataDir,
       runtime: selectRuntime(ctx.global.runtime, ctx.global.dataDir),
+      deep: Boolean(ctx.options.deep),
+      progress: ctx.progress,
     });
     if (ctx.global.json) {
       ctx.out(JSON.stringify({ ok: true, ...r }));
@@ -51,6 +60,9 @@ export const command = defineCommand({
         ...(r.platformDigest !== r.signedDigest ? [`  platform:      ${r.platformDigest}`] : []),
         `  image ID:      ${r.imageId} (${r.runtime})`,
         `  signatures:    ${r.signatures} valid, newest at log index ${newest?.logIndex ?? "?"}`,
+        ...(r.content
+          ? [`  content:       ${r.content.layers} layer(s) re-read, match the signed config`]
+          : []),
       ].join("\n"));
     }
     return 0;

@@ -13,6 +13,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startRegistry } from "../tests/helpers/registry.ts";
+import { canStartDockerd, startDockerd } from "../tests/helpers/dockerd.ts";
 import { startLocalSigstore } from "./local_sigstore.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
 import { buildImage } from "../lib/image/build.ts";
@@ -320,6 +321,37 @@ async function main(): Promise<number> {
       ], { env: penv });
     } else {
       console.log("\n(skipping the podman steps: podman is not on PATH)");
+    }
+
+    // The same into Docker Engine: the daemon DOCKER_HOST names if it answers,
+    // else (as root, dockerd installed) a private one on its own socket.
+    const dockerAnswers = await onPath("docker") &&
+      (await new Deno.Command("docker", {
+        args: ["version", "--format", "{{.Server.Version}}"],
+        stdout: "null",
+        stderr: "null",
+      }).output()).success;
+    const engine = !dockerAnswers && canStartDockerd() ? await startDockerd() : undefined;
+    try {
+      if (dockerAnswers || engine) {
+        const denv = {
+          ...env,
+          ...(engine?.env ?? {}),
+          DANGERZONE_IMAGE_DATA_DIR: join(work, "data-docker"),
+        };
+        const docker = ["--key", pub, ...trust, "--runtime", "docker"];
+        await dz("upgrade into docker", ["upgrade", ...docker, repo], { env: denv });
+        await dz("verify-local --deep against docker's image", [
+          "verify-local",
+          ...docker,
+          "--deep",
+          `${repo}:latest`,
+        ], { env: denv });
+      } else {
+        console.log("\n(skipping the docker steps: no Docker daemon answers)");
+      }
+    } finally {
+      await engine?.stop();
     }
 
     // A Sigstore bundle for a file, key-signed and keyless, logged in the local Rekor.

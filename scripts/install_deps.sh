@@ -2,7 +2,7 @@
 # Install what dangerzone-image's demo and tests need on a Debian machine
 # with node/npm: Deno (from npm, deno@2) and the Debian packages of the real
 # components the tests run (docker-registry, podman, skopeo, umoci,
-# softhsm2, apache2-utils). Installs only what is missing.
+# softhsm2, apache2-utils, docker.io for dockerd). Installs only what is missing.
 set -euo pipefail
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -33,9 +33,10 @@ declare -A PKG_CMD=(
   [umoci]=umoci
   [softhsm2]=softhsm2-util
   [apache2-utils]=htpasswd
+  [docker.io]=dockerd
 )
 missing=()
-for pkg in docker-registry podman skopeo umoci softhsm2 apache2-utils; do
+for pkg in docker-registry podman skopeo umoci softhsm2 apache2-utils docker.io; do
   if dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' &&
     command -v "${PKG_CMD[$pkg]}" >/dev/null 2>&1; then
     continue

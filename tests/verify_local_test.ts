@@ -11,6 +11,10 @@ import { startSigningLab } from "./helpers/signed_images.ts";
 import { installedPath } from "../lib/update/installed.ts";
 import { imageStatePath } from "../lib/store/rollback_state.ts";
 import { repositoryOf } from "../lib/signatures/signed_identity.ts";
+import { OciLayout } from "../lib/oci/layout.ts";
+import { buildImage } from "../lib/image/build.ts";
+import { pushImage } from "../lib/registry/push.ts";
+import { sha256Digest } from "../lib/registry/digest.ts";
 
 async function run(cmd: typeof upgrade, args: string[]) {
   const out: string[] = [];
@@ -107,5 +111,67 @@ Deno.test({
     // A digest reference is a usage error.
     r = await run(verifyLocal, [`${lab.reg.host}/dz/local@${d1}`, ...common]);
     assert.equal(r.code, 2);
+  },
+});
+
+Deno.test({
+  name: "oci store: an overwritten layer blob fails verify-local, is never reused, is replaced",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using lab = await startSigningLab();
+    const data = join(lab.dir, "data");
+    const store = join(lab.dir, "store");
+    const repo = "dz/blobs";
+    const name = `${lab.reg.host}/${repo}:latest`;
+    const common = [
+      "--key",
+      lab.keyPath,
+      "--trusted-root",
+      lab.rootPath,
+      "--data-dir",
+      data,
+      "--runtime",
+      `oci:${store}`,
+      "--progress",
+      "none",
+    ];
+    const files = { v: "shared", pad: "z".repeat(6000) };
+    const v1 = await buildImage({ files });
+    const d1 = await pushImage(lab.client, repo, v1, "latest");
+    await lab.sign(repo, d1);
+    assert.equal((await run(upgrade, [name, ...common])).code, 0);
+    assert.equal((await run(verifyLocal, [name, ...common])).code, 0);
+
+    // The attacker rewrites the layer in place (same size, other bytes).
+    const layout = await OciLayout.open(store);
+    const layer = v1.layers[0].descriptor;
+    const evil = await Deno.readFile(layout.blobPath(layer.digest));
+    evil[evil.length - 10] ^= 0x55;
+    await Deno.writeFile(layout.blobPath(layer.digest), evil);
+    let r = await run(verifyLocal, [name, ...common]);
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.err, new RegExp(`blob ${layer.digest}: content digest is`));
+
+    // upgrade is not fooled into "Already up to date": it reinstalls the layer.
+    r = await run(upgrade, [name, ...common, "--json"]);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(JSON.parse(r.out).status, "upgraded");
+    assert.equal(sha256Digest(await Deno.readFile(layout.blobPath(layer.digest))), layer.digest);
+    assert.equal((await run(verifyLocal, [name, ...common])).code, 0);
+
+    // A new image sharing the layer does not reuse a rewritten copy of it.
+    await Deno.writeFile(layout.blobPath(layer.digest), evil);
+    const v2 = await buildImage({ files, labels: { v: "2" } });
+    assert.equal(v2.layers[0].descriptor.digest, layer.digest);
+    const d2 = await pushImage(lab.client, repo, v2, "latest");
+    await lab.sign(repo, d2);
+    r = await run(upgrade, [name, ...common, "--json"]);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(JSON.parse(r.out).digest, d2);
+    assert.equal(sha256Digest(await Deno.readFile(layout.blobPath(layer.digest))), layer.digest);
+    r = await run(verifyLocal, [name, ...common, "--deep"]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /content: +1 layer\(s\) re-read/);
   },
 });

@@ -90,6 +90,7 @@ function dockerReferenceOf(sig: CosignSignature): string | undefined {
 /** Check and load an archive; see the module doc. */
 export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveResult> {
   const progress = req.progress;
+  await req.runtime.check(); // before unpacking anything: is the runtime there?
   const { source, archive } = await openArchive(req.path, req.dataDir, {
     limits: req.limits,
     progress,

@@ -153,6 +153,35 @@ export class OciLayout {
     }
   }
 
+  /**
+   * Does the layout hold this blob with exactly this content? The file is
+   * read and hashed in full (a blob overwritten in place, or truncated, is
+   * found); false when it is absent, not a regular file, or differs.
+   */
+  async hasVerifiedBlob(descriptor: Pick<Descriptor, "digest" | "size">): Promise<boolean> {
+    if (!await this.hasBlob(descriptor.digest)) return false;
+    try {
+      await this.rehashBlob(descriptor);
+      return true;
+    } catch (e) {
+      if (e instanceof DigestMismatchError || e instanceof LayoutError) return false;
+      throw e;
+    }
+  }
+
+  /**
+   * Read a stored blob in full and check it hashes to `descriptor`.
+   * @throws DigestMismatchError naming the blob when it differs; LayoutError when absent
+   */
+  async rehashBlob(
+    descriptor: Pick<Descriptor, "digest" | "size">,
+    onChunk?: (n: number) => void,
+  ): Promise<void> {
+    const stream = await this.readBlob(descriptor, onChunk);
+    const reader = stream.getReader();
+    while (!(await reader.read()).done) { /* hashed by the verifying stream */ }
+  }
+
   /** Stream a blob, checked against `descriptor`'s digest and size as it flows. */
   async readBlob(
     descriptor: Pick<Descriptor, "digest" | "size">,
@@ -197,7 +226,9 @@ export class OciLayout {
 
   /**
    * Store a blob from a stream; verified before it becomes visible. A
-   * blob already present is kept (and the stream cancelled). A stream from
+   * blob already present is kept (and the stream cancelled) only when its
+   * file hashes to the digest; one that does not (overwritten, truncated)
+   * is replaced by the verified stream. A stream from
    * {@linkcode verifyingStream} for this very descriptor (what registry and
    * layout sources return) is hashed once, by itself; any other is checked
    * here.
@@ -207,7 +238,7 @@ export class OciLayout {
     stream: ReadableStream<Uint8Array>,
     options: { signal?: AbortSignal } = {},
   ): Promise<"exists" | "written"> {
-    if (await this.hasBlob(descriptor.digest)) {
+    if (await this.hasVerifiedBlob(descriptor)) {
       await stream.cancel();
       return "exists";
     }
@@ -235,7 +266,9 @@ export class OciLayout {
     descriptor: Pick<Descriptor, "digest" | "size">,
     options: { durable?: boolean } = {},
   ): Promise<"exists" | "written" | undefined> {
-    if (await this.hasBlob(descriptor.digest)) return "exists";
+    if (await this.hasVerifiedBlob(descriptor)) return "exists";
+    // A file under that name that does not hash to it is no copy of the blob: replace it.
+    await Deno.remove(this.blobPath(descriptor.digest)).catch(() => {});
     const src = await Deno.lstat(from);
     if (!src.isFile || src.size !== descriptor.size) {
       throw new DigestMismatchError(

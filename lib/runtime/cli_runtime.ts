@@ -1,32 +1,46 @@
 /**
  * podman and docker as runtimes, driven through their command lines
- * (`Deno.Command`, argument vectors only). The verified image is first
- * staged in a temporary OCI layout (every blob checked against its digest
- * and size as it is written; a mismatch aborts before the runtime sees a
- * byte), then loaded: podman reads the layout directory itself
- * (`podman load --input DIR`); docker gets it streamed as an oci-archive
- * on stdin. The loaded image is tagged with
- * each name, and read back with `<runtime> image inspect`: the image ID
- * must be the manifest's config digest.
+ * (`Deno.Command`, argument vectors only; `env` such as `DOCKER_HOST` or
+ * `CONTAINERS_STORAGE_CONF` passed per command, never set process-wide).
  *
- * podman: tested here (as root with vfs storage, set through
- * `CONTAINERS_STORAGE_CONF` or `extraArgs`). docker: same code path, needs
- * Docker 25+ (`docker load` of OCI archives); not exercised by the test
- * suite (no engine on the build machines). With Docker's containerd image
- * store the image ID is the manifest digest, which is accepted too.
+ * podman: the verified image is staged in a private OCI layout (every blob
+ * checked against its digest and size as it is written; a mismatch aborts
+ * before podman sees a byte) and pulled from there (`podman pull
+ * oci:DIR`, which reads the directory in place). When the image was picked
+ * from a signed index, the layout holds that index and podman selects the
+ * platform itself (`--os/--arch/--variant`), so the digest podman reports
+ * (`podman images IMAGE --format {{.Digest}}`, what Dangerzone looks its
+ * signatures up by) is the signed index's, as after `podman pull
+ * IMAGE@INDEX`. podman names such an image after the directory: that name
+ * is removed once the image carries its own (see `podman_staging.ts`).
+ *
+ * docker: every Docker Engine (20.10 included) loads a docker-archive,
+ * streamed from the source into `docker load` with every blob hashed on
+ * the way (`docker_archive.ts`); the archive names the image, so no other
+ * name appears.
+ *
+ * Both: the image is read back (`image inspect`); its ID must be the
+ * manifest's config digest. (With Docker's containerd image store the ID
+ * is the manifest digest, which is accepted too.)
  *
  * @module
  */
 
 import type { Progress } from "../cli/progress.ts";
+import { silentProgress } from "../cli/progress.ts";
 import type { Manifest } from "../registry/client.ts";
+import type { ImageManifest } from "../registry/media_types.ts";
 import type { ImageSource } from "../image/source.ts";
-import { CONTAINERD_NAME, OciLayout } from "../oci/layout.ts";
-import { RuntimeError } from "../cli/errors.ts";
-import type { ContainerRuntime, InstalledImage } from "./runtime.ts";
+import { OciLayout } from "../oci/layout.ts";
+import { DigestMismatchError, RuntimeError, VerificationError } from "../cli/errors.ts";
+import { sha256Digest } from "../registry/digest.ts";
+import type { ContainerRuntime, ContentCheck, InstalledImage, InstallOptions } from "./runtime.ts";
 import { stageImage } from "./stage.ts";
-import { layoutTarStream } from "./layout_tar.ts";
-import { runTool, runToolOk } from "./exec.ts";
+import { failureLine, runTool, type ToolOutput } from "./exec.ts";
+import { parseImageIndex, parseImageManifest } from "./image_manifest.ts";
+import { makePodmanStagingDir, podmanLayoutName } from "./podman_staging.ts";
+import { dockerArchiveStream } from "./docker_archive.ts";
+import { checkDockerArchive } from "./export_check.ts";
 
 /** Options of {@linkcode CliRuntime}. */
 export interface CliRuntimeOptions {
@@ -36,6 +50,8 @@ export interface CliRuntimeOptions {
   extraArgs?: string[];
   /** Where temporary layouts are staged (default: the system temp dir). */
   stagingDir?: string;
+  /** Environment added to every command (e.g. `DOCKER_HOST`). */
+  env?: Record<string, string>;
 }
 
 function normalizeId(id: string): string {
@@ -47,100 +63,241 @@ export class CliRuntime implements ContainerRuntime {
   readonly binary: string;
   readonly extraArgs: string[];
   readonly stagingDir?: string;
+  readonly env?: Record<string, string>;
 
   constructor(readonly name: "podman" | "docker", options: CliRuntimeOptions = {}) {
     this.binary = options.binary ?? name;
     this.extraArgs = options.extraArgs ?? [];
     this.stagingDir = options.stagingDir;
+    this.env = options.env;
   }
 
-  #args(...args: string[]): string[] {
-    return [...this.extraArgs, ...args];
+  /** Run `<binary> <extraArgs> sub args…`; resolves whatever the exit code. */
+  #exec(
+    sub: string,
+    args: string[],
+    stdin?: ReadableStream<Uint8Array>,
+  ): Promise<ToolOutput> {
+    return runTool(this.binary, [...this.extraArgs, sub, ...args], {
+      ...(stdin ? { stdin } : {}),
+      ...(this.env ? { env: this.env } : {}),
+    });
+  }
+
+  /** Run and require success: the tool's own error line otherwise. */
+  async #run(sub: string, args: string[], stdin?: ReadableStream<Uint8Array>): Promise<string> {
+    const out = await this.#exec(sub, args, stdin);
+    if (out.code !== 0) {
+      throw new RuntimeError(`${this.name} ${sub} failed: ${failureLine(out.stderr, out.code)}`);
+    }
+    return out.stdout;
+  }
+
+  /** Where docker is told to connect (for messages). */
+  #dockerHost(): string {
+    let host = this.env?.DOCKER_HOST;
+    try {
+      host ??= Deno.env.get("DOCKER_HOST");
+    } catch {
+      // no env access
+    }
+    return host || "unix:///var/run/docker.sock";
+  }
+
+  async check(): Promise<void> {
+    if (this.name === "docker") {
+      const out = await this.#exec("version", ["--format", "{{.Server.Version}}"]);
+      if (out.code !== 0 || out.stdout.trim() === "") {
+        throw new RuntimeError(
+          `docker: the Docker daemon at ${this.#dockerHost()} does not answer (${
+            failureLine(out.stderr, out.code)
+          })`,
+          {
+            hint:
+              "start it ('sudo systemctl start docker'), point DOCKER_HOST at a running one, or choose another --runtime",
+          },
+        );
+      }
+      return;
+    }
+    const out = await this.#exec("info", ["--format", "{{.Store.GraphDriverName}}"]);
+    if (out.code !== 0) {
+      throw new RuntimeError(
+        `podman does not work here: ${failureLine(out.stderr, out.code)}`,
+        { hint: "run 'podman info' to see why, or choose another --runtime" },
+      );
+    }
   }
 
   async install(
     source: ImageSource,
     manifest: Manifest,
     names: string[],
-    progress?: Progress,
+    progress: Progress = silentProgress,
+    options: InstallOptions = {},
   ): Promise<InstalledImage> {
     if (names.length === 0) throw new TypeError("install: no image name");
-    if (this.stagingDir) await Deno.mkdir(this.stagingDir, { recursive: true });
-    const tmp = await Deno.makeTempDir({ dir: this.stagingDir, prefix: `dz-${this.name}-` });
+    if (sha256Digest(manifest.bytes) !== manifest.digest) {
+      throw new DigestMismatchError(`manifest ${manifest.digest}: its bytes hash otherwise`);
+    }
+    const parsed = parseImageManifest(manifest.bytes, `manifest ${manifest.digest}`);
+    const configDigest = parsed.config.digest;
+    progress.note(`loading ${names[0]} into ${this.name}`);
+    if (this.name === "podman") {
+      await this.#podmanLoad(source, manifest, names, progress, options);
+    } else {
+      await this.#run("load", [], dockerArchiveStream(source, parsed, names, progress));
+    }
+    const accepted = new Set([configDigest, manifest.digest]);
+    for (const name of names) {
+      const got = await this.inspect(name);
+      if (!got || !accepted.has(got.imageId)) {
+        throw new RuntimeError(
+          `${this.name} holds ${got?.imageId ?? "nothing"} under ${name}, expected ${configDigest}`,
+        );
+      }
+    }
+    const got = (await this.inspect(names[0]))!;
+    return { ...got, imageId: configDigest, manifestDigest: manifest.digest };
+  }
+
+  async #podmanLoad(
+    source: ImageSource,
+    manifest: Manifest,
+    names: string[],
+    progress: Progress,
+    options: InstallOptions,
+  ): Promise<void> {
+    const tmp = await makePodmanStagingDir(this.stagingDir);
     try {
       const layout = await OciLayout.openOrCreate(tmp);
       // A temporary layout, removed after the load: linked blobs need no fsync.
       const staged = await stageImage(source, manifest, layout, progress, { durable: false });
-      await layout.setRef(names[0], staged.descriptor, { [CONTAINERD_NAME]: names[0] });
-      const blobs = [staged.descriptor, staged.manifest.config, ...staged.manifest.layers];
-      progress?.note(`loading ${names[0]} into ${this.name}`);
-      if (this.name === "podman") {
-        // podman reads an OCI layout directory as it is (no tar to write and
-        // for podman to unpack again): the staged, verified layout holds
-        // exactly this one image.
-        await runToolOk(this.binary, this.#args("load", "--input", tmp));
-      } else {
-        await runToolOk(this.binary, this.#args("load"), {
-          stdin: layoutTarStream(layout, blobs),
-        });
+      let top = staged.descriptor;
+      const select: string[] = [];
+      if (options.index) {
+        const index = options.index;
+        if (sha256Digest(index.bytes) !== index.digest) {
+          throw new DigestMismatchError(`index ${index.digest}: its bytes hash otherwise`);
+        }
+        const entry = parseImageIndex(index.bytes, `index ${index.digest}`).manifests
+          .find((m) => m.digest === manifest.digest);
+        if (!entry?.platform) {
+          throw new DigestMismatchError(`index ${index.digest} does not list ${manifest.digest}`);
+        }
+        await layout.writeBlobBytes(index.bytes);
+        top = { mediaType: index.mediaType, digest: index.digest, size: index.bytes.byteLength };
+        select.push("--os", entry.platform.os, "--arch", entry.platform.architecture);
+        if (entry.platform.variant) select.push("--variant", entry.platform.variant);
       }
+      await layout.setRef("latest", top);
+      const stagedName = podmanLayoutName(tmp);
       const configDigest = staged.manifest.config.digest;
-      const accepted = new Set([configDigest, staged.descriptor.digest]);
-      // Name the loaded image explicitly by its ID (load may name it otherwise).
-      const loaded = await this.#inspectRef(configDigest) ??
-        await this.#inspectRef(names[0]);
-      if (!loaded || !accepted.has(loaded.imageId)) {
-        throw new RuntimeError(`${this.name} did not keep image ${configDigest} after load`);
+      try {
+        // A local directory needs no credentials: a missing $REGISTRY_AUTH_FILE must not matter.
+        await this.#run("pull", ["--quiet", "--authfile", "/dev/null", ...select, `oci:${tmp}`]);
+        const loaded = await this.inspect(configDigest);
+        if (!loaded || loaded.imageId !== configDigest) {
+          throw new RuntimeError(`podman did not keep image ${configDigest} after loading it`);
+        }
+        for (const name of names) await this.#run("tag", [configDigest, name]);
+      } finally {
+        // The directory's name is no name of ours (it may not exist if the pull failed).
+        if (!names.includes(stagedName)) await this.#exec("untag", [configDigest, stagedName]);
       }
-      for (const name of names) {
-        await runToolOk(this.binary, this.#args("tag", loaded.imageId, name));
-      }
-      const got = await this.inspect(names[0]);
-      if (!got || !accepted.has(got.imageId)) {
-        throw new RuntimeError(
-          `${this.name} holds ${got?.imageId ?? "nothing"} under ${
-            names[0]
-          }, expected ${configDigest}`,
-        );
-      }
-      return { ...got, imageId: configDigest, manifestDigest: staged.descriptor.digest };
     } finally {
       await Deno.remove(tmp, { recursive: true }).catch(() => {});
     }
   }
 
+  inspect(name: string): Promise<InstalledImage | undefined> {
+    return this.#inspectRef(name);
+  }
+
   async #inspectRef(ref: string): Promise<InstalledImage | undefined> {
-    const out = await runTool(
-      this.binary,
-      this.#args("image", "inspect", "--format", "{{json .}}", ref),
-    );
+    const out = await this.#exec("image", ["inspect", "--format", "{{json .}}", ref]);
     if (out.code !== 0) {
       if (/no such|not known|not found|unknown/i.test(out.stderr)) return undefined;
       throw new RuntimeError(
-        `${this.binary} image inspect failed: ${out.stderr.trim().split("\n").pop()}`,
+        `${this.name} image inspect failed: ${failureLine(out.stderr, out.code)}`,
       );
     }
-    let doc: { Id?: unknown; Digest?: unknown; RepoDigests?: unknown };
+    let doc: { Id?: unknown; Digest?: unknown };
     try {
       const text = out.stdout.trim();
       const parsed = JSON.parse(text.startsWith("[") ? text : `[${text.split("\n")[0]}]`);
       doc = Array.isArray(parsed) ? parsed[0] : parsed;
     } catch {
-      throw new RuntimeError(`${this.binary} image inspect printed something that is not JSON`);
+      throw new RuntimeError(`${this.name} image inspect printed something that is not JSON`);
     }
     if (typeof doc?.Id !== "string" || !/^(sha256:)?[0-9a-f]{64}$/.test(doc.Id)) {
-      throw new RuntimeError(`${this.binary} image inspect gave no image ID for ${ref}`);
+      throw new RuntimeError(`${this.name} image inspect gave no image ID for ${ref}`);
     }
+    const digest = typeof doc.Digest === "string" && /^sha256:[0-9a-f]{64}$/.test(doc.Digest)
+      ? doc.Digest
+      : undefined;
     return {
       name: ref,
       imageId: normalizeId(doc.Id),
-      ...(typeof doc.Digest === "string" && doc.Digest.startsWith("sha256:")
-        ? { manifestDigest: doc.Digest }
-        : {}),
+      ...(digest ? { manifestDigest: digest, reportedDigest: digest } : {}),
     };
   }
 
-  inspect(name: string): Promise<InstalledImage | undefined> {
-    return this.#inspectRef(name);
+  async verifyContent(
+    name: string,
+    manifest: ImageManifest,
+    progress: Progress = silentProgress,
+  ): Promise<ContentCheck> {
+    const args = this.name === "podman" ? ["--format", "docker-archive", name] : [name];
+    const child = new Deno.Command(this.binary, {
+      args: [...this.extraArgs, "save", ...args],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      ...(this.env ? { env: this.env } : {}),
+    });
+    let proc: Deno.ChildProcess;
+    try {
+      proc = child.spawn();
+    } catch (e) {
+      throw new RuntimeError(`cannot run ${this.binary}: ${(e as Error).message}`, { cause: e });
+    }
+    const stderr = new Response(proc.stderr).text();
+    const transfer = progress.start(`re-reading ${name} from ${this.name}`, 0);
+    let result: ContentCheck;
+    try {
+      result = await checkDockerArchive(
+        proc.stdout,
+        manifest.config.digest,
+        (n) => transfer.advance(n),
+      );
+    } catch (e) {
+      transfer.done(false);
+      await proc.stdout.cancel().catch(() => {});
+      if (e instanceof VerificationError) {
+        try {
+          proc.kill();
+        } catch {
+          // already ended
+        }
+        await proc.status;
+        await stderr.catch(() => "");
+        throw e;
+      }
+      const status = await proc.status;
+      if (!status.success) {
+        throw new RuntimeError(
+          `${this.name} save failed: ${failureLine(await stderr, status.code)}`,
+        );
+      }
+      throw e;
+    }
+    const status = await proc.status;
+    if (!status.success) {
+      transfer.done(false);
+      throw new RuntimeError(`${this.name} save failed: ${failureLine(await stderr, status.code)}`);
+    }
+    transfer.done(true);
+    return result;
   }
 }

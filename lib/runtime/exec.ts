@@ -6,7 +6,7 @@
  * @module
  */
 
-import { RuntimeError } from "../cli/errors.ts";
+import { DzError, RuntimeError } from "../cli/errors.ts";
 
 /** Output of a finished command. */
 export interface ToolOutput {
@@ -58,8 +58,9 @@ export async function runTool(
     })
     : Promise.resolve();
   const [out] = await Promise.all([child.output(), feeding]);
-  if (feedError !== undefined && out.success) {
-    // The input failed part-way but the tool accepted what it got: surface it.
+  if (feedError !== undefined && (out.success || feedError instanceof DzError)) {
+    // The input failed part-way (e.g. a blob that does not hash to its
+    // digest): that is the cause, whatever the tool made of the cut input.
     throw feedError;
   }
   return {
@@ -67,6 +68,24 @@ export async function runTool(
     stdout: new TextDecoder().decode(out.stdout),
     stderr: new TextDecoder().decode(out.stderr),
   };
+}
+
+/**
+ * The line of a tool's stderr that says why it failed: the last `Error:`
+ * line (podman and docker print their cause there, after any warnings;
+ * a logrus `level=error msg="…"` line counts as one), else the last
+ * non-empty line; without the `Error: ` prefix.
+ */
+export function failureLine(stderr: string, code: number): string {
+  const lines = stderr.split("\n").map((l) => l.trim()).filter(Boolean).map((l) => {
+    // logrus lines: time="…" level=error msg="the cause"
+    const m = /\blevel=(?:error|fatal) msg="((?:[^"\\]|\\.)*)"/.exec(l);
+    return m ? `Error: ${m[1].replace(/\\(.)/g, "$1")}` : l;
+  });
+  const errors = lines.filter((l) => /^(Error|error)(:| response from daemon:)/.test(l));
+  const line = errors.pop() ?? lines.pop();
+  if (line === undefined) return `exit status ${code}`;
+  return line.replace(/^(Error|error):\s*/, "").replace(/^Error response from daemon:\s*/, "");
 }
 
 /** Run and require success; returns stdout. */
@@ -77,8 +96,8 @@ export async function runToolOk(
 ): Promise<string> {
   const out = await runTool(bin, args, options);
   if (out.code !== 0) {
-    const line = out.stderr.trim().split("\n").filter(Boolean).pop() ?? `exit ${out.code}`;
-    throw new RuntimeError(`${bin} ${args[0] ?? ""} failed: ${line}`);
+    const sub = args.find((a) => !a.startsWith("-")) ?? "";
+    throw new RuntimeError(`${bin} ${sub} failed: ${failureLine(out.stderr, out.code)}`);
   }
   return out.stdout;
 }

@@ -5,7 +5,9 @@
  * `org.opencontainers.image.ref.name` is the full image name (e.g.
  * `ghcr.io/a/b:latest`), so `skopeo inspect oci:DIR:ghcr.io/a/b:latest`
  * and `podman pull oci:DIR:…` read it. Every write is atomic; `index.json`
- * changes only after every blob is in place, under a lock.
+ * changes only after every blob is in place, under a lock. Nothing stored
+ * is trusted without being read again: `inspect` re-hashes every blob of
+ * the image, and an install re-hashes the blobs it reuses.
  *
  * @module
  */
@@ -14,9 +16,10 @@ import { join } from "node:path";
 import type { Progress } from "../cli/progress.ts";
 import type { Manifest } from "../registry/client.ts";
 import type { ImageSource } from "../image/source.ts";
-import { CONTAINERD_NAME, OciLayout, REF_NAME } from "../oci/layout.ts";
-import { RuntimeError } from "../cli/errors.ts";
-import type { ContainerRuntime, InstalledImage } from "./runtime.ts";
+import { CONTAINERD_NAME, LayoutError, OciLayout, REF_NAME } from "../oci/layout.ts";
+import { DigestMismatchError, RuntimeError } from "../cli/errors.ts";
+import type { ContainerRuntime, ContentCheck, InstalledImage } from "./runtime.ts";
+import type { ImageManifest } from "../registry/media_types.ts";
 import { stageImage } from "./stage.ts";
 import { parseImageManifest } from "./image_manifest.ts";
 import { withLock } from "../update/lock.ts";
@@ -44,7 +47,8 @@ export class OciStoreRuntime implements ContainerRuntime {
       }
       return staged;
     });
-    const got = await this.inspect(names[0]);
+    // Every blob was hashed while staged (or re-hashed when already present).
+    const got = await this.#entry(names[0]);
     if (!got || got.imageId !== staged.manifest.config.digest) {
       throw new RuntimeError(
         `${this.name} holds ${got?.imageId ?? "nothing"} under ${
@@ -52,10 +56,68 @@ export class OciStoreRuntime implements ContainerRuntime {
         } after installing ${staged.manifest.config.digest}`,
       );
     }
-    return got;
+    return { name: got.name, imageId: got.imageId, manifestDigest: got.manifestDigest };
   }
 
+  /** Nothing to start: the store is a directory. */
+  check(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /**
+   * What the store holds under `name`, every blob of it re-hashed (a blob
+   * overwritten in place is found here, so an update reinstalls it).
+   * @throws DigestMismatchError naming the first blob that does not hash to its digest
+   */
   async inspect(name: string): Promise<InstalledImage | undefined> {
+    const got = await this.#entry(name);
+    if (!got) return undefined;
+    await this.#rehash(got.manifest);
+    return { name: got.name, imageId: got.imageId, manifestDigest: got.manifestDigest };
+  }
+
+  async #rehash(manifest: ImageManifest, progress?: Progress): Promise<ContentCheck> {
+    const layout = await OciLayout.open(this.dir);
+    let bytes = 0;
+    const seen = new Set<string>();
+    for (const blob of [manifest.config, ...manifest.layers]) {
+      if (seen.has(blob.digest)) continue;
+      seen.add(blob.digest);
+      const transfer = progress?.start(`re-hashing ${blob.digest.slice(7, 19)}`, blob.size);
+      try {
+        await layout.rehashBlob(blob, (n) => transfer?.advance(n));
+      } catch (e) {
+        transfer?.done(false);
+        if (e instanceof LayoutError) {
+          throw new DigestMismatchError(`${this.name} lacks blob ${blob.digest}`, { cause: e });
+        }
+        throw e;
+      }
+      transfer?.done(true);
+      bytes += blob.size;
+    }
+    return { layers: manifest.layers.length, bytes };
+  }
+
+  /** Re-hash every blob of the image under `name` (see {@linkcode ContainerRuntime.verifyContent}). */
+  async verifyContent(
+    name: string,
+    manifest: ImageManifest,
+    progress?: Progress,
+  ): Promise<ContentCheck> {
+    const got = await this.#entry(name);
+    if (!got) throw new DigestMismatchError(`${this.name} holds no image named ${name}`);
+    if (got.imageId !== manifest.config.digest) {
+      throw new DigestMismatchError(
+        `${this.name}'s ${name} is ${got.imageId}, not ${manifest.config.digest}`,
+      );
+    }
+    return await this.#rehash(got.manifest, progress);
+  }
+
+  async #entry(
+    name: string,
+  ): Promise<(InstalledImage & { manifest: ImageManifest }) | undefined> {
     let layout: OciLayout;
     try {
       layout = await OciLayout.open(this.dir);
@@ -66,6 +128,11 @@ export class OciStoreRuntime implements ContainerRuntime {
     if (!entry) return undefined;
     const bytes = await layout.readBlobBytes(entry);
     const manifest = parseImageManifest(bytes, `${this.name} manifest ${entry.digest}`);
-    return { name, imageId: manifest.config.digest, manifestDigest: entry.digest };
+    return {
+      name,
+      imageId: manifest.config.digest,
+      manifestDigest: entry.digest,
+      manifest,
+    };
   }
 }

@@ -8,6 +8,7 @@
 
 import type { Progress } from "../cli/progress.ts";
 import type { Manifest } from "../registry/client.ts";
+import type { ImageManifest } from "../registry/media_types.ts";
 import type { ImageSource } from "../image/source.ts";
 
 /** An image as a runtime holds it. */
@@ -18,6 +19,30 @@ export interface InstalledImage {
   imageId: string;
   /** Manifest digest, when the runtime keeps it. */
   manifestDigest?: string;
+  /**
+   * The digest the runtime itself reports for the image (`podman images
+   * IMAGE --format {{.Digest}}`, what Dangerzone looks signatures up by):
+   * the signed index's digest when the image was installed from one.
+   */
+  reportedDigest?: string;
+}
+
+/** Options of {@linkcode ContainerRuntime.install}. */
+export interface InstallOptions {
+  /**
+   * The signed index the manifest was picked from (its bytes are hashed
+   * again here). podman installs through it, so the digest podman reports
+   * for the image is the signed index's, as after `podman pull IMAGE@INDEX`.
+   */
+  index?: Manifest;
+}
+
+/** What a content check re-read. */
+export interface ContentCheck {
+  /** Layers whose content was re-hashed and matched. */
+  layers: number;
+  /** Bytes re-read. */
+  bytes: number;
 }
 
 /** A place verified images are installed into. */
@@ -25,18 +50,34 @@ export interface ContainerRuntime {
   /** `podman`, `docker` or `oci:DIR`. */
   readonly name: string;
   /**
+   * Does the runtime answer (podman installed and its storage readable,
+   * the Docker daemon reachable)? Called before anything is downloaded.
+   * @throws RuntimeError (exit 3), one line naming the runtime and how to start or install it
+   */
+  check(): Promise<void>;
+  /**
    * Install the single-platform image `manifest` whose blobs come from
    * `source` (every blob is checked against its digest and size while it is
-   * read; a mismatch aborts with nothing installed), under each of `names`.
-   * Reads back what the runtime stored and checks its image ID equals the
-   * manifest's config digest before returning.
+   * read; a mismatch aborts with nothing installed), under each of `names`,
+   * and under no other name. Reads back what the runtime stored and checks
+   * its image ID equals the manifest's config digest before returning.
    */
   install(
     source: ImageSource,
     manifest: Manifest,
     names: string[],
     progress?: Progress,
+    options?: InstallOptions,
   ): Promise<InstalledImage>;
   /** What the runtime holds under `name`, or undefined. */
   inspect(name: string): Promise<InstalledImage | undefined>;
+  /**
+   * Re-read the content the runtime holds under `name` and check it against
+   * `manifest` (already verified: its config digest is the image ID): the
+   * config must hash to the manifest's config digest and every layer to
+   * the config's `rootfs.diff_ids` (podman / docker: the image is
+   * re-exported with `save`; `oci:`: every blob is re-hashed).
+   * @throws VerificationError (exit 1) naming the first blob or layer that differs
+   */
+  verifyContent(name: string, manifest: ImageManifest, progress?: Progress): Promise<ContentCheck>;
 }

@@ -28,6 +28,7 @@ export function selectRuntime(
   const cli: CliRuntimeOptions = {
     extraArgs: options.extraArgs,
     stagingDir: options.stagingDir ?? join(dataDir, "tmp"),
+    ...(options.env ? { env: options.env } : {}),
   };
   if (spec === undefined || spec === "") {
     const has = options.isOnPath ?? onPath;

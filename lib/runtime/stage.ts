@@ -2,7 +2,8 @@
  * Copy one single-platform image from an {@linkcode ImageSource} into an
  * OCI image layout: config and layers first (each streamed and checked
  * against its digest and size before it becomes visible), the manifest
- * last. Blobs the layout already holds are not fetched again. Used by the
+ * last. Blobs the layout already holds are not fetched again once their
+ * files are re-hashed and match (one that does not is fetched and replaced). Used by the
  * embedded `oci:DIR` store and to stage images for podman / docker.
  *
  * @module
@@ -78,7 +79,8 @@ async function copyBlobs(
   for (const blob of [parsed.config, ...parsed.layers]) {
     if (seen.has(blob.digest)) continue;
     seen.add(blob.digest);
-    if (!await layout.hasBlob(blob.digest)) todo.push(blob);
+    // A blob already stored is reused only once its file hashes to the digest again.
+    if (!await layout.hasVerifiedBlob(blob)) todo.push(blob);
   }
   // A few blobs at a time; the first failure stops the others, and every
   // transfer has ended (its temp file removed) before the error propagates.

@@ -372,11 +372,13 @@ export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateRes
     progress.note(
       `installing ${req.imageName} (${platformManifest.digest}) into ${req.runtime.name}`,
     );
+    // With the signed index handed over, podman records (and reports) the signed digest.
     const installed = await req.runtime.install(
       req.source,
       platformManifest,
       [req.imageName],
       progress,
+      platformManifest !== top ? { index: top } : {},
     );
     crash(req, "after-install");
 

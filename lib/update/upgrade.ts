@@ -61,6 +61,8 @@ export interface UpgradeResult extends UpdateResult {
 /** Resolve, fetch signatures and bundles, apply. */
 export async function upgradeFromRegistry(req: UpgradeRequest): Promise<UpgradeResult> {
   const imageName = req.imageName ?? `${req.client.registry}/${req.repository}:${req.tag}`;
+  // A runtime that does not answer fails here, before anything is downloaded.
+  await req.runtime.check();
   const source = new RegistrySource(req.client, req.repository, { tag: req.tag });
   const top = await source.resolve();
   const keyId = req.key.keyId;

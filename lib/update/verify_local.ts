@@ -6,6 +6,9 @@
  * Sigstore bundles) are re-verified; every one stored must verify, and at
  * least one must be stored. Every link is re-checked from bytes: signatures → signed digest →
  * (index →) platform manifest → config digest = the runtime's image ID.
+ * The image's bytes are re-read too: an `oci:` store re-hashes every blob
+ * when inspected; with `deep`, podman and docker re-export the image and
+ * every layer is hashed against the signed config's `rootfs.diff_ids`.
  *
  * @module
  */
@@ -14,13 +17,15 @@ import { VerificationError } from "../cli/errors.ts";
 import { type SignerInfo, verifyCosignSignatures } from "../signatures/verify.ts";
 import type { TrustedKey } from "../trust/trusted_key.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
-import type { ContainerRuntime } from "../runtime/runtime.ts";
+import type { ContainerRuntime, ContentCheck } from "../runtime/runtime.ts";
+import type { Progress } from "../cli/progress.ts";
+import { parseImageManifest } from "../runtime/image_manifest.ts";
 import { verifyBundleSignatures } from "../signatures/bundle_signature.ts";
 import { readBundles, readSignatures } from "../store/signature_store.ts";
 import { readImageState } from "../store/rollback_state.ts";
 import { repositoryOf } from "../signatures/signed_identity.ts";
 import { RollbackError } from "../cli/errors.ts";
-import { readInstalled } from "./installed.ts";
+import { decodeField, readInstalled } from "./installed.ts";
 import { checkRecordChain, imageIdMatches } from "./chain.ts";
 
 /** What to check. */
@@ -30,6 +35,13 @@ export interface VerifyLocalRequest {
   trustedRoot: LoadedTrustedRoot;
   dataDir: string;
   runtime: ContainerRuntime;
+  /**
+   * Also re-read the image's content from the runtime (podman / docker:
+   * re-export it and hash every layer against the signed config's
+   * `rootfs.diff_ids`). `oci:` stores are re-hashed blob by blob anyway.
+   */
+  deep?: boolean;
+  progress?: Progress;
 }
 
 /** A passed check. */
@@ -45,6 +57,8 @@ export interface VerifyLocalResult {
   bundles: number;
   tlog: { logID: string; logIndex: number; integratedTime: number }[];
   signer: SignerInfo;
+  /** With `deep`: what was re-read from the runtime and matched. */
+  content?: ContentCheck;
 }
 
 function refuse(code: string, message: string, hint?: string): never {
@@ -76,6 +90,13 @@ export async function verifyLocalImage(req: VerifyLocalRequest): Promise<VerifyL
       "the local image was modified or re-tagged; run 'upgrade' to reinstall it",
     );
   }
+  const content = req.deep
+    ? await req.runtime.verifyContent(
+      req.imageName,
+      parseImageManifest(decodeField(record.manifest)),
+      req.progress,
+    )
+    : undefined;
   const sigs = await readSignatures(req.dataDir, req.key.keyId, chain.signedDigest) ?? [];
   const bundles = await readBundles(req.dataDir, req.key.keyId, chain.signedDigest) ?? [];
   if (sigs.length === 0 && bundles.length === 0) {
@@ -135,5 +156,6 @@ export async function verifyLocalImage(req: VerifyLocalRequest): Promise<VerifyL
     bundles: okBundles.length,
     tlog,
     signer: (verified[0] ?? okBundles[0]).signer,
+    ...(content ? { content } : {}),
   };
 }
