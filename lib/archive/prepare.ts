@@ -34,7 +34,7 @@ import {
   type Platform,
 } from "../registry/media_types.ts";
 import type { RegistryReference } from "../registry/reference.ts";
-import { COSIGN_KIND } from "../oci/layout.ts";
+import { COSIGN_KIND, REF_NAME } from "../oci/layout.ts";
 import { type VerifiedSignature, verifyCosignSignatures } from "../signatures/verify.ts";
 import type { TrustedKey } from "../trust/trusted_key.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
@@ -344,7 +344,12 @@ export async function prepareArchive(req: PrepareRequest): Promise<PrepareResult
     ...manifestDescriptor(image),
     // Only cosign save's `kind`, as in Dangerzone's archives: the name to
     // install under is the signed one (the payload's docker-reference).
-    annotations: { [COSIGN_KIND]: isIndexType(image.mediaType) ? KIND.imageIndex : KIND.image },
+    // Sigstore bundles carry no such name, so a bundle-only archive (which
+    // Dangerzone cannot read anyway) also names its image.
+    annotations: {
+      [COSIGN_KIND]: isIndexType(image.mediaType) ? KIND.imageIndex : KIND.image,
+      ...(verifiedLayers.length === 0 ? { [REF_NAME]: fullName } : {}),
+    },
   }];
   let attestations = false;
   // Only the signatures that verified travel: the archive's `.sig` manifest
