@@ -59,14 +59,18 @@ export const command = defineCommand({
       type: "string",
       short: "o",
       value: "FILE.tar",
-      description: `the archive to write; '{arch}' becomes the architecture (default ${DEFAULT_OUTPUT})`,
+      description:
+        `the archive to write; '{arch}' becomes the architecture (default ${DEFAULT_OUTPUT})`,
     },
     "platform": {
       type: "string",
       value: "OS/ARCH",
       description: "platform to keep (default this machine's, e.g. linux/amd64)",
     },
-    "all-platforms": { type: "boolean", description: "keep every platform (not Dangerzone's format)" },
+    "all-platforms": {
+      type: "boolean",
+      description: "keep every platform (not Dangerzone's format)",
+    },
     "force": { type: "boolean", description: "replace an existing output file" },
   },
   positionals: { min: 0, max: 1, names: "IMAGE" },
@@ -132,7 +136,9 @@ export const command = defineCommand({
       } else {
         const name = ctx.args[0] ?? DEFAULT_IMAGE;
         if (r.indexDigest) {
-          ctx.out(`Resolved ${name} to ${r.indexDigest}; its ${r.platforms[0]} manifest ${r.digest}`);
+          ctx.out(
+            `Resolved ${name} to ${r.indexDigest}; its ${r.platforms[0]} manifest ${r.digest}`,
+          );
         } else if (!ref.digest) ctx.out(`Resolved ${name} to ${r.digest}`);
         ctx.out(`Wrote ${output}: ${r.reference}`);
         ctx.out(

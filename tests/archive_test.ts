@@ -126,7 +126,9 @@ Deno.test({
       const ex = await extractArchive(out, x);
       const kinds = ex.index.manifests.map((m) => m.annotations?.kind);
       assert.deepEqual(kinds, ["dev.cosignproject.cosign/image", "dev.cosignproject.cosign/sigs"]);
-      assert.deepEqual(ex.index.manifests[0].annotations, { kind: "dev.cosignproject.cosign/image" });
+      assert.deepEqual(ex.index.manifests[0].annotations, {
+        kind: "dev.cosignproject.cosign/image",
+      });
 
       // skopeo reads the image out of the archive (index.json lists only it) and the layout.
       const p = await new Deno.Command("skopeo", {
@@ -202,7 +204,9 @@ Deno.test({
       );
       assert.deepEqual(JSON.parse(s2.out[0]).platforms, ["linux/amd64", "linux/arm64"]);
       assert.ok(
-        (await tarNames(all)).includes(`./blobs/sha256/${arm.layers[0].descriptor.digest.slice(7)}`),
+        (await tarNames(all)).includes(
+          `./blobs/sha256/${arm.layers[0].descriptor.digest.slice(7)}`,
+        ),
       );
       // A platform the index lacks is a usage error, nothing written.
       const s3 = sinks();
@@ -531,7 +535,14 @@ Deno.test({
         }
       });
       const data = join(fx.dir, "data");
-      const r = await loadOffline([t, ...fx.common, "--data-dir", data, "--runtime", `oci:${join(fx.dir, "s")}`]);
+      const r = await loadOffline([
+        t,
+        ...fx.common,
+        "--data-dir",
+        data,
+        "--runtime",
+        `oci:${join(fx.dir, "s")}`,
+      ]);
       assert.equal(r.code, 1, r.err);
       assert.equal(r.err.trim().split("\n").length, 1, r.err);
       assert.match(r.err, /nests 1000001 levels deep/);

@@ -201,7 +201,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "prepare-archive: dangerzone-{arch}.tar by default; never overwrites or creates directories",
+  name:
+    "prepare-archive: dangerzone-{arch}.tar by default; never overwrites or creates directories",
   ...opts,
   async fn() {
     await using lab = await startSigningLab();

@@ -249,9 +249,7 @@ export async function prepareArchive(req: PrepareRequest): Promise<PrepareResult
     if (chosen.length === 0) {
       const have = idx.manifests.filter((d) => d.platform).map((d) => formatPlatform(d.platform!));
       throw new UsageError(
-        `${source.name}@${top.digest} has no ${wanted} image (it has ${
-          have.join(", ") || "none"
-        })`,
+        `${source.name}@${top.digest} has no ${wanted} image (it has ${have.join(", ") || "none"})`,
         { hint: "choose one with --platform, or --all-platforms" },
       );
     }

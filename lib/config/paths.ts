@@ -45,7 +45,9 @@ export function defaultDataDir(
   if (explicit) return explicit;
   if (os === "windows") {
     const local = readEnv("LOCALAPPDATA") ??
-      (readEnv("USERPROFILE") ? win32.join(readEnv("USERPROFILE")!, "AppData", "Local") : undefined);
+      (readEnv("USERPROFILE")
+        ? win32.join(readEnv("USERPROFILE")!, "AppData", "Local")
+        : undefined);
     return win32.join(local ?? ".", "dangerzone", "dangerzone");
   }
   const home = readEnv("HOME");

@@ -6,7 +6,10 @@ const envOf = (vars: Record<string, string>) => (name: string) => vars[name] || 
 Deno.test("data dir: $DANGERZONE_IMAGE_DATA_DIR wins on every OS", () => {
   for (const os of ["linux", "darwin", "windows"] as const) {
     assert.equal(
-      defaultDataDir(envOf({ DANGERZONE_IMAGE_DATA_DIR: "/x", HOME: "/h", LOCALAPPDATA: "C:\\L" }), os),
+      defaultDataDir(
+        envOf({ DANGERZONE_IMAGE_DATA_DIR: "/x", HOME: "/h", LOCALAPPDATA: "C:\\L" }),
+        os,
+      ),
       "/x",
     );
   }
@@ -22,8 +25,14 @@ Deno.test("data dir: Dangerzone's platformdirs user_data_dir('dangerzone') per O
     defaultDataDir(envOf({ XDG_DATA_HOME: "  ", HOME: "/home/u" }), "linux"),
     "/home/u/.local/share/dangerzone",
   );
-  assert.equal(defaultDataDir(envOf({ HOME: "/home/u" }), "linux"), "/home/u/.local/share/dangerzone");
-  assert.equal(defaultDataDir(envOf({ HOME: "/home/u" }), "freebsd"), "/home/u/.local/share/dangerzone");
+  assert.equal(
+    defaultDataDir(envOf({ HOME: "/home/u" }), "linux"),
+    "/home/u/.local/share/dangerzone",
+  );
+  assert.equal(
+    defaultDataDir(envOf({ HOME: "/home/u" }), "freebsd"),
+    "/home/u/.local/share/dangerzone",
+  );
   // macOS: ~/Library/Application Support, XDG ignored.
   assert.equal(
     defaultDataDir(envOf({ XDG_DATA_HOME: "/xdg", HOME: "/Users/u" }), "darwin"),

@@ -41,7 +41,9 @@ export async function cosignSaveLayout(
     const m = await client.getManifest(repo, reference);
     await put(m.digest, m.bytes);
     const doc = JSON.parse(dec.decode(m.bytes));
-    for (const b of [doc.config, ...doc.layers]) await put(b.digest, await client.getBlobBytes(repo, b));
+    for (const b of [doc.config, ...doc.layers]) {
+      await put(b.digest, await client.getBlobBytes(repo, b));
+    }
     entries.push({
       mediaType: m.mediaType,
       size: m.size,
@@ -160,7 +162,9 @@ export async function dangerzoneChecks(path: string): Promise<DangerzoneView> {
       throw fail("KeyError", "a /sigs layer lacks its signature or bundle annotation");
     }
     const bundle = JSON.parse(bundleText);
-    const body = JSON.parse(dec.decode(Uint8Array.from(atob(bundle.Payload.body), (c) => c.charCodeAt(0))));
+    const body = JSON.parse(
+      dec.decode(Uint8Array.from(atob(bundle.Payload.body), (c) => c.charCodeAt(0))),
+    );
     return {
       Base64Signature: body.spec.signature.content,
       Payload: encodeBase64(blob(layer.digest)),
