@@ -42,7 +42,7 @@ export const command = defineCommand({
   },
   positionals: { min: 1, max: 1, names: "IMAGE" },
   examples: [
-    "dangerzone-image attest-provenance ghcr.io/freedomofpress/dangerzone/dangerzone --repository freedomofpress/dangerzone",
+    "dangerzone-image attest-provenance ghcr.io/freedomofpress/dangerzone/v1 --repository freedomofpress/dangerzone",
     "dangerzone-image attest-provenance oci:./layout@sha256:\u2026 --repository slsa-framework/example-package",
   ],
   permissions:

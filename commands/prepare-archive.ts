@@ -5,50 +5,95 @@
  */
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
+import { dirname } from "node:path";
 import { IoError, UsageError } from "../lib/cli/errors.ts";
+import { DEFAULT_IMAGE } from "../lib/config/dangerzone_image.ts";
 import { formatBytes } from "../lib/cli/progress.ts";
 import { parseRegistryReference } from "../lib/registry/reference.ts";
 import { RegistrySource } from "../lib/image/source.ts";
 import { clientFor } from "../lib/registry/from_options.ts";
 import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
 import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
-import { prepareArchive } from "../lib/archive/prepare.ts";
+import { dangerzoneArch, parsePlatform, prepareArchive } from "../lib/archive/prepare.ts";
+
+const DEFAULT_OUTPUT = "dangerzone-{arch}.tar";
+
+/** Refuse (exit 2) an output that exists (unless `force`) or whose directory is missing. */
+async function checkOutput(output: string, force: boolean): Promise<void> {
+  let info: Deno.FileInfo | undefined;
+  try {
+    info = await Deno.lstat(output);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  if (info?.isDirectory) {
+    throw new UsageError(`${output} is a directory`, { hint: "--output names the .tar to write" });
+  }
+  if (info && !force) {
+    throw new UsageError(`${output} already exists; refusing to overwrite it`, {
+      hint: "pass --force to replace it, or choose another --output",
+    });
+  }
+  const dir = dirname(output);
+  let isDir = false;
+  try {
+    isDir = (await Deno.stat(dir)).isDirectory;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  if (!isDir) {
+    throw new UsageError(`directory ${dir} does not exist`, { hint: "create it first" });
+  }
+}
 
 /** The `prepare-archive` command. */
 export const command = defineCommand({
   name: "prepare-archive",
   summary: "write one tar with the image and all that verifies it",
   usage:
-    "prepare-archive --output FILE.tar IMAGE[@sha256:\u2026] [--platform OS/ARCH | --all-platforms]",
+    "prepare-archive [IMAGE[@sha256:\u2026]] [--output FILE.tar] [--platform OS/ARCH | --all-platforms] [--force]",
+  description:
+    `Writes Dangerzone's archive format (a tar of a cosign-save layout; dangerzone.json holds the full index, index.json the image only, so 'podman load -i' and 'docker load -i' take it as it is). IMAGE defaults to ${DEFAULT_IMAGE}. For an index, the archive holds the platform's own signed manifest (as Dangerzone's does), or the signed index when only that is signed. Signatures are verified before anything is written; an existing file is never replaced without --force.`,
   options: {
     "output": {
       type: "string",
       short: "o",
       value: "FILE.tar",
-      description: "the archive to write (required)",
+      description:
+        `the archive to write; '{arch}' becomes the architecture (default ${DEFAULT_OUTPUT})`,
     },
     "platform": {
       type: "string",
       value: "OS/ARCH",
-      description: "platform to keep (default linux/amd64)",
+      description: "platform to keep (default this machine's, e.g. linux/amd64)",
     },
-    "all-platforms": { type: "boolean", description: "keep every platform" },
+    "all-platforms": {
+      type: "boolean",
+      description: "keep every platform (not Dangerzone's format)",
+    },
+    "force": { type: "boolean", description: "replace an existing output file" },
   },
-  positionals: { min: 1, max: 1, names: "IMAGE" },
+  positionals: { min: 0, max: 1, names: "IMAGE" },
   examples: [
-    "dangerzone-image prepare-archive --output dz.tar ghcr.io/freedomofpress/dangerzone/dangerzone@sha256:\u2026",
+    "dangerzone-image prepare-archive",
+    `dangerzone-image prepare-archive --platform linux/arm64 --output dz-{arch}.tar ${DEFAULT_IMAGE}@sha256:\u2026`,
   ],
   permissions:
     "--allow-net=<registry host> --allow-read=<auth file>,<output dir> --allow-write=<output dir> --allow-env",
   async run(ctx) {
-    const output = ctx.options.output as string | undefined;
-    if (!output) throw new UsageError("--output FILE.tar is required");
     const platform = ctx.options.platform as string | undefined;
     const allPlatforms = Boolean(ctx.options["all-platforms"]);
     if (platform && allPlatforms) {
       throw new UsageError("--platform and --all-platforms exclude each other");
     }
-    const ref = parseRegistryReference(ctx.args[0]);
+    const defaultPlatform = `linux/${dangerzoneArch(Deno.build.arch)}`;
+    const arch = allPlatforms ? "all" : parsePlatform(platform ?? defaultPlatform).architecture;
+    const given = ctx.options.output as string | undefined;
+    if (given === "") throw new UsageError("--output needs a file name");
+    const output = (given ?? DEFAULT_OUTPUT).replaceAll("{arch}", arch);
+    const force = Boolean(ctx.options.force);
+    const ref = parseRegistryReference(ctx.args[0] ?? DEFAULT_IMAGE);
+    await checkOutput(output, force);
     const key = await loadTrustedKey(ctx.global.key);
     const trustedRoot = await loadTrustedRoot(ctx.global.trustedRoot);
     const client = clientFor(ref.registry, ctx.global);
@@ -64,7 +109,9 @@ export const command = defineCommand({
         reference: ref,
         output,
         platform,
+        defaultPlatform,
         allPlatforms,
+        noClobber: !force,
         key,
         trustedRoot,
         progress: ctx.progress,
@@ -76,6 +123,8 @@ export const command = defineCommand({
           output,
           reference: r.reference,
           digest: r.digest,
+          ...(r.indexDigest ? { indexDigest: r.indexDigest } : {}),
+          dangerzoneCompatible: r.dangerzoneIncompatible === undefined,
           platforms: r.platforms,
           blobs: r.blobs,
           bytes: r.bytes,
@@ -85,7 +134,12 @@ export const command = defineCommand({
           tlog: r.tlog,
         }));
       } else {
-        if (!ref.digest) ctx.out(`Resolved ${ctx.args[0]} to ${r.digest}`);
+        const name = ctx.args[0] ?? DEFAULT_IMAGE;
+        if (r.indexDigest) {
+          ctx.out(
+            `Resolved ${name} to ${r.indexDigest}; its ${r.platforms[0]} manifest ${r.digest}`,
+          );
+        } else if (!ref.digest) ctx.out(`Resolved ${name} to ${r.digest}`);
         ctx.out(`Wrote ${output}: ${r.reference}`);
         ctx.out(
           `  ${r.platforms.join(", ") || "(no platform)"}; ${r.blobs} blobs, ${
@@ -95,6 +149,7 @@ export const command = defineCommand({
           }`,
         );
       }
+      if (r.dangerzoneIncompatible) ctx.err(`note: ${r.dangerzoneIncompatible}`);
       return 0;
     } finally {
       for (const s of signals) Deno.removeSignalListener(s, onSignal);

@@ -30,6 +30,8 @@ export const command = defineCommand({
   name: "verify-signatures",
   summary: "verify a saved signature list for a digest, offline",
   usage: "verify-signatures FILE.json --digest sha256:\u2026",
+  description:
+    "FILE is a JSON list of signatures (Dangerzone's signature store) or the JSON lines `cosign download signature` prints (one object per line). Exit 0 only when every signature verifies.",
   options: {
     "digest": {
       type: "string",

@@ -135,3 +135,50 @@ Deno.test(
     await Deno.remove(dir, { recursive: true });
   },
 );
+
+Deno.test(
+  "verify-signatures: the JSON lines `cosign download signature` prints (one object per line)",
+  { ignore },
+  async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const list = JSON.parse(await Deno.readTextFile(file("valid", DFA9)));
+      assert.equal(list.length, 3);
+      // As cosign prints them: one compact object per line, a final newline.
+      const lines = list.map((s: unknown) => JSON.stringify(s)).join("\n") + "\n";
+      await Deno.writeTextFile(`${dir}/sigs.jsonl`, lines);
+      let r = await run(["--key", KEY, `${dir}/sigs.jsonl`, "--digest", `sha256:${DFA9}`]);
+      assert.equal(r.code, 0, r.err.join("\n"));
+      assert.match(r.out.at(-1)!, /all 3 signature\(s\) verified/);
+      // CRLF line ends and blank lines are tolerated.
+      await Deno.writeTextFile(`${dir}/crlf.jsonl`, "\r\n" + lines.replaceAll("\n", "\r\n\r\n"));
+      r = await run(["--key", KEY, `${dir}/crlf.jsonl`, "--digest", `sha256:${DFA9}`]);
+      assert.equal(r.code, 0, r.err.join("\n"));
+      // A single signature is a single line: one JSON object.
+      await Deno.writeTextFile(`${dir}/one.jsonl`, JSON.stringify(list[0]) + "\n");
+      r = await run(["--key", KEY, `${dir}/one.jsonl`, "--digest", `sha256:${DFA9}`]);
+      assert.equal(r.code, 0, r.err.join("\n"));
+      assert.match(r.out.at(-1)!, /all 1 signature\(s\) verified/);
+      // A tampered line fails alone, reported by its number; a line that is not JSON too.
+      const tampered = JSON.parse(await Deno.readTextFile(file("tampered", D220)));
+      const good = JSON.parse(await Deno.readTextFile(file("valid", D220)));
+      await Deno.writeTextFile(
+        `${dir}/mixed.jsonl`,
+        [JSON.stringify(good[0]), JSON.stringify(tampered[0]), "{not json"].join("\n"),
+      );
+      r = await run(["--key", KEY, `${dir}/mixed.jsonl`, "--digest", `sha256:${D220}`]);
+      assert.equal(r.code, 1);
+      assert.equal(r.err.length, 2, r.err.join("\n"));
+      assert.match(r.err[0], /signature 2: /);
+      assert.match(r.err[1], /signature 3: .*line 3 is not JSON/);
+      // Deeply nested lines are refused as malformed, not a crash.
+      await Deno.writeTextFile(`${dir}/deep.jsonl`, "[".repeat(100_000) + "]".repeat(100_000));
+      r = await run(["--key", KEY, `${dir}/deep.jsonl`, "--digest", `sha256:${D220}`]);
+      assert.equal(r.code, 1);
+      assert.equal(r.err.length, 1);
+      assert.match(r.err[0], /nests/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

@@ -107,7 +107,9 @@ async function main(): Promise<number> {
     };
     const trust = ["--trusted-root", trustedRoot];
     const runtime = ["--runtime", `oci:${join(work, "images")}`];
-    const repo = `${reg.host}/dangerzone/dangerzone`;
+    // Dangerzone's image path (ghcr.io/freedomofpress/dangerzone/v1), on the local registry.
+    const repoPath = "freedomofpress/dangerzone/v1";
+    const repo = `${reg.host}/${repoPath}`;
 
     await dz("make a signing key", [
       "generate-key-pair",
@@ -123,7 +125,7 @@ async function main(): Promise<number> {
       files: { "etc/dangerzone-version": "1.0\n" },
       labels: { version: "1.0" },
     });
-    const d1 = await pushImage(client, "dangerzone/dangerzone", v1);
+    const d1 = await pushImage(client, repoPath, v1);
     console.log(`\n${bold("== publish sample image v1")}\n  ${repo}@${d1}`);
 
     await dz("sign v1 (logged in the local Rekor)", [
@@ -140,7 +142,7 @@ async function main(): Promise<number> {
 
     const sigFile = join(work, "v1-signatures.json");
     const sigs = await fetchCosignSignatures(
-      new RegistrySource(client, "dangerzone/dangerzone", {}),
+      new RegistrySource(client, repoPath, {}),
       d1,
     );
     await Deno.writeTextFile(sigFile, toCosignDownloadJson(sigs));
@@ -182,7 +184,7 @@ async function main(): Promise<number> {
       files: { "etc/dangerzone-version": "2.0\n" },
       labels: { version: "2.0" },
     });
-    const d2 = await pushImage(client, "dangerzone/dangerzone", v2);
+    const d2 = await pushImage(client, repoPath, v2);
     console.log(`\n${bold("== publish sample image v2")}\n  ${repo}@${d2}`);
     await dz("an unsigned v2 becomes latest", ["tag", `${repo}@${d2}`, "latest"], { env });
     await dz("upgrade refuses the unsigned latest", [

@@ -114,32 +114,32 @@ Deno.test({
       assert.equal(summary.blobs, 6);
 
       const names = await tarNames(out);
-      assert.ok(names.includes("oci-layout") && names.includes("index.json"));
-      assert.ok(names.includes("dangerzone.json"));
-      assert.ok(names.includes(`blobs/sha256/${digest.slice(7)}`));
+      assert.ok(names.includes("./oci-layout") && names.includes("./index.json"));
+      assert.ok(names.includes("./dangerzone.json"));
+      assert.ok(names.includes(`./blobs/sha256/${digest.slice(7)}`));
       // No temporary file is left beside the output.
       assert.deepEqual((await listDir(fx.dir)).filter((n) => n.endsWith(".tmp")), []);
 
-      // Our reader accepts it; the index carries cosign's kinds and the full name.
+      // Our reader accepts it; the index carries cosign's kinds (and nothing else, as cosign save).
       const x = join(fx.dir, "x");
       await Deno.mkdir(x);
       const ex = await extractArchive(out, x);
       const kinds = ex.index.manifests.map((m) => m.annotations?.kind);
       assert.deepEqual(kinds, ["dev.cosignproject.cosign/image", "dev.cosignproject.cosign/sigs"]);
-      const img = ex.index.manifests[0];
-      assert.equal(img.annotations?.["org.opencontainers.image.ref.name"], summary.reference);
-      assert.equal(img.annotations?.["io.containerd.image.name"], summary.reference);
+      assert.deepEqual(ex.index.manifests[0].annotations, {
+        kind: "dev.cosignproject.cosign/image",
+      });
 
-      // skopeo reads the image out of the archive (selected by its ref name) and the layout.
+      // skopeo reads the image out of the archive (index.json lists only it) and the layout.
       const p = await new Deno.Command("skopeo", {
-        args: ["inspect", "--raw", `oci-archive:${out}:${summary.reference}`],
+        args: ["inspect", "--raw", `oci-archive:${out}`],
         stdout: "piped",
         stderr: "piped",
       }).output();
       assert.equal(p.code, 0, new TextDecoder().decode(p.stderr));
       assert.equal(sha256Digest(p.stdout), digest);
       const p2 = await new Deno.Command("skopeo", {
-        args: ["inspect", `oci:${x}:${summary.reference}`],
+        args: ["inspect", `oci-archive:${out}`],
         stdout: "piped",
         stderr: "piped",
       }).output();
@@ -176,10 +176,10 @@ Deno.test({
       const summary = JSON.parse(s.out[0]);
       assert.deepEqual(summary.platforms, ["linux/amd64"]);
       const names = await tarNames(out);
-      assert.ok(names.includes(`blobs/sha256/${digest.slice(7)}`));
-      assert.ok(names.includes(`blobs/sha256/${amd.manifestDescriptor.digest.slice(7)}`));
-      assert.ok(!names.includes(`blobs/sha256/${arm.manifestDescriptor.digest.slice(7)}`));
-      assert.ok(!names.includes(`blobs/sha256/${arm.layers[0].descriptor.digest.slice(7)}`));
+      assert.ok(names.includes(`./blobs/sha256/${digest.slice(7)}`));
+      assert.ok(names.includes(`./blobs/sha256/${amd.manifestDescriptor.digest.slice(7)}`));
+      assert.ok(!names.includes(`./blobs/sha256/${arm.manifestDescriptor.digest.slice(7)}`));
+      assert.ok(!names.includes(`./blobs/sha256/${arm.layers[0].descriptor.digest.slice(7)}`));
       const x = join(fx.dir, "x");
       await Deno.mkdir(x);
       const ex = await extractArchive(out, x);
@@ -204,7 +204,9 @@ Deno.test({
       );
       assert.deepEqual(JSON.parse(s2.out[0]).platforms, ["linux/amd64", "linux/arm64"]);
       assert.ok(
-        (await tarNames(all)).includes(`blobs/sha256/${arm.layers[0].descriptor.digest.slice(7)}`),
+        (await tarNames(all)).includes(
+          `./blobs/sha256/${arm.layers[0].descriptor.digest.slice(7)}`,
+        ),
       );
       // A platform the index lacks is a usage error, nothing written.
       const s3 = sinks();
@@ -311,9 +313,9 @@ const enc = new TextEncoder();
 /** Replace a blob by new bytes and repoint every index entry naming it. */
 function replaceBlob(files: Map<string, Uint8Array>, digest: string, bytes: Uint8Array) {
   const nd = sha256Digest(bytes);
-  files.delete(`blobs/sha256/${digest.slice(7)}`);
-  files.set(`blobs/sha256/${nd.slice(7)}`, bytes);
-  for (const n of ["index.json", "dangerzone.json"]) {
+  files.delete(`./blobs/sha256/${digest.slice(7)}`);
+  files.set(`./blobs/sha256/${nd.slice(7)}`, bytes);
+  for (const n of ["./index.json", "./dangerzone.json"]) {
     const idx = JSON.parse(dec.decode(files.get(n)!));
     for (const m of idx.manifests) {
       if (m.digest === digest) Object.assign(m, { digest: nd, size: bytes.byteLength });
@@ -383,17 +385,17 @@ Deno.test({
       // Tampered archives: each refused (exit 1), nothing loaded, nothing stored.
       const tampered: [string, (f: Map<string, Uint8Array>) => void, RegExp][] = [
         ["flipped layer byte", (f) => {
-          const n = `blobs/sha256/${v2.layers[0].descriptor.digest.slice(7)}`;
+          const n = `./blobs/sha256/${v2.layers[0].descriptor.digest.slice(7)}`;
           const b = f.get(n)!.slice();
           b[b.length - 1] ^= 1;
           f.set(n, b);
         }, /does not hash/],
         ["replaced signature", (f) => {
-          const idx = JSON.parse(dec.decode(f.get("index.json")!));
+          const idx = JSON.parse(dec.decode(f.get("./dangerzone.json")!));
           const sig = idx.manifests.find((m: { annotations: Record<string, string> }) =>
             m.annotations.kind.endsWith("/sigs")
           );
-          const doc = JSON.parse(dec.decode(f.get(`blobs/sha256/${sig.digest.slice(7)}`)!));
+          const doc = JSON.parse(dec.decode(f.get(`./blobs/sha256/${sig.digest.slice(7)}`)!));
           const a = doc.layers[0].annotations;
           const raw = atob(a["dev.cosignproject.cosign/signature"]);
           a["dev.cosignproject.cosign/signature"] = btoa(
@@ -403,20 +405,20 @@ Deno.test({
         }, /does not verify/],
         ["index pointing elsewhere", (f) => {
           // v1's image manifest (present as a blob) named as the image: its signatures don't bind it.
-          f.set(`blobs/sha256/${d1.slice(7)}`, v1.manifest);
-          f.set(`blobs/sha256/${v1.configDescriptor.digest.slice(7)}`, v1.config);
-          f.set(`blobs/sha256/${v1.layers[0].descriptor.digest.slice(7)}`, v1.layers[0].bytes);
-          for (const n of ["index.json", "dangerzone.json"]) {
+          f.set(`./blobs/sha256/${d1.slice(7)}`, v1.manifest);
+          f.set(`./blobs/sha256/${v1.configDescriptor.digest.slice(7)}`, v1.config);
+          f.set(`./blobs/sha256/${v1.layers[0].descriptor.digest.slice(7)}`, v1.layers[0].bytes);
+          for (const n of ["./index.json", "./dangerzone.json"]) {
             const idx = JSON.parse(dec.decode(f.get(n)!));
             Object.assign(idx.manifests[0], { digest: d1, size: v1.manifest.byteLength });
             f.set(n, enc.encode(JSON.stringify(idx)));
           }
         }, /signature|name says|nothing refers to/],
         ["index.json / dangerzone.json disagree", (f) => {
-          const idx = JSON.parse(dec.decode(f.get("dangerzone.json")!));
+          const idx = JSON.parse(dec.decode(f.get("./dangerzone.json")!));
           idx.manifests.pop();
           idx.manifests.push({ ...idx.manifests[0] });
-          f.set("dangerzone.json", enc.encode(JSON.stringify(idx)));
+          f.set("./dangerzone.json", enc.encode(JSON.stringify(idx)));
         }, /disagree/],
       ];
       for (const [what, edit, pattern] of tampered) {
@@ -505,6 +507,46 @@ Deno.test({
         out,
       ]);
       assert.equal(loaded.code, 0, loaded.err);
+    } finally {
+      await fx.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "load-archive: 1M-deep JSON in index.json / dangerzone.json → exit 1, one line",
+  ...opts,
+  async fn() {
+    const fx = await fixture();
+    try {
+      const image = await buildImage({ files: { "d": "deep" } });
+      await fx.publish("dz/deep", image, "latest");
+      const a = join(fx.dir, "a.tar");
+      assert.equal(
+        await prepare.main(["--output", a, `${fx.reg.host}/dz/deep`, ...fx.common], sinks().sinks),
+        0,
+      );
+      const deep = "[".repeat(1_000_000) + "]".repeat(1_000_000);
+      const t = join(fx.dir, "deep.tar");
+      await rewriteArchive(a, t, (f) => {
+        for (const n of ["./index.json", "./dangerzone.json"]) {
+          const idx = JSON.parse(dec.decode(f.get(n)!));
+          f.set(n, enc.encode(JSON.stringify(idx).slice(0, -1) + `,"annotations":${deep}}`));
+        }
+      });
+      const data = join(fx.dir, "data");
+      const r = await loadOffline([
+        t,
+        ...fx.common,
+        "--data-dir",
+        data,
+        "--runtime",
+        `oci:${join(fx.dir, "s")}`,
+      ]);
+      assert.equal(r.code, 1, r.err);
+      assert.equal(r.err.trim().split("\n").length, 1, r.err);
+      assert.match(r.err, /nests 1000001 levels deep/);
+      assert.doesNotMatch(r.err, /call stack/);
     } finally {
       await fx.close();
     }

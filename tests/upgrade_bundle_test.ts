@@ -69,7 +69,7 @@ async function loadOffline(args: string[]) {
 }
 
 type Json = Record<string, unknown>;
-const blobName = (d: string) => `blobs/sha256/${d.slice(7)}`;
+const blobName = (d: string) => `./blobs/sha256/${d.slice(7)}`;
 
 /**
  * Replace the bundle of the archive's (only) bundle referrer by `edit(bundle)`,
@@ -77,7 +77,7 @@ const blobName = (d: string) => `blobs/sha256/${d.slice(7)}`;
  * both indexes repointed. Only the signature check can catch it.
  */
 function replaceBundle(files: Map<string, Uint8Array>, edit: (bundle: Json) => Json): void {
-  const index = JSON.parse(dec.decode(files.get("index.json")!));
+  const index = JSON.parse(dec.decode(files.get("./dangerzone.json")!));
   const entry = index.manifests.find((m: Json) =>
     (m.annotations as Json | undefined)?.kind === BUNDLE_KIND
   );
@@ -91,7 +91,7 @@ function replaceBundle(files: Map<string, Uint8Array>, edit: (bundle: Json) => J
   const newManifest = enc.encode(JSON.stringify(manifest));
   files.delete(blobName(entry.digest));
   files.set(blobName(sha256Digest(newManifest)), newManifest);
-  for (const n of ["index.json", "dangerzone.json"]) {
+  for (const n of ["./index.json", "./dangerzone.json"]) {
     const idx = JSON.parse(dec.decode(files.get(n)!));
     for (const m of idx.manifests) {
       if (m.digest === entry.digest) {
@@ -261,12 +261,18 @@ Deno.test({
       for (const e of await unpackTar(await Deno.readFile(archive))) {
         if (e.data && e.header.type === "file") files.set(e.header.name, e.data);
       }
-      const kinds = JSON.parse(dec.decode(files.get("index.json")!)).manifests.map((m: Json) =>
-        (m.annotations as Json).kind
-      );
+      const kinds = JSON.parse(dec.decode(files.get("./dangerzone.json")!)).manifests.map((
+        m: Json,
+      ) => (m.annotations as Json).kind);
       // The image and only the VERIFIED bundle (the SBOM referrer stays behind); no .sig.
       assert.deepEqual(kinds, ["dev.cosignproject.cosign/image", BUNDLE_KIND]);
-      assert.deepEqual(files.get("index.json"), files.get("dangerzone.json"));
+      // index.json: the image only (Dangerzone's images-only index).
+      const images = JSON.parse(dec.decode(files.get("./index.json")!)).manifests;
+      assert.deepEqual(images.map((m: Json) => (m.annotations as Json).kind), [
+        "dev.cosignproject.cosign/image",
+      ]);
+      // Dangerzone reads only .sig signatures: said, not hidden.
+      assert.equal(summary.dangerzoneCompatible, false);
 
       const data2 = join(lab.dir, "data2");
       const store2 = join(lab.dir, "store2");
@@ -295,7 +301,7 @@ Deno.test({
           /does not verify/,
         ],
         ["bundle blob flipped", (f) => {
-          const idx = JSON.parse(dec.decode(f.get("index.json")!));
+          const idx = JSON.parse(dec.decode(f.get("./dangerzone.json")!));
           const entry = idx.manifests.find((m: Json) =>
             (m.annotations as Json).kind === BUNDLE_KIND
           );
@@ -305,7 +311,7 @@ Deno.test({
           f.set(blobName(m.layers[0].digest), b);
         }, /does not hash/],
         ["bundle referrer left out", (f) => {
-          const idx = JSON.parse(dec.decode(f.get("index.json")!));
+          const idx = JSON.parse(dec.decode(f.get("./dangerzone.json")!));
           const entry = idx.manifests.find((m: Json) =>
             (m.annotations as Json).kind === BUNDLE_KIND
           );
@@ -313,7 +319,7 @@ Deno.test({
           for (const d of [entry.digest, m.config.digest, m.layers[0].digest]) {
             f.delete(blobName(d));
           }
-          for (const n of ["index.json", "dangerzone.json"]) {
+          for (const n of ["./index.json", "./dangerzone.json"]) {
             const idx = JSON.parse(dec.decode(f.get(n)!));
             idx.manifests = idx.manifests.filter((m: Json) =>
               (m.annotations as Json).kind !== BUNDLE_KIND

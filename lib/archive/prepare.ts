@@ -34,7 +34,7 @@ import {
   type Platform,
 } from "../registry/media_types.ts";
 import type { RegistryReference } from "../registry/reference.ts";
-import { CONTAINERD_NAME, COSIGN_KIND, REF_NAME } from "../oci/layout.ts";
+import { COSIGN_KIND, REF_NAME } from "../oci/layout.ts";
 import { type VerifiedSignature, verifyCosignSignatures } from "../signatures/verify.ts";
 import type { TrustedKey } from "../trust/trusted_key.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
@@ -48,9 +48,13 @@ export interface PrepareRequest {
   /** The image as the user named it (tag and/or digest). */
   reference: RegistryReference;
   output: string;
-  /** `os/arch[/variant]` to keep (default `linux/amd64`); ignored with `allPlatforms`. */
+  /** `os/arch[/variant]` the user asked for; ignored with `allPlatforms`. */
   platform?: string;
+  /** The platform to keep when none is asked for (this machine's; default `linux/amd64`). */
+  defaultPlatform?: string;
   allPlatforms?: boolean;
+  /** Never replace an existing `output` (the command's default, unless `--force`). */
+  noClobber?: boolean;
   key: TrustedKey;
   trustedRoot: LoadedTrustedRoot;
   progress?: Progress;
@@ -67,8 +71,12 @@ export const BUNDLE_KIND = "dev.sigstore.bundle/referrer";
 export interface PrepareResult {
   /** The full reference recorded in the archive (`registry/repo[:tag]@digest`). */
   reference: string;
-  /** Digest of the signed image (index or manifest). */
+  /** Digest of the signed image in the archive (platform manifest, or index). */
   digest: string;
+  /** The index the platform manifest was chosen from, when the archive holds a platform manifest of one. */
+  indexDigest?: string;
+  /** Why Dangerzone's own `load-archive` could not install this archive, if it could not. */
+  dangerzoneIncompatible?: string;
   /** Platforms kept (`os/arch[/variant]`); empty for a single manifest without platform. */
   platforms: string[];
   blobs: number;
@@ -87,6 +95,15 @@ const decoder = new TextDecoder();
 
 function parse<T>(m: Manifest): T {
   return JSON.parse(decoder.decode(m.bytes)) as T;
+}
+
+/**
+ * The architecture as Dangerzone names it (`amd64`, `arm64`) for a
+ * `Deno.build.arch` value; used for the default platform and `{arch}` in
+ * the default output name `dangerzone-{arch}.tar`.
+ */
+export function dangerzoneArch(arch: string): string {
+  return arch === "x86_64" ? "amd64" : arch === "aarch64" ? "arm64" : arch;
 }
 
 /** `os/arch[/variant]` of a platform. */
@@ -112,7 +129,101 @@ function manifestDescriptor(m: Manifest): Descriptor {
   return { mediaType: m.mediaType, digest: m.digest, size: m.size };
 }
 
-/** Fetch, verify, then write the archive. */
+/** The signatures and bundles of one digest that verify with the trusted key. */
+interface Verified {
+  digest: string;
+  signatures: VerifiedSignature[];
+  /** The `.sig` layers of `signatures`, in order. */
+  layers: Descriptor[];
+  bundles: { result: VerifiedBundleSignature; manifestDigest: string }[];
+  /** Signatures and bundles found, verified or not. */
+  found: number;
+  firstFailure?: string;
+}
+
+/** Fetch the signatures and bundles of `digest` and keep those that verify. */
+async function verifiedFor(req: PrepareRequest, digest: string): Promise<Verified> {
+  const { source, progress } = req;
+  const sigLayers = await fetchCosignSignatureLayers(source, digest);
+  const sigs = sigLayers.map((s) => s.signature);
+  const found = await fetchSigstoreBundles(source, digest);
+  for (const f of found) {
+    if (!f.ok) progress?.note(`warning: ${f.error.message}; left out`);
+  }
+  const readable = found.flatMap((f) => f.ok ? [f] : []);
+  const out: Verified = {
+    digest,
+    signatures: [],
+    layers: [],
+    bundles: [],
+    found: sigs.length + found.length,
+  };
+  if (sigs.length > 0) {
+    const verification = verifyCosignSignatures(sigs, digest, {
+      trustedRoot: req.trustedRoot,
+      key: req.key,
+    });
+    for (const r of verification.reports) {
+      if (r.ok) {
+        out.signatures.push(r.result);
+        out.layers.push(sigLayers[r.index].layer);
+      } else {
+        out.firstFailure ??= r.reason;
+        progress?.note(
+          `warning: signature ${r.index + 1} does not verify and is left out: ${r.reason}`,
+        );
+      }
+    }
+  }
+  const bundleReports = verifyBundleSignatures(readable.map((f) => f.bundle), digest, {
+    trustedRoot: req.trustedRoot,
+    key: req.key,
+  });
+  for (const r of bundleReports) {
+    if (r.ok) {
+      out.bundles.push({ result: r.result, manifestDigest: readable[r.index].manifestDigest });
+    } else {
+      out.firstFailure ??= r.reason;
+      progress?.note(
+        `warning: bundle ${readable[r.index].origin} does not verify and is left out: ${r.reason}`,
+      );
+    }
+  }
+  return out;
+}
+
+function verifiedCount(v: Verified): number {
+  return v.signatures.length + v.bundles.length;
+}
+
+/** Refuse when nothing of `v` verified (nothing has been written yet). */
+function requireVerified(v: Verified, name: string): void {
+  if (v.found === 0) {
+    throw new VerificationError("NO_SIGNATURES", `${name}@${v.digest} has no signatures`, {
+      hint: "only signed images can be archived",
+    });
+  }
+  if (verifiedCount(v) === 0) {
+    throw new VerificationError(
+      "SIGNATURE_INVALID",
+      `no signature of ${name}@${v.digest} verifies with the trusted key${
+        v.firstFailure ? `: ${v.firstFailure}` : ""
+      }`,
+      { hint: "check --key and --trusted-root; nothing was written" },
+    );
+  }
+}
+
+/**
+ * Fetch, verify, then write the archive.
+ *
+ * For an image index and one platform, the archive holds what Dangerzone's
+ * `prepare-archive` saves: that platform's manifest, with its own
+ * signatures (images signed with `sign --recursive`). When only the index
+ * is signed, it holds the signed index instead, with that platform's
+ * blobs only (our `load-archive` installs it; Dangerzone's cannot, which
+ * is said).
+ */
 export async function prepareArchive(req: PrepareRequest): Promise<PrepareResult> {
   const { source, reference } = req;
   const progress = req.progress;
@@ -123,76 +234,73 @@ export async function prepareArchive(req: PrepareRequest): Promise<PrepareResult
       `the registry served ${top.digest} for ${reference.digest}`,
     );
   }
-  const digest = top.digest;
+  const wanted = req.platform ?? req.defaultPlatform ?? "linux/amd64";
 
-  // 1. Signatures and bundles, verified before anything else happens.
-  const sigLayers = await fetchCosignSignatureLayers(source, digest);
-  const sigs = sigLayers.map((s) => s.signature);
-  const found = await fetchSigstoreBundles(source, digest);
-  for (const f of found) {
-    if (!f.ok) progress?.note(`warning: ${f.error.message}; left out`);
-  }
-  const readable = found.flatMap((f) => f.ok ? [f] : []);
-  if (sigs.length === 0 && readable.length === 0) {
-    throw new VerificationError("NO_SIGNATURES", `${source.name}@${digest} has no signatures`, {
-      hint: "only signed images can be archived",
-    });
-  }
-  const verified: VerifiedSignature[] = [];
-  const verifiedLayers: Descriptor[] = [];
-  let firstFailure: string | undefined;
-  if (sigs.length > 0) {
-    const verification = verifyCosignSignatures(sigs, digest, {
-      trustedRoot: req.trustedRoot,
-      key: req.key,
-    });
-    for (const r of verification.reports) {
-      if (r.ok) {
-        verified.push(r.result);
-        verifiedLayers.push(sigLayers[r.index].layer);
-      } else {
-        firstFailure ??= r.reason;
-        progress?.note(
-          `warning: signature ${r.index + 1} does not verify and is left out: ${r.reason}`,
-        );
-      }
-    }
-  }
-  const verifiedBundles: { result: VerifiedBundleSignature; manifestDigest: string }[] = [];
-  const bundleReports = verifyBundleSignatures(readable.map((f) => f.bundle), digest, {
-    trustedRoot: req.trustedRoot,
-    key: req.key,
-  });
-  for (const r of bundleReports) {
-    if (r.ok) {
-      verifiedBundles.push({ result: r.result, manifestDigest: readable[r.index].manifestDigest });
-    } else {
-      firstFailure ??= r.reason;
-      progress?.note(
-        `warning: bundle ${readable[r.index].origin} does not verify and is left out: ${r.reason}`,
+  // 1. What to archive, and its signatures and bundles, verified before anything else happens.
+  let image: Manifest = top;
+  let chosen: Descriptor[] | undefined;
+  let indexDigest: string | undefined;
+  let v: Verified | undefined;
+  const incompatible: string[] = [];
+  if (isIndexType(top.mediaType)) {
+    const idx = parse<ImageIndex>(top);
+    const want = req.allPlatforms ? undefined : parsePlatform(wanted);
+    chosen = idx.manifests.filter((d) => want === undefined || matches(want, d.platform));
+    if (chosen.length === 0) {
+      const have = idx.manifests.filter((d) => d.platform).map((d) => formatPlatform(d.platform!));
+      throw new UsageError(
+        `${source.name}@${top.digest} has no ${wanted} image (it has ${have.join(", ") || "none"})`,
+        { hint: "choose one with --platform, or --all-platforms" },
       );
     }
+    if (!req.allPlatforms) {
+      chosen = chosen.slice(0, 1);
+      const platformManifest = await source.manifest(chosen[0].digest);
+      if (isIndexType(platformManifest.mediaType)) {
+        throw new VerificationError(
+          "MANIFEST_INVALID",
+          `nested index ${chosen[0].digest} not supported`,
+        );
+      }
+      const own = await verifiedFor(req, platformManifest.digest);
+      if (verifiedCount(own) > 0) {
+        // Dangerzone's way: the platform manifest itself, signed (sign --recursive).
+        image = platformManifest;
+        indexDigest = top.digest;
+        v = own;
+        chosen = undefined;
+      } else {
+        progress?.note(
+          `note: the ${wanted} manifest ${platformManifest.digest} has no signature that verifies; archiving the signed index`,
+        );
+        incompatible.push(
+          "Dangerzone's load-archive needs the platform manifest signed (sign --recursive)",
+        );
+      }
+    } else {
+      incompatible.push("Dangerzone's load-archive expects one platform manifest");
+    }
   }
-  if (verified.length + verifiedBundles.length === 0) {
-    throw new VerificationError(
-      "SIGNATURE_INVALID",
-      `no signature of ${source.name}@${digest} verifies with the trusted key${
-        firstFailure ? `: ${firstFailure}` : ""
-      }`,
-      { hint: "check --key and --trusted-root; nothing was written" },
-    );
+  v ??= await verifiedFor(req, image.digest);
+  requireVerified(v, source.name);
+  const digest = image.digest;
+  const verified = v.signatures;
+  const verifiedLayers = v.layers;
+  const verifiedBundles = v.bundles;
+  progress?.note(`verified ${verifiedCount(v)} of ${v.found} signature(s) for ${digest}`);
+  if (verifiedLayers.length === 0) {
+    incompatible.push("Dangerzone's load-archive reads only cosign .sig signatures");
+  } else if (
+    verifiedLayers.some((l) => !l.annotations?.["dev.sigstore.cosign/bundle"])
+  ) {
+    incompatible.push("Dangerzone's load-archive needs a Rekor bundle on every signature");
   }
-  progress?.note(
-    `verified ${verified.length + verifiedBundles.length} of ${
-      sigs.length + found.length
-    } signature(s) for ${digest}`,
-  );
 
   // 2. The image, reduced to the platforms asked for.
   const documents = new Map<string, Uint8Array>();
   const blobs: Descriptor[] = [];
   const platforms: string[] = [];
-  documents.set(top.digest, top.bytes);
+  documents.set(image.digest, image.bytes);
   const addImage = (m: Manifest) => {
     const doc = parse<ImageManifest>(m);
     if (!doc.config || !Array.isArray(doc.layers)) {
@@ -201,19 +309,7 @@ export async function prepareArchive(req: PrepareRequest): Promise<PrepareResult
     documents.set(m.digest, m.bytes);
     blobs.push(doc.config, ...doc.layers);
   };
-  if (isIndexType(top.mediaType)) {
-    const idx = parse<ImageIndex>(top);
-    const want = req.allPlatforms ? undefined : parsePlatform(req.platform ?? "linux/amd64");
-    const chosen = idx.manifests.filter((d) => want === undefined || matches(want, d.platform));
-    if (chosen.length === 0) {
-      const have = idx.manifests.filter((d) => d.platform).map((d) => formatPlatform(d.platform!));
-      throw new UsageError(
-        `${source.name}@${digest} has no ${req.platform ?? "linux/amd64"} image (it has ${
-          have.join(", ") || "none"
-        })`,
-        { hint: "choose one with --platform, or --all-platforms" },
-      );
-    }
+  if (chosen) {
     for (const d of chosen) {
       const m = await source.manifest(d.digest);
       if (isIndexType(m.mediaType)) {
@@ -223,12 +319,13 @@ export async function prepareArchive(req: PrepareRequest): Promise<PrepareResult
       if (d.platform) platforms.push(formatPlatform(d.platform));
     }
   } else {
-    addImage(top);
-    const cfgBytes = await source.blobBytes(parse<ImageManifest>(top).config);
+    addImage(image);
+    const cfgBytes = await source.blobBytes(parse<ImageManifest>(image).config);
     const cfg = JSON.parse(decoder.decode(cfgBytes)) as Partial<Platform>;
     const have = cfg.os && cfg.architecture ? formatPlatform(cfg as Platform) : undefined;
     if (
-      req.platform && !req.allPlatforms && !matches(parsePlatform(req.platform), cfg as Platform)
+      req.platform && !req.allPlatforms && !indexDigest &&
+      !matches(parsePlatform(req.platform), cfg as Platform)
     ) {
       throw new UsageError(
         `${source.name}@${digest} is a ${have ?? "platform-less"} image, not ${req.platform}`,
@@ -242,11 +339,14 @@ export async function prepareArchive(req: PrepareRequest): Promise<PrepareResult
     reference.tag ? `:${reference.tag}` : ""
   }@${digest}`;
   const index: Descriptor[] = [{
-    ...manifestDescriptor(top),
+    ...manifestDescriptor(image),
+    // Only cosign save's `kind`, as in Dangerzone's archives: the name to
+    // install under is the signed one (the payload's docker-reference).
+    // Sigstore bundles carry no such name, so a bundle-only archive (which
+    // Dangerzone cannot read anyway) also names its image.
     annotations: {
-      [COSIGN_KIND]: isIndexType(top.mediaType) ? KIND.imageIndex : KIND.image,
-      [REF_NAME]: fullName,
-      [CONTAINERD_NAME]: fullName,
+      [COSIGN_KIND]: isIndexType(image.mediaType) ? KIND.imageIndex : KIND.image,
+      ...(verifiedLayers.length === 0 ? { [REF_NAME]: fullName } : {}),
     },
   }];
   let attestations = false;
@@ -297,10 +397,13 @@ export async function prepareArchive(req: PrepareRequest): Promise<PrepareResult
   const written = await writeArchive(req.output, source, plan, {
     progress,
     signal: req.signal,
+    noClobber: req.noClobber,
   });
   return {
     reference: fullName,
     digest,
+    ...(indexDigest ? { indexDigest } : {}),
+    ...(incompatible.length > 0 ? { dangerzoneIncompatible: incompatible.join("; ") } : {}),
     platforms,
     blobs: written.blobs,
     bytes: written.bytes,

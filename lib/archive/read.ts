@@ -27,6 +27,7 @@ import {
   isIndexType,
 } from "../registry/media_types.ts";
 import { OciLayout, validateDescriptor } from "../oci/layout.ts";
+import { JsonShapeError, parseBoundedJson } from "../json/bounded.ts";
 import { LayoutSource } from "../image/source.ts";
 import {
   ArchiveError,
@@ -60,8 +61,9 @@ const decoder = new TextDecoder();
 
 function parseJson(bytes: Uint8Array, what: string): unknown {
   try {
-    return JSON.parse(decoder.decode(bytes));
-  } catch {
+    return parseBoundedJson(decoder.decode(bytes));
+  } catch (e) {
+    if (e instanceof JsonShapeError) throw new ArchiveError(`the archive's ${what} ${e.message}`);
     throw new ArchiveError(`the archive's ${what} is not JSON`);
   }
 }

@@ -396,3 +396,34 @@ for (const seedValue of [7, 1, 2, 3, 4]) {
     }
   });
 }
+
+Deno.test("refused (exit 1, not a stack overflow): 1M-deep JSON in index.json, dangerzone.json, oci-layout, a manifest", async () => {
+  const deep = "[".repeat(1_000_000) + "]".repeat(1_000_000);
+  const deepObj = '{"a":'.repeat(500_000) + "1" + "}".repeat(500_000);
+  const same = `{"schemaVersion":2,"manifests":[],"annotations":${deep}}`;
+  // Both documents equally deep: the reader used to recurse comparing them.
+  await assertRefused([
+    file("oci-layout", JSON.stringify({ imageLayoutVersion: "1.0.0" })),
+    file("index.json", same),
+    file("dangerzone.json", same),
+  ], /nest/);
+  await assertRefused([
+    file("oci-layout", `{"imageLayoutVersion":"1.0.0","x":${deepObj}}`),
+    file("index.json", `{"schemaVersion":2,"manifests":[]}`),
+  ], /nest/);
+  // A manifest blob (referenced by the index) nested 1M deep.
+  const { entries, index } = await validLayout();
+  const manifest = enc.encode(`{"schemaVersion":2,"config":${deep},"layers":[]}`);
+  const desc = {
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    digest: sha256Digest(manifest),
+    size: manifest.byteLength,
+    annotations: { kind: "dev.cosignproject.cosign/sigs" },
+  };
+  const full = { ...index, manifests: [...index.manifests, desc] };
+  await assertRefused([
+    ...entries.filter((e) => e.header.name !== "index.json"),
+    file("index.json", JSON.stringify(full)),
+    file(`blobs/sha256/${desc.digest.slice(7)}`, manifest),
+  ], /nest/);
+});

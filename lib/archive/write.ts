@@ -1,10 +1,19 @@
 /**
- * Write an air-gapped archive: one tar holding an OCI image layout as
- * `cosign save` writes it plus `dangerzone.json`, streamed. Small documents
- * (manifests, the index) are written from memory; blobs flow from the
- * source into the tar through their digest check, so memory stays flat and
- * a wrong byte aborts the archive. The tar is written to a temporary file
- * beside the output and renamed only when complete.
+ * Write an air-gapped archive exactly as Dangerzone's `prepare-archive`
+ * writes it (`cosign save` into a directory, then Python's
+ * `tarfile.add(dir, arcname=".")`), streamed:
+ *
+ * - members `./`, `./blobs/`, `./blobs/sha256/`, every blob in name order,
+ *   `./dangerzone.json`, `./index.json`, `./oci-layout` (tarfile's sorted walk);
+ * - `./dangerzone.json`: the full cosign index (image, `sigs`, `atts`, …);
+ * - `./index.json`: the same document with only the image entries, so
+ *   `podman load -i` and `docker load -i` take the archive as it is;
+ * - both as Python's `json.dump` writes them, `./oci-layout` as `cosign save` does.
+ *
+ * Small documents (manifests, the index) are written from memory; blobs
+ * flow from the source into the tar through their digest check, so memory
+ * stays flat and a wrong byte aborts the archive. The tar is written to a
+ * temporary file beside the output and moved into place only when complete.
  *
  * @module
  */
@@ -15,12 +24,13 @@ import { writeStreamAtomic } from "../fs/atomic.ts";
 import type { ImageSource } from "../image/source.ts";
 import { digestHex } from "../registry/digest.ts";
 import { type Descriptor, type ImageIndex, OCI_INDEX } from "../registry/media_types.ts";
-import { DANGERZONE_MANIFEST, INDEX_FILE, OCI_LAYOUT_FILE } from "./layout_tar.ts";
+import { DANGERZONE_MANIFEST, imagesOnly, INDEX_FILE, OCI_LAYOUT_FILE } from "./layout_tar.ts";
+import { pythonJson } from "./python_json.ts";
 import { type TarPart, tarStream } from "./tar_stream.ts";
 
 /** What goes into an archive. */
 export interface ArchivePlan {
-  /** Entries of `index.json` (image first, then `sigs` / `atts`), annotated. */
+  /** Entries of the full cosign index (image first, then `sigs` / `atts` / bundles), annotated. */
   index: Descriptor[];
   /** Documents already in memory (manifests), by digest. */
   documents: Map<string, Uint8Array>;
@@ -39,22 +49,54 @@ export interface ArchiveWritten {
 const FIXED_MTIME = new Date(0);
 const encoder = new TextEncoder();
 
+/** `oci-layout` byte for byte as `cosign save` (go-containerregistry) writes it. */
+export const COSIGN_OCI_LAYOUT = '{\n    "imageLayoutVersion": "1.0.0"\n}';
+
+/** A descriptor with its keys in go-containerregistry's order (as `cosign save` lists them). */
+function ordered(d: Descriptor): Descriptor {
+  const { mediaType, size, digest, ...rest } = d;
+  return { mediaType, size, digest, ...rest };
+}
+
+/** The full cosign index (`dangerzone.json`) and the images-only `index.json`, as bytes. */
+export function archiveIndexes(entries: Descriptor[]): { full: Uint8Array; images: Uint8Array } {
+  const full: ImageIndex = {
+    schemaVersion: 2,
+    mediaType: OCI_INDEX,
+    manifests: entries.map(ordered),
+  };
+  return {
+    full: encoder.encode(pythonJson(full)),
+    images: encoder.encode(pythonJson(imagesOnly(full))),
+  };
+}
+
 /**
  * Stream `plan` into a tar at `output` (atomically: a failure or an abort
- * leaves no file at `output`). Blob bytes go from the source's verified
+ * leaves no file at `output`; with `noClobber`, an `output` that appeared
+ * meanwhile is never replaced). Blob bytes go from the source's verified
  * byte stream straight into the file writer's buffers (`tar_stream.ts`).
  */
 export async function writeArchive(
   output: string,
   source: ImageSource,
   plan: ArchivePlan,
-  options: { progress?: Progress; signal?: AbortSignal } = {},
+  options: { progress?: Progress; signal?: AbortSignal; noClobber?: boolean } = {},
 ): Promise<ArchiveWritten> {
-  const index: ImageIndex = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: plan.index };
-  const indexBytes = encoder.encode(JSON.stringify(index));
+  const indexes = archiveIndexes(plan.index);
   let blobs = 0;
   let bytes = 0;
   let open: Transfer | undefined;
+
+  // Every blob once, in name order (documents from memory, the rest streamed).
+  const members = new Map<string, { doc: Uint8Array } | { blob: Descriptor }>();
+  for (const [digest, doc] of plan.documents) {
+    if (!members.has(digest)) members.set(digest, { doc });
+  }
+  for (const d of plan.blobs) if (!members.has(d.digest)) members.set(d.digest, { blob: d });
+  const names = [...members.keys()].sort((a, b) =>
+    digestHex(a) < digestHex(b) ? -1 : digestHex(a) > digestHex(b) ? 1 : 0
+  );
 
   function* parts(): Generator<TarPart> {
     const file = (name: string, data: Uint8Array): TarPart => ({
@@ -63,25 +105,22 @@ export async function writeArchive(
       bytes: data,
       mtime: FIXED_MTIME,
     });
-    yield file(OCI_LAYOUT_FILE, encoder.encode(JSON.stringify({ imageLayoutVersion: "1.0.0" })));
-    yield file(INDEX_FILE, indexBytes);
-    yield file(DANGERZONE_MANIFEST, indexBytes);
-    yield { kind: "dir", name: "blobs/", mtime: FIXED_MTIME };
-    yield { kind: "dir", name: "blobs/sha256/", mtime: FIXED_MTIME };
-    const written = new Set<string>();
-    for (const [digest, doc] of plan.documents) {
-      if (written.has(digest)) continue;
-      written.add(digest);
-      yield file(`blobs/sha256/${digestHex(digest)}`, doc);
-      blobs++;
-      bytes += doc.byteLength;
-    }
-    for (const d of plan.blobs) {
-      if (written.has(d.digest)) continue;
-      written.add(d.digest);
+    yield { kind: "dir", name: "./", mtime: FIXED_MTIME };
+    yield { kind: "dir", name: "./blobs/", mtime: FIXED_MTIME };
+    yield { kind: "dir", name: "./blobs/sha256/", mtime: FIXED_MTIME };
+    for (const digest of names) {
+      const m = members.get(digest)!;
+      const name = `./blobs/sha256/${digestHex(digest)}`;
+      if ("doc" in m) {
+        yield file(name, m.doc);
+        blobs++;
+        bytes += m.doc.byteLength;
+        continue;
+      }
+      const d = m.blob;
       yield {
         kind: "stream",
-        name: `blobs/sha256/${digestHex(d.digest)}`,
+        name,
         size: d.size,
         mtime: FIXED_MTIME,
         open: async () => {
@@ -96,11 +135,15 @@ export async function writeArchive(
         },
       };
     }
+    yield file(`./${DANGERZONE_MANIFEST}`, indexes.full);
+    yield file(`./${INDEX_FILE}`, indexes.images);
+    yield file(`./${OCI_LAYOUT_FILE}`, encoder.encode(COSIGN_OCI_LAYOUT));
   }
 
   try {
     await writeStreamAtomic(output, tarStream(parts(), options.signal), {
       signal: options.signal,
+      ...(options.noClobber ? { noClobber: true, createParents: false } : {}),
     });
   } catch (e) {
     open?.done(false);

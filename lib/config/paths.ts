@@ -5,7 +5,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join, posix, win32 } from "node:path";
 
 function env(name: string): string | undefined {
   try {
@@ -22,18 +22,42 @@ export function homeDir(): string | undefined {
   return env("HOME") ?? env("USERPROFILE");
 }
 
+/** Reads one environment variable (undefined when unset or empty). */
+export type EnvReader = (name: string) => string | undefined;
+
 /**
- * The data directory: `--data-dir`, else `$DANGERZONE_IMAGE_DATA_DIR`, else
- * `$XDG_DATA_HOME/dangerzone`, else `~/.local/share/dangerzone`.
+ * The data directory when `--data-dir` is not given:
+ * `$DANGERZONE_IMAGE_DATA_DIR`, else Dangerzone's own
+ * (platformdirs `user_data_dir("dangerzone")`, so both tools share
+ * signatures and rollback state):
+ * - Linux and other Unix: `$XDG_DATA_HOME/dangerzone`, else `~/.local/share/dangerzone`;
+ * - macOS: `~/Library/Application Support/dangerzone`;
+ * - Windows: `%LOCALAPPDATA%\dangerzone\dangerzone` (platformdirs' app
+ *   author defaults to the app name).
+ *
+ * `readEnv` and `os` default to this process's; tests pass their own.
  */
-export function defaultDataDir(): string {
-  const explicit = env("DANGERZONE_IMAGE_DATA_DIR");
+export function defaultDataDir(
+  readEnv: EnvReader = env,
+  os: typeof Deno.build.os = Deno.build.os,
+): string {
+  const explicit = readEnv("DANGERZONE_IMAGE_DATA_DIR");
   if (explicit) return explicit;
-  const xdg = env("XDG_DATA_HOME");
-  if (xdg) return join(xdg, "dangerzone");
-  const home = homeDir();
-  if (home) return join(home, ".local", "share", "dangerzone");
-  return join(".", ".dangerzone");
+  if (os === "windows") {
+    const local = readEnv("LOCALAPPDATA") ??
+      (readEnv("USERPROFILE")
+        ? win32.join(readEnv("USERPROFILE")!, "AppData", "Local")
+        : undefined);
+    return win32.join(local ?? ".", "dangerzone", "dangerzone");
+  }
+  const home = readEnv("HOME");
+  if (os === "darwin") {
+    return posix.join(home ?? ".", "Library", "Application Support", "dangerzone");
+  }
+  const xdg = readEnv("XDG_DATA_HOME")?.trim();
+  if (xdg) return posix.join(xdg, "dangerzone");
+  if (home) return posix.join(home, ".local", "share", "dangerzone");
+  return posix.join(".", ".dangerzone");
 }
 
 /**

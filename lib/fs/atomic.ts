@@ -22,6 +22,14 @@ export interface AtomicOptions {
    * directory) skip it; the rename is atomic either way.
    */
   durable?: boolean;
+  /**
+   * Never replace an existing file at the path: the result is hard-linked
+   * into place (which fails if a file appeared meanwhile) instead of
+   * renamed over it. Default false.
+   */
+  noClobber?: boolean;
+  /** Create missing parent directories (default true). */
+  createParents?: boolean;
 }
 
 /** Small chunks are gathered into writes of this size. */
@@ -173,6 +181,30 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** Move `tmp` to `path`, failing (never replacing) when `path` exists. */
+async function placeNoClobber(tmp: string, path: string): Promise<void> {
+  const refuse = () =>
+    new IoError(`${path} already exists; refusing to overwrite it`, {
+      hint: "choose another output file, or remove the existing one first",
+    });
+  try {
+    await Deno.link(tmp, path);
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) throw refuse();
+    if (e instanceof Deno.errors.NotCapable) throw e;
+    // No hard links on this file system: check, then rename (a small race window).
+    try {
+      await Deno.lstat(path);
+      throw refuse();
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+    await Deno.rename(tmp, path);
+    return;
+  }
+  await Deno.remove(tmp);
+}
+
 /**
  * Write a stream to `path` atomically. If the stream errors (e.g. a digest
  * mismatch at its end), nothing is left at `path` and the error propagates.
@@ -185,7 +217,7 @@ export async function writeStreamAtomic(
   const tmp = tempPath(path);
   let file: Deno.FsFile;
   try {
-    await Deno.mkdir(dirname(path), { recursive: true });
+    if (options.createParents !== false) await Deno.mkdir(dirname(path), { recursive: true });
     file = await Deno.open(tmp, { write: true, createNew: true, mode: options.mode ?? 0o644 });
   } catch (e) {
     await stream.cancel().catch(() => {});
@@ -199,7 +231,8 @@ export async function writeStreamAtomic(
     } finally {
       file.close();
     }
-    await Deno.rename(tmp, path);
+    if (options.noClobber) await placeNoClobber(tmp, path);
+    else await Deno.rename(tmp, path);
     if (options.durable !== false) await fsyncDir(dirname(path));
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});

@@ -1,6 +1,6 @@
 /**
- * Parse (and write) the JSON list `cosign download signature` prints: one
- * object per signature with `Base64Signature`, `Payload`, `Cert`, `Chain`,
+ * Parse (and write) the signatures `cosign download signature` prints (one
+ * JSON object per line; read as well as a JSON list): one object per signature with `Base64Signature`, `Payload`, `Cert`, `Chain`,
  * `Bundle` and `RFC3161Timestamp`. This is also the format of Dangerzone's
  * signature store. Parsing is strict: wrong types, bad base64 or malformed
  * Rekor entries are refused with {@linkcode SignatureFormatError}.
@@ -19,6 +19,7 @@ import {
   rawBundle,
 } from "./fields.ts";
 import type { CosignDownloadEntry, CosignSignature } from "./model.ts";
+import { JsonShapeError, parseBoundedJson } from "../json/bounded.ts";
 
 /**
  * Parse one list entry. `field` prefixes error messages (e.g. `signature 2`).
@@ -67,25 +68,78 @@ export type ParsedEntry =
   | { index: number; ok: true; signature: CosignSignature }
   | { index: number; ok: false; error: SignatureFormatError };
 
-/**
- * Parse a whole list, keeping going past bad entries so each can be reported.
- * @throws SignatureFormatError when the document itself is not a JSON list.
- */
-export function parseCosignListEntries(input: string | unknown): ParsedEntry[] {
-  let doc = input;
-  if (typeof input === "string") {
-    try {
-      doc = JSON.parse(input);
-    } catch (cause) {
-      throw new SignatureFormatError("the signature file is not JSON", { cause });
+/** One signature's JSON, or why it could not be read. */
+type RawEntry = { ok: true; value: unknown } | { ok: false; error: SignatureFormatError };
+
+function parseText(text: string, what: string): unknown {
+  try {
+    return parseBoundedJson(text);
+  } catch (cause) {
+    if (cause instanceof JsonShapeError) {
+      throw new SignatureFormatError(`${what} ${cause.message}`, { cause });
     }
+    throw new SignatureFormatError(`${what} is not JSON`, { cause });
   }
-  if (!Array.isArray(doc)) {
+}
+
+/**
+ * The entries of a signature file: a JSON list (Dangerzone's store, our
+ * own output), or the JSON lines `cosign download signature` prints (one
+ * object per line; a single signature is a single object). Blank lines and
+ * CRLF line ends are ignored; a line that is not JSON is a bad entry.
+ */
+function rawEntries(text: string): RawEntry[] {
+  let whole: unknown;
+  let wholeError: SignatureFormatError | undefined;
+  try {
+    whole = parseText(text, "the signature file");
+  } catch (e) {
+    wholeError = e as SignatureFormatError;
+  }
+  if (Array.isArray(whole)) return whole.map((value) => ({ ok: true, value }));
+  if (wholeError === undefined && !isRecord(whole)) {
     throw new SignatureFormatError("the signature file is not a JSON list of signatures");
   }
-  return doc.map((entry, index) => {
+  const out: RawEntry[] = [];
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line === "") continue;
     try {
-      return { index, ok: true, signature: parseCosignEntry(entry, `signature ${index + 1}`) };
+      out.push({ ok: true, value: parseText(line, `line ${i + 1}`) });
+    } catch (e) {
+      out.push({ ok: false, error: e as SignatureFormatError });
+    }
+  }
+  if (out.length > 0 && out.every((e) => !e.ok) && wholeError) throw wholeError;
+  return out;
+}
+
+/**
+ * Parse a whole list, keeping going past bad entries so each can be reported.
+ * A string is read as a JSON list or as JSON lines (see `rawEntries`).
+ * @throws SignatureFormatError when the document is neither.
+ */
+export function parseCosignListEntries(input: string | unknown): ParsedEntry[] {
+  const raw: RawEntry[] = typeof input === "string"
+    ? rawEntries(input)
+    : Array.isArray(input)
+    ? input.map((value) => ({ ok: true, value }))
+    : [];
+  if (typeof input !== "string" && !Array.isArray(input)) {
+    throw new SignatureFormatError("the signature file is not a JSON list of signatures");
+  }
+  return raw.map((entry, index) => {
+    const field = `signature ${index + 1}`;
+    if (!entry.ok) {
+      return {
+        index,
+        ok: false,
+        error: new SignatureFormatError(`${field}: ${entry.error.message}`),
+      };
+    }
+    try {
+      return { index, ok: true, signature: parseCosignEntry(entry.value, field) };
     } catch (e) {
       if (e instanceof SignatureFormatError) return { index, ok: false, error: e };
       throw e;

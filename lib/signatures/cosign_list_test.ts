@@ -88,7 +88,10 @@ Deno.test("type errors and bad Rekor fields are refused", {
   for (const [f, re] of cases) {
     assert.throws(() => parseCosignEntry(mutate(f)), re);
   }
-  assert.throws(() => parseCosignSignatureList("{}"), /not a JSON list/);
+  // One object is one JSON line (a single signature), so it is checked as an entry.
+  assert.throws(() => parseCosignSignatureList("{}"), /signature 1: .*Base64Signature/);
+  assert.throws(() => parseCosignSignatureList("42"), /not a JSON list/);
+  assert.throws(() => parseCosignSignatureList("not json"), /not JSON/);
   assert.throws(() => parseCosignSignatureList("nope"), /not JSON/);
   const mixed = parseCosignListEntries([good, 7]);
   assert.equal(mixed[0].ok, true);
