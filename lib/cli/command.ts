@@ -34,6 +34,8 @@ export interface GlobalOptions {
   runtime?: string;
   insecureRegistries: string[];
   proxy?: string;
+  /** Total network time budget of the command, in seconds (`--timeout`). */
+  timeoutSeconds?: number;
   json: boolean;
   progressMode: ProgressMode;
   debug: boolean;
@@ -105,6 +107,11 @@ export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
     type: "string",
     value: "URL",
     description: "http://, https:// or socks5h:// proxy (default $HTTPS_PROXY / $ALL_PROXY)",
+  },
+  timeout: {
+    type: "string",
+    value: "SECONDS",
+    description: "total time budget for the command's network transfers (default 3600)",
   },
   json: { type: "boolean", description: "one JSON document on stdout instead of prose" },
   progress: {
@@ -180,6 +187,10 @@ function parseGlobal(values: Record<string, unknown>): GlobalOptions {
   if (!["auto", "plain", "none"].includes(progress)) {
     throw new UsageError(`--progress must be auto, plain or none, not '${progress}'`);
   }
+  const timeout = values.timeout as string | undefined;
+  if (timeout !== undefined && !(/^\d+(\.\d+)?$/.test(timeout) && Number(timeout) > 0)) {
+    throw new UsageError(`--timeout must be a number of seconds above 0, not '${timeout}'`);
+  }
   return {
     dataDir: (values["data-dir"] as string | undefined) ?? defaultDataDir(),
     key: values.key as string | undefined,
@@ -187,6 +198,7 @@ function parseGlobal(values: Record<string, unknown>): GlobalOptions {
     runtime: values.runtime as string | undefined,
     insecureRegistries: (values["insecure-registry"] as string[] | undefined) ?? [],
     proxy: values.proxy as string | undefined,
+    timeoutSeconds: timeout === undefined ? undefined : Number(timeout),
     json: Boolean(values.json),
     progressMode: progress as ProgressMode,
     debug: Boolean(values.debug),

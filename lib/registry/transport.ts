@@ -128,9 +128,7 @@ export class RegistryTransport {
         });
       }
       if (!["http:", "https:", "socks5:", "socks5h:"].includes(url.protocol)) {
-        throw new UsageError(
-          `--proxy must be http://, https:// or socks5h://, not ${url.protocol}`,
-        );
+        throw new UsageError(`--proxy must be http://, https:// or socks5h://, not '${shown}'`);
       }
       try {
         this.#client = Deno.createHttpClient({ proxy: { url: options.proxy } });

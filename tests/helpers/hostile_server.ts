@@ -191,12 +191,13 @@ const MOD = fileURLToPath(new URL("../../mod.ts", import.meta.url));
 
 /**
  * Run `deno run -A mod.ts ARGS` as a child process, polling
- * `/proc/<pid>/status` for its peak RSS; killed after `killAfterMs` (a
- * watchdog: a run that gets there has failed its deadline).
+ * `/proc/<pid>/status` for its peak RSS; killed after `killAfterMs` or
+ * above `killAboveMiB` of RSS (watchdogs: a run that gets there has failed
+ * its deadline or its memory bound; the exit code is then 137).
  */
 export async function runCli(
   args: string[],
-  options: { env?: Record<string, string>; killAfterMs?: number } = {},
+  options: { env?: Record<string, string>; killAfterMs?: number; killAboveMiB?: number } = {},
 ): Promise<CliRun> {
   const start = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
@@ -212,6 +213,7 @@ export async function runCli(
       const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
       const m = status.match(/VmHWM:\s+(\d+) kB/);
       if (m) peakKiB = Math.max(peakKiB, Number(m[1]));
+      if (peakKiB > (options.killAboveMiB ?? 1024) * 1024) child.kill("SIGKILL");
     } catch {
       // gone
     }
