@@ -401,3 +401,78 @@ Deno.test({
     assert.equal(reg.count(/manifests/), 0, reg.seen.join(", "));
   },
 });
+
+Deno.test({
+  ...opts,
+  name: "hostile registry: endless signature payload, bundle and referrers bodies stop at their limits",
+  async fn() {
+    const sigLayer = {
+      mediaType: "application/vnd.dev.cosign.simplesigning.v1+json",
+      digest: sha256Digest("p"),
+      size: 1000,
+      annotations: { "dev.cosignproject.cosign/signature": "MEUCIQ==" },
+    };
+    const sig = enc.encode(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: JSON.parse(new TextDecoder().decode(IMAGE.bytes)).config,
+      layers: [sigLayer],
+    }));
+    // Each kind of body in turn is endless; the others are absent.
+    for (const kind of ["payload", "referrers", "bundle"] as const) {
+      const bundle = referrer(enc.encode("x".repeat(5000)));
+      const index = enc.encode(JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_INDEX,
+        manifests: [bundle.descriptor],
+      }));
+      await using reg = startHostileRegistry((req, url) => {
+        const endless = () => new Response(endlessBody(), { headers: { "content-type": OCI_INDEX } });
+        if (kind === "payload") {
+          if (url.pathname === `/v2/dz/app/manifests/${SIG_TAG}`) {
+            return manifestResponse(sig, OCI_MANIFEST, req.method === "HEAD");
+          }
+          if (url.pathname === `/v2/dz/app/blobs/${sigLayer.digest}`) return endless();
+        }
+        if (url.pathname === `/v2/dz/app/referrers/${IMAGE.digest}`) {
+          return kind === "referrers" ? endless() : manifestResponse(index, OCI_INDEX);
+        }
+        if (url.pathname === `/v2/dz/app/manifests/${bundle.descriptor.digest}`) {
+          return manifestResponse(bundle.bytes, OCI_MANIFEST, req.method === "HEAD");
+        }
+        if (url.pathname.includes("/blobs/")) return endless();
+        return base(req, url);
+      });
+      const r = await upgrade(reg.host);
+      // A payload past its descriptor's size is tampered data (exit 1); so is a bundle,
+      // dropped as unreadable, which leaves no signature; an endless referrers index is
+      // refused at 4 MiB (exit 3).
+      const match = {
+        payload: /more than the 1000 bytes its descriptor declares/,
+        bundle: /no signatures found/,
+        referrers: /referrers index of more than the 4194304 bytes/,
+      }[kind];
+      await assertRefused(r, reg.host, {
+        code: kind === "referrers" ? 3 : 1,
+        seconds: 30,
+        namesHost: kind === "referrers",
+        match,
+      });
+    }
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "hostile registry: with default deadlines, a silent server and a dripped token end in ~30 s",
+  async fn() {
+    await using silent = startSilentServer();
+    await using reg = bearerRegistry(() =>
+      new Response(drippedBody(`{"token":"${"x".repeat(1000)}"}`, 1000))
+    );
+    const [a, b] = await Promise.all([upgrade(silent.host), upgrade(reg.host)]);
+    await assertRefused(a, silent.host, { seconds: 45, match: /sent no answer .* in 30 s/ });
+    await assertRefused(b, reg.host, { seconds: 45, match: /token reply.*under the minimum/ });
+    assert.equal(silent.accepted, 1, "the silent request is not retried");
+  },
+});

@@ -11,7 +11,7 @@
 import { DzError, NetworkError, RegistryError } from "../cli/errors.ts";
 import { byteStreamFrom, intoReader } from "../fs/byte_stream.ts";
 import { readAllLimited } from "../fs/read_limited.ts";
-import { type Budget, DeadlineError, formatSeconds, type Timings } from "./timing.ts";
+import { type Budget, deadlineError, formatSeconds, type Timings } from "./timing.ts";
 
 /** Limits of one body. */
 export interface PaceLimits {
@@ -42,7 +42,7 @@ export function bodyError(e: unknown, what: string): unknown {
 
 /**
  * Pass `body` through as a byte stream (BYOB readers get the bytes straight
- * into their own buffer), erroring with a {@linkcode DeadlineError} when the
+ * into their own buffer), erroring with a deadline `NetworkError` (`isDeadline`) when the
  * sender stalls for `idleMs`, averages under `minBytesPerSecond` over a
  * window of waiting, misses `deadline`, or the budget runs out. Only time
  * spent waiting for the network counts, never time the consumer takes. One
@@ -62,23 +62,23 @@ export function paceGuard(
   let windowWaited = 0;
   let windowBytes = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let failed: DeadlineError | undefined;
+  let failed: NetworkError | undefined;
 
   /** The failure due at time `t` with `idle` ms of this read waited, if any. */
-  const due = (t: number, idle: number): DeadlineError | undefined => {
+  const due = (t: number, idle: number): NetworkError | undefined => {
     if (limits.budget && limits.budget.remaining() <= 0) {
       return limits.budget.error(limits.host, limits.what);
     }
     if (idle >= limits.idleMs) {
-      return new DeadlineError(
+      return deadlineError(
         `${sender}: no data for ${formatSeconds(limits.idleMs)}; transfer abandoned`,
       );
     }
     if (limits.deadline !== undefined && t >= limits.deadline) {
-      return new DeadlineError(`${sender}: not complete by its deadline; transfer abandoned`);
+      return deadlineError(`${sender}: not complete by its deadline; transfer abandoned`);
     }
     if (minRate > 0 && windowWaited + idle >= window && windowBytes < minRate * window / 1000) {
-      return new DeadlineError(
+      return deadlineError(
         `${sender}: ${windowBytes} bytes in ${formatSeconds(window)}, under the minimum of ${minRate} bytes/s; transfer abandoned`,
       );
     }

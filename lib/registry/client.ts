@@ -20,7 +20,7 @@ import { type Descriptor, type ImageIndex, MANIFEST_TYPES, OCI_INDEX } from "./m
 import { RegistryTransport, type TransportOptions } from "./transport.ts";
 import { verifyingStream } from "../oci/layout.ts";
 import { bodyError, paceGuard, readDocument } from "./body_guard.ts";
-import { DeadlineError, resolveTimings } from "./timing.ts";
+import { isDeadline, resolveTimings } from "./timing.ts";
 import { distinct, MAX_INDEX_ENTRIES, MAX_TAG_PAGES, MAX_TAGS, refuseOverCap } from "./limits.ts";
 import { isValidTag } from "./reference.ts";
 
@@ -523,7 +523,7 @@ async function retryBrokenBody<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (e) {
-      if (!(e instanceof NetworkError) || e instanceof DeadlineError || attempt >= BODY_ATTEMPTS) {
+      if (!(e instanceof NetworkError) || isDeadline(e) || attempt >= BODY_ATTEMPTS) {
         throw e;
       }
     }

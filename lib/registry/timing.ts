@@ -39,8 +39,25 @@ export const DEFAULT_TIMINGS = {
   budgetMs: 3_600_000,
 } as const;
 
-/** A network failure caused by a deadline: never retried (it would only cost the time again). */
-export class DeadlineError extends NetworkError {}
+const deadlines = new WeakSet<Error>();
+
+/**
+ * A {@linkcode NetworkError} caused by a deadline: never retried (it would
+ * only cost the time again); see {@linkcode isDeadline}.
+ */
+export function deadlineError(
+  message: string,
+  options?: ConstructorParameters<typeof NetworkError>[1],
+): NetworkError {
+  const e = new NetworkError(message, options);
+  deadlines.add(e);
+  return e;
+}
+
+/** Was `e` made by {@linkcode deadlineError}? */
+export function isDeadline(e: unknown): boolean {
+  return e instanceof Error && deadlines.has(e);
+}
 
 function seconds(ms: number): string {
   const s = ms / 1000;
@@ -65,8 +82,8 @@ export class Budget {
   }
 
   /** The error for a budget that ran out while `host` was doing `what`. */
-  error(host: string, what: string): DeadlineError {
-    return new DeadlineError(
+  error(host: string, what: string): NetworkError {
+    return deadlineError(
       `${host}: the ${seconds(this.totalMs)} s time budget ran out during ${what}`,
       { hint: "raise it with --timeout SECONDS if the network is just slow" },
     );

@@ -27,8 +27,9 @@ import { readDocument, readPrefix } from "./body_guard.ts";
 import { MAX_ERROR_REPLY_BYTES, MAX_TOKEN_REPLY_BYTES } from "./limits.ts";
 import { redactUrlValue, redactUserinfo } from "./redact.ts";
 import {
-  DeadlineError,
+  deadlineError,
   formatSeconds,
+  isDeadline,
   type NetworkTimings,
   resolveTimings,
   type Timings,
@@ -76,7 +77,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 function isNetworkError(e: unknown): boolean {
-  if (e instanceof DeadlineError) return false; // retrying would only cost the time again
+  if (isDeadline(e)) return false; // retrying would only cost the time again
   return e instanceof TypeError || e instanceof Deno.errors.ConnectionReset ||
     e instanceof Deno.errors.ConnectionRefused || e instanceof Deno.errors.ConnectionAborted ||
     (e instanceof DOMException && e.name === "TimeoutError");
@@ -200,7 +201,7 @@ export class RegistryTransport {
         if (controller.signal.aborted) {
           throw byBudget
             ? budget.error(host, `${method} ${current.pathname}`)
-            : new DeadlineError(
+            : deadlineError(
               `${host} sent no answer to ${method} ${current.pathname} in ${
                 formatSeconds(limit)
               }; giving up`,
