@@ -10,6 +10,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { sha256Digest } from "../lib/registry/digest.ts";
+import { RegistryClient } from "../lib/registry/client.ts";
+import { VerificationError } from "../lib/cli/errors.ts";
 import {
   type CliRun,
   drippedBody,
@@ -455,7 +457,7 @@ Deno.test({
       await assertRefused(r, reg.host, {
         code: kind === "referrers" ? 3 : 1,
         seconds: 30,
-        namesHost: kind === "referrers",
+        namesHost: kind !== "bundle",
         match,
       });
     }
@@ -474,5 +476,57 @@ Deno.test({
     await assertRefused(a, silent.host, { seconds: 45, match: /sent no answer .* in 30 s/ });
     await assertRefused(b, reg.host, { seconds: 45, match: /token reply.*under the minimum/ });
     assert.equal(silent.accepted, 1, "the silent request is not retried");
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "hostile registry: an index of 1025 entries, 10,001 tags or endless tag pages are refused",
+  async fn() {
+    const index = enc.encode(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_INDEX,
+      manifests: Array.from({ length: 1025 }, () => ({
+        mediaType: OCI_MANIFEST,
+        digest: IMAGE.digest,
+        size: IMAGE.bytes.length,
+        platform: { os: "linux", architecture: "amd64" },
+      })),
+    }));
+    let pages = 0;
+    await using reg = startHostileRegistry((_req, url) => {
+      if (url.pathname === "/v2/a/index/manifests/latest") return manifestResponse(index, OCI_INDEX);
+      if (url.pathname === "/v2/a/many/tags/list") {
+        const tags = Array.from({ length: 10_001 }, (_, i) => `t${i}`);
+        return new Response(JSON.stringify({ name: "a/many", tags }));
+      }
+      if (url.pathname === "/v2/a/one/tags/list") {
+        return new Response(JSON.stringify({ tags: ["v1", "v1", "%2e%2e/x", "v2", 7] }));
+      }
+      if (url.pathname === "/v2/a/dup/tags/list") {
+        // The same tags again and again, page after page, plus names that are not tags.
+        pages++;
+        return new Response(JSON.stringify({ tags: ["v1", "v1", "../x", "v2"] }), {
+          headers: { link: `</v2/a/dup/tags/list?page=${pages}>; rel="next"` },
+        });
+      }
+      return undefined;
+    });
+    const client = new RegistryClient(reg.host);
+    await assert.rejects(
+      client.getManifest("a/index", "latest"),
+      (e) => e instanceof VerificationError && /1025 entries, more than the 1024/.test(e.message),
+    );
+    await assert.rejects(
+      client.listTags("a/many"),
+      (e) => e instanceof VerificationError && /10001 tags, more than the 10000/.test(e.message),
+    );
+    await assert.rejects(
+      client.listTags("a/dup"),
+      (e) => e instanceof VerificationError && /101 pages of tags/.test(e.message),
+    );
+    assert.equal(pages, 100);
+    assert.deepEqual(await client.listTags("a/one"), ["v1", "v2"]);
+    client.close();
   },
 });

@@ -16,7 +16,13 @@ import {
 } from "../cli/errors.ts";
 import type { Transfer } from "../cli/progress.ts";
 import { digestHex, digestingByteStream, parseDigest, sha256Digest } from "./digest.ts";
-import { type Descriptor, type ImageIndex, MANIFEST_TYPES, OCI_INDEX } from "./media_types.ts";
+import {
+  type Descriptor,
+  type ImageIndex,
+  isIndexType,
+  MANIFEST_TYPES,
+  OCI_INDEX,
+} from "./media_types.ts";
 import { RegistryTransport, type TransportOptions } from "./transport.ts";
 import { verifyingStream } from "../oci/layout.ts";
 import { bodyError, paceGuard, readDocument } from "./body_guard.ts";
@@ -51,6 +57,20 @@ export function checkManifestReference(reference: string): string {
     );
   }
   return reference;
+}
+
+/** Refuse an index listing more than {@linkcode MAX_INDEX_ENTRIES} entries (before any is fetched). */
+function checkIndexEntries(bytes: Uint8Array, where: string): void {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return; // not JSON: its reader says so
+  }
+  const entries = (doc as { manifests?: unknown } | null)?.manifests;
+  if (Array.isArray(entries)) {
+    refuseOverCap(entries.length, MAX_INDEX_ENTRIES, `index ${where}`, "entries");
+  }
 }
 
 function mediaTypeOf(bytes: Uint8Array, header: string | null): string {
@@ -145,11 +165,13 @@ export class RegistryClient {
         `manifest ${where}: registry says ${header}, bytes hash to ${digest}`,
       );
     }
+    const mediaType = mediaTypeOf(bytes, res.headers.get("content-type"));
+    if (isIndexType(mediaType)) checkIndexEntries(bytes, where);
     return {
       bytes,
       digest,
       size: bytes.byteLength,
-      mediaType: mediaTypeOf(bytes, res.headers.get("content-type")),
+      mediaType,
     };
   }
 
@@ -234,8 +256,9 @@ export class RegistryClient {
     if (!res.body) throw new RegistryError(res.status, `blob ${descriptor.digest}: empty response`);
     const t = this.transport.timings;
     const url = res.url ? new URL(res.url) : undefined;
+    const host = !url || url.origin === this.transport.origin ? this.registry : url.host;
     const guarded = paceGuard(res.body, {
-      host: !url || url.origin === this.transport.origin ? this.registry : url.host,
+      host,
       what: `blob ${descriptor.digest}`,
       idleMs: t.idleTimeoutMs,
       minBytesPerSecond: t.minBytesPerSecond,
@@ -247,7 +270,7 @@ export class RegistryClient {
     const expected = {
       digest: descriptor.digest,
       size: descriptor.size,
-      what: `blob ${descriptor.digest}`,
+      what: `blob ${descriptor.digest} from ${host}`,
     };
     const onChunk = transfer ? (n: number) => transfer.advance(n) : undefined;
     // Without a known size the check is on the digest only, and not remembered as complete.
