@@ -21,6 +21,7 @@ import {
   startHostileRegistry,
   startSilentServer,
 } from "./helpers/hostile_server.ts";
+import { exists } from "./helpers/files.ts";
 
 /** Peak RSS a refused run may reach (the runtime's own baseline is ~150 MiB). */
 const RSS_BOUND_MIB = 400;
@@ -88,15 +89,6 @@ async function upgrade(host: string, extra: string[] = [], killAfterMs = 90_000)
   return { run, dataDir, images };
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The run ended by itself, refused with one line naming `host`, bounded. */
 async function assertRefused(
   r: { run: CliRun; images: string },
@@ -118,6 +110,16 @@ async function assertRefused(
   assert.ok(run.peakRssMiB < RSS_BOUND_MIB, `under ${RSS_BOUND_MIB} MiB: ${detail}`);
   assert.equal(await exists(join(r.images, "index.json")), false, "nothing installed");
   console.log(`  ${run.seconds.toFixed(1)} s, ${run.peakRssMiB} MiB: ${lines[0]}`);
+}
+
+/** What is left after de-duplication is one (invalid) signature, refused by the verifier. */
+function assertOneSignatureLeft(r: { run: CliRun; images: string }, host: string): Promise<void> {
+  return assertRefused(r, host, {
+    code: 1,
+    seconds: 60,
+    namesHost: false,
+    match: /none of the 1 signature/,
+  });
 }
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
@@ -249,14 +251,7 @@ Deno.test({
       if (url.pathname === `/v2/dz/app/blobs/${layer.digest}`) return new Response(payload);
       return base(req, url);
     });
-    const r = await upgrade(reg.host);
-    // What is left after de-duplication is one (invalid) signature, refused by the verifier.
-    await assertRefused(r, reg.host, {
-      code: 1,
-      seconds: 60,
-      namesHost: false,
-      match: /none of the 1 signature/,
-    });
+    await assertOneSignatureLeft(await upgrade(reg.host), reg.host);
     assert.ok(reg.count(/\/blobs\//) <= 1, `payload fetched ${reg.count(/\/blobs\//)} times`);
   },
 });
@@ -353,13 +348,7 @@ Deno.test({
       new Map([[ref.descriptor.digest, ref.bytes]]),
       new Map([[sha256Digest(bundle), bundle]]),
     );
-    const r = await upgrade(reg.host);
-    await assertRefused(r, reg.host, {
-      code: 1,
-      seconds: 60,
-      namesHost: false,
-      match: /none of the 1 signature/,
-    });
+    await assertOneSignatureLeft(await upgrade(reg.host), reg.host);
     assert.equal(reg.count(/\/blobs\//), 1, "the bundle is fetched once");
     assert.equal(reg.count(new RegExp(`GET /v2/dz/app/manifests/${ref.descriptor.digest}`)), 1);
   },
@@ -406,7 +395,8 @@ Deno.test({
 
 Deno.test({
   ...opts,
-  name: "hostile registry: endless signature payload, bundle and referrers bodies stop at their limits",
+  name:
+    "hostile registry: endless signature payload, bundle and referrers bodies stop at their limits",
   async fn() {
     const sigLayer = {
       mediaType: "application/vnd.dev.cosign.simplesigning.v1+json",
@@ -429,7 +419,8 @@ Deno.test({
         manifests: [bundle.descriptor],
       }));
       await using reg = startHostileRegistry((req, url) => {
-        const endless = () => new Response(endlessBody(), { headers: { "content-type": OCI_INDEX } });
+        const endless = () =>
+          new Response(endlessBody(), { headers: { "content-type": OCI_INDEX } });
         if (kind === "payload") {
           if (url.pathname === `/v2/dz/app/manifests/${SIG_TAG}`) {
             return manifestResponse(sig, OCI_MANIFEST, req.method === "HEAD");
@@ -466,7 +457,8 @@ Deno.test({
 
 Deno.test({
   ...opts,
-  name: "hostile registry: with default deadlines, a silent server and a dripped token end in ~30 s",
+  name:
+    "hostile registry: with default deadlines, a silent server and a dripped token end in ~30 s",
   async fn() {
     await using silent = startSilentServer();
     await using reg = bearerRegistry(() =>
@@ -495,7 +487,9 @@ Deno.test({
     }));
     let pages = 0;
     await using reg = startHostileRegistry((_req, url) => {
-      if (url.pathname === "/v2/a/index/manifests/latest") return manifestResponse(index, OCI_INDEX);
+      if (url.pathname === "/v2/a/index/manifests/latest") {
+        return manifestResponse(index, OCI_INDEX);
+      }
       if (url.pathname === "/v2/a/many/tags/list") {
         const tags = Array.from({ length: 10_001 }, (_, i) => `t${i}`);
         return new Response(JSON.stringify({ name: "a/many", tags }));

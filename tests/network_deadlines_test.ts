@@ -135,7 +135,10 @@ Deno.test({
   name: "deadlines: --timeout must be a positive number of seconds",
   async fn() {
     const err: string[] = [];
-    const code = await upgrade.main(["--timeout", "soon"], { out: () => {}, err: (t) => err.push(t) });
+    const code = await upgrade.main(["--timeout", "soon"], {
+      out: () => {},
+      err: (t) => err.push(t),
+    });
     assert.equal(code, 2);
     assert.match(err[0], /--timeout must be a number of seconds/);
   },

@@ -79,7 +79,9 @@ export function paceGuard(
     }
     if (minRate > 0 && windowWaited + idle >= window && windowBytes < minRate * window / 1000) {
       return deadlineError(
-        `${sender}: ${windowBytes} bytes in ${formatSeconds(window)}, under the minimum of ${minRate} bytes/s; transfer abandoned`,
+        `${sender}: ${windowBytes} bytes in ${
+          formatSeconds(window)
+        }, under the minimum of ${minRate} bytes/s; transfer abandoned`,
       );
     }
     return undefined;
@@ -213,25 +215,20 @@ export async function readPrefix(
 ): Promise<Uint8Array> {
   if (!res.body) return new Uint8Array(0);
   const reader = paceGuard(res.body, documentLimits(d)).getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
+  const out = new Uint8Array(d.limit);
+  let n = 0;
   try {
-    while (total < d.limit) {
+    while (n < d.limit) {
       const { value, done } = await reader.read();
       if (done) break;
-      chunks.push(value.subarray(0, d.limit - total));
-      total += Math.min(value.byteLength, d.limit - total);
+      const take = Math.min(value.byteLength, d.limit - n);
+      out.set(value.subarray(0, take), n);
+      n += take;
     }
   } catch {
     // what arrived is all there is
   } finally {
     await reader.cancel().catch(() => {});
   }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.byteLength;
-  }
-  return out;
+  return out.subarray(0, n);
 }

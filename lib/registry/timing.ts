@@ -70,7 +70,10 @@ export class Budget {
   readonly now: () => number;
   readonly #end: number;
 
-  constructor(totalMs: number = DEFAULT_TIMINGS.budgetMs, now: () => number = performance.now.bind(performance)) {
+  constructor(
+    totalMs: number = DEFAULT_TIMINGS.budgetMs,
+    now: () => number = performance.now.bind(performance),
+  ) {
     this.totalMs = totalMs;
     this.now = now;
     this.#end = now() + totalMs;

@@ -199,14 +199,12 @@ export class RegistryTransport {
         } as RequestInit);
       } catch (e) {
         if (controller.signal.aborted) {
-          throw byBudget
-            ? budget.error(host, `${method} ${current.pathname}`)
-            : deadlineError(
-              `${host} sent no answer to ${method} ${current.pathname} in ${
-                formatSeconds(limit)
-              }; giving up`,
-              { hint: "check the network and --proxy; the registry may be down" },
-            );
+          throw byBudget ? budget.error(host, `${method} ${current.pathname}`) : deadlineError(
+            `${host} sent no answer to ${method} ${current.pathname} in ${
+              formatSeconds(limit)
+            }; giving up`,
+            { hint: "check the network and --proxy; the registry may be down" },
+          );
         }
         throw e;
       } finally {
@@ -419,7 +417,9 @@ export class RegistryTransport {
           `${answered.host} (where ${this.registry} sent ${
             req.method ?? "GET"
           } ${target.pathname}) asks for credentials; they go only to ${this.registry}; refused`,
-          { hint: "the registry points to another host for this request; report it to its operator" },
+          {
+            hint: "the registry points to another host for this request; report it to its operator",
+          },
         );
       }
       if (res.status === 401 && attempt === 0 && replayable) {
@@ -471,7 +471,7 @@ export class RegistryTransport {
           const e = parsed.errors?.[0];
           if (e) {
             detail = `: ${String(e.code ?? "")}${e.message ? ` ${String(e.message)}` : ""}`
-              .slice(0, 300).replace(/[\x00-\x1f\x7f]/g, " ");
+              .slice(0, 300).replace(/\p{Cc}/gu, " ");
           }
         } catch {
           // not a registry error body
