@@ -58,6 +58,9 @@ export const command = defineCommand({
     const client = new RegistryClient(registry, {
       insecureRegistries: ctx.global.insecureRegistries,
       proxy: ctx.global.proxy,
+      budgetMs: ctx.global.timeoutSeconds === undefined
+        ? undefined
+        : ctx.global.timeoutSeconds * 1000,
       credentials: () => Promise.resolve({ username, password }),
     });
     try {

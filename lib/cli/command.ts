@@ -36,6 +36,8 @@ export interface GlobalOptions {
   /** `--signed-identity`: other repositories whose signatures are accepted. */
   signedIdentities?: string[];
   proxy?: string;
+  /** Total network time budget of the command, in seconds (`--timeout`). */
+  timeoutSeconds?: number;
   json: boolean;
   progressMode: ProgressMode;
   debug: boolean;
@@ -115,6 +117,11 @@ export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
     value: "URL",
     description: "http://, https:// or socks5h:// proxy (default $HTTPS_PROXY / $ALL_PROXY)",
   },
+  timeout: {
+    type: "string",
+    value: "SECONDS",
+    description: "total time budget for the command's network transfers (default 3600)",
+  },
   json: { type: "boolean", description: "one JSON document on stdout instead of prose" },
   progress: {
     type: "string",
@@ -189,6 +196,10 @@ function parseGlobal(values: Record<string, unknown>): GlobalOptions {
   if (!["auto", "plain", "none"].includes(progress)) {
     throw new UsageError(`--progress must be auto, plain or none, not '${progress}'`);
   }
+  const timeout = values.timeout as string | undefined;
+  if (timeout !== undefined && !(/^\d+(\.\d+)?$/.test(timeout) && Number(timeout) > 0)) {
+    throw new UsageError(`--timeout must be a number of seconds above 0, not '${timeout}'`);
+  }
   return {
     dataDir: (values["data-dir"] as string | undefined) ?? defaultDataDir(),
     key: values.key as string | undefined,
@@ -197,6 +208,7 @@ function parseGlobal(values: Record<string, unknown>): GlobalOptions {
     insecureRegistries: (values["insecure-registry"] as string[] | undefined) ?? [],
     signedIdentities: (values["signed-identity"] as string[] | undefined) ?? [],
     proxy: values.proxy as string | undefined,
+    timeoutSeconds: timeout === undefined ? undefined : Number(timeout),
     json: Boolean(values.json),
     progressMode: progress as ProgressMode,
     debug: Boolean(values.debug),

@@ -20,6 +20,7 @@ import { referrersTag } from "../registry/client.ts";
 import { parseDigest } from "../registry/digest.ts";
 import { type Descriptor, isIndexType, OCI_MANIFEST } from "../registry/media_types.ts";
 import { isRecord } from "../signatures/fields.ts";
+import { distinct, refuseOverCap } from "../registry/limits.ts";
 import { type ImageSource, LayoutSource, RegistrySource } from "./source.ts";
 
 /** Media types of Sigstore bundles (v0.3 in both spellings, and the older v0.1 / v0.2). */
@@ -33,7 +34,10 @@ export const BUNDLE_MEDIA_TYPES: readonly string[] = [
 /** Largest bundle read (a provenance bundle with its certificate is tens of KiB). */
 export const MAX_BUNDLE_BYTES = 4 * 1024 * 1024;
 
-/** At most this many referrers / layout entries are looked at per image. */
+/**
+ * At most this many distinct bundle referrers / layout entries per image;
+ * more is refused, never silently truncated (it could hide the good one).
+ */
 export const MAX_REFERRERS = 64;
 
 /** Is `type` a Sigstore bundle media type (case and spaces around `;` ignored)? */
@@ -149,15 +153,29 @@ async function readReferrer(
   }
 }
 
-/** Candidate descriptors: image manifests whose listed artifact type, if any, is a bundle. */
-function candidates(list: unknown, exclude?: string): Descriptor[] {
+/**
+ * Candidate descriptors: image manifests whose listed artifact type, if
+ * any, is a bundle; each digest once. More than {@linkcode MAX_REFERRERS}
+ * is refused (`where` names the listing).
+ */
+function candidates(
+  list: unknown,
+  where: string,
+  exclude?: string,
+  cap: number = MAX_REFERRERS,
+): Descriptor[] {
   if (!Array.isArray(list)) return [];
-  return (list as unknown[]).filter((d): d is Descriptor =>
-    isRecord(d) && typeof d.digest === "string" && typeof d.size === "number" &&
-    d.digest !== exclude &&
-    d.mediaType === OCI_MANIFEST &&
-    (d.artifactType === undefined || isBundleMediaType(d.artifactType))
-  ).slice(0, MAX_REFERRERS);
+  const found = distinct(
+    (list as unknown[]).filter((d): d is Descriptor =>
+      isRecord(d) && typeof d.digest === "string" && typeof d.size === "number" &&
+      d.digest !== exclude &&
+      d.mediaType === OCI_MANIFEST &&
+      (d.artifactType === undefined || isBundleMediaType(d.artifactType))
+    ),
+    (d) => d.digest,
+  );
+  refuseOverCap(found.length, cap, where, "distinct bundle referrers");
+  return found;
 }
 
 async function fromRegistry(source: RegistrySource, digest: string): Promise<FoundBundle[]> {
@@ -165,7 +183,7 @@ async function fromRegistry(source: RegistrySource, digest: string): Promise<Fou
   // registry may not filter anyway. Other artifact types are dropped below.
   const listed = await source.client.referrers(source.repository, digest);
   const out: FoundBundle[] = [];
-  for (const d of candidates(listed)) {
+  for (const d of candidates(listed, `${source.name}: the referrers of ${shortDigest(digest)}`)) {
     const found = await readReferrer(source, digest, d, false);
     if (found) out.push(found);
   }
@@ -177,15 +195,22 @@ async function fromLayout(source: LayoutSource, digest: string): Promise<FoundBu
   // A referrers index stored under the fallback tag (as pushed to a registry).
   const tagged = await source.manifestByTag(referrersTag(digest));
   if (tagged && isIndexType(tagged.mediaType)) {
+    let index: unknown;
     try {
-      const index = JSON.parse(new TextDecoder().decode(tagged.bytes));
-      for (const d of candidates(isRecord(index) ? index.manifests : [])) descs.set(d.digest, d);
+      index = JSON.parse(new TextDecoder().decode(tagged.bytes));
     } catch {
       // not an index: nothing listed there
     }
+    const where = `${source.name}: the referrers index ${referrersTag(digest)}`;
+    for (const d of candidates(isRecord(index) ? index.manifests : [], where)) {
+      descs.set(d.digest, d);
+    }
   }
-  // Artifacts listed directly in index.json whose subject is the image.
-  for (const d of candidates((await source.layout.index()).manifests, digest)) {
+  // Artifacts listed directly in index.json whose subject is the image. A
+  // local layout (the `oci:` store) also lists every image it holds: the
+  // first entries are looked at, as before (archive limits bound the rest).
+  const local = (await source.layout.index()).manifests;
+  for (const d of candidates(local, source.name, digest, Infinity)) {
     if (descs.size >= MAX_REFERRERS) break;
     descs.set(d.digest, d);
   }

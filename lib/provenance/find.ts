@@ -11,6 +11,7 @@ import type { ImageSource } from "../image/source.ts";
 import { attestationFromLayer, cosignManifestLayers } from "../signatures/cosign_layers.ts";
 import type { CosignAttestation } from "../signatures/model.ts";
 import { VerificationError } from "../cli/errors.ts";
+import { distinctLayers, fetchOnce } from "../image/signatures.ts";
 
 /** Largest DSSE envelope read (provenance envelopes are tens of KiB). */
 export const MAX_ENVELOPE_BYTES = 8 * 1024 * 1024;
@@ -40,8 +41,13 @@ export async function fetchCosignAttestations(
   } catch (cause) {
     throw new VerificationError("ATTESTATION_INVALID", "the .att manifest is not JSON", { cause });
   }
+  const layers = distinctLayers(
+    cosignManifestLayers(json),
+    `${source.name}: the .att manifest of ${digest.slice(0, 19)}…`,
+  );
+  const blob = fetchOnce((d) => source.blobBytes(d));
   const out: FoundAttestation[] = [];
-  for (const [i, layer] of cosignManifestLayers(json).entries()) {
+  for (const [i, layer] of layers.entries()) {
     const origin = `.att layer ${i + 1}`;
     if (layer.size > MAX_ENVELOPE_BYTES) {
       out.push({
@@ -51,7 +57,7 @@ export async function fetchCosignAttestations(
       });
       continue;
     }
-    const envelope = await source.blobBytes(layer);
+    const envelope = await blob(layer);
     try {
       out.push({
         ok: true,

@@ -8,14 +8,27 @@
  * @module
  */
 
-import { readAllLimited } from "../fs/read_limited.ts";
-import { DigestMismatchError, DzError, NetworkError, RegistryError } from "../cli/errors.ts";
+import {
+  DigestMismatchError,
+  InvalidReferenceError,
+  NetworkError,
+  RegistryError,
+} from "../cli/errors.ts";
 import type { Transfer } from "../cli/progress.ts";
 import { digestHex, digestingByteStream, parseDigest, sha256Digest } from "./digest.ts";
-import { type Descriptor, type ImageIndex, MANIFEST_TYPES, OCI_INDEX } from "./media_types.ts";
+import {
+  type Descriptor,
+  type ImageIndex,
+  isIndexType,
+  MANIFEST_TYPES,
+  OCI_INDEX,
+} from "./media_types.ts";
 import { RegistryTransport, type TransportOptions } from "./transport.ts";
 import { verifyingStream } from "../oci/layout.ts";
-import { byteStreamFrom, intoReader } from "../fs/byte_stream.ts";
+import { bodyError, paceGuard, readDocument } from "./body_guard.ts";
+import { isDeadline, resolveTimings } from "./timing.ts";
+import { distinct, MAX_INDEX_ENTRIES, MAX_TAG_PAGES, MAX_TAGS, refuseOverCap } from "./limits.ts";
+import { isValidTag } from "./reference.ts";
 
 /** Largest manifest accepted (the distribution registry's own limit is 4 MiB). */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -29,22 +42,34 @@ export interface Manifest {
   size: number;
 }
 
-/** Read a response body, refusing more than `limit` bytes. */
-export async function readLimited(res: Response, limit: number, what: string): Promise<Uint8Array> {
-  const declared = Number(res.headers.get("content-length") ?? "NaN");
-  if (declared > limit) {
-    await res.body?.cancel();
-    throw new RegistryError(0, `${what} is ${declared} bytes, more than the ${limit} allowed`);
-  }
-  if (!res.body) return new Uint8Array(0);
-  try {
-    return await readAllLimited(
-      res.body,
-      limit,
-      () => new RegistryError(0, `${what} is more than the ${limit} bytes allowed`),
+/** Read a response body, refusing more than `limit` bytes while it streams (default timings). */
+export function readLimited(res: Response, limit: number, what: string): Promise<Uint8Array> {
+  const host = res.url ? new URL(res.url).host : "the registry";
+  return readDocument(res, { host, what, limit, timings: resolveTimings() });
+}
+
+/** A manifest reference: a tag by the distribution grammar, or a strict sha256 digest. */
+export function checkManifestReference(reference: string): string {
+  if (reference.startsWith("sha256:")) return parseDigest(reference);
+  if (!isValidTag(reference)) {
+    throw new InvalidReferenceError(
+      `'${reference}' is not a valid tag (letters, digits, _ . -; at most 128; not starting with . or -)`,
     );
-  } catch (e) {
-    throw asNetworkError(e, what);
+  }
+  return reference;
+}
+
+/** Refuse an index listing more than {@linkcode MAX_INDEX_ENTRIES} entries (before any is fetched). */
+function checkIndexEntries(bytes: Uint8Array, where: string): void {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return; // not JSON: its reader says so
+  }
+  const entries = (doc as { manifests?: unknown } | null)?.manifests;
+  if (Array.isArray(entries)) {
+    refuseOverCap(entries.length, MAX_INDEX_ENTRIES, `index ${where}`, "entries");
   }
 }
 
@@ -73,9 +98,16 @@ export class RegistryClient {
   /** A blob body that sends nothing for this long is abandoned (ms). */
   readonly idleTimeoutMs: number;
 
-  constructor(registry: string, options: TransportOptions & { idleTimeoutMs?: number } = {}) {
+  constructor(registry: string, options: TransportOptions = {}) {
     this.transport = new RegistryTransport(registry, options);
-    this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
+    this.idleTimeoutMs = this.transport.timings.idleTimeoutMs;
+  }
+
+  /** Read a small document from `res`, bounded in size and time. */
+  #document(res: Response, limit: number, what: string): Promise<Uint8Array> {
+    const url = res.url ? new URL(res.url) : undefined;
+    const host = !url || url.origin === this.transport.origin ? this.registry : url.host;
+    return readDocument(res, { host, what, limit, timings: this.transport.timings });
   }
 
   /** Registry name. */
@@ -111,12 +143,17 @@ export class RegistryClient {
     reference: string,
     accept: string[],
   ): Promise<Manifest> {
+    checkManifestReference(reference);
     const res = await this.transport.request({
       path: `/v2/${repository}/manifests/${reference}`,
       headers: { accept: accept.join(", ") },
       scopes: [`repository:${repository}:pull`],
     });
-    const bytes = await readLimited(res, MAX_MANIFEST_BYTES, `manifest ${repository}:${reference}`);
+    const bytes = await this.#document(
+      res,
+      MAX_MANIFEST_BYTES,
+      `manifest ${repository}:${reference}`,
+    );
     const digest = sha256Digest(bytes);
     const where = `${this.registry}/${repository}@${reference}`;
     if (reference.startsWith("sha256:") && digest !== reference) {
@@ -128,16 +165,19 @@ export class RegistryClient {
         `manifest ${where}: registry says ${header}, bytes hash to ${digest}`,
       );
     }
+    const mediaType = mediaTypeOf(bytes, res.headers.get("content-type"));
+    if (isIndexType(mediaType)) checkIndexEntries(bytes, where);
     return {
       bytes,
       digest,
       size: bytes.byteLength,
-      mediaType: mediaTypeOf(bytes, res.headers.get("content-type")),
+      mediaType,
     };
   }
 
   /** HEAD a manifest: its descriptor, or undefined when absent. */
   async headManifest(repository: string, reference: string): Promise<Descriptor | undefined> {
+    checkManifestReference(reference);
     const res = await this.transport.request({
       method: "HEAD",
       path: `/v2/${repository}/manifests/${reference}`,
@@ -167,6 +207,7 @@ export class RegistryClient {
     bytes: Uint8Array,
     mediaType: string,
   ): Promise<string> {
+    checkManifestReference(reference);
     const digest = sha256Digest(bytes);
     if (reference.startsWith("sha256:") && reference !== digest) {
       throw new DigestMismatchError(`manifest bytes hash to ${digest}, not ${reference}`);
@@ -196,6 +237,7 @@ export class RegistryClient {
     repository: string,
     descriptor: Pick<Descriptor, "digest" | "size">,
     transfer?: Transfer,
+    deadlineMs?: number,
   ): Promise<ReadableStream<Uint8Array>> {
     parseDigest(descriptor.digest);
     const res = await this.transport.request({
@@ -212,11 +254,23 @@ export class RegistryClient {
       );
     }
     if (!res.body) throw new RegistryError(res.status, `blob ${descriptor.digest}: empty response`);
-    const guarded = stallGuard(res.body, this.idleTimeoutMs, `blob ${descriptor.digest}`);
+    const t = this.transport.timings;
+    const url = res.url ? new URL(res.url) : undefined;
+    const host = !url || url.origin === this.transport.origin ? this.registry : url.host;
+    const guarded = paceGuard(res.body, {
+      host,
+      what: `blob ${descriptor.digest}`,
+      idleMs: t.idleTimeoutMs,
+      minBytesPerSecond: t.minBytesPerSecond,
+      rateWindowMs: t.rateWindowMs,
+      // A small blob read whole (config, signature, bundle) is a document: it has a deadline.
+      deadline: deadlineMs === undefined ? undefined : t.budget.now() + deadlineMs,
+      budget: t.budget,
+    });
     const expected = {
       digest: descriptor.digest,
       size: descriptor.size,
-      what: `blob ${descriptor.digest}`,
+      what: `blob ${descriptor.digest} from ${host}`,
     };
     const onChunk = transfer ? (n: number) => transfer.advance(n) : undefined;
     // Without a known size the check is on the digest only, and not remembered as complete.
@@ -238,7 +292,12 @@ export class RegistryClient {
       );
     }
     return await retryBrokenBody(async () => {
-      const stream = await this.getBlob(repository, descriptor);
+      const stream = await this.getBlob(
+        repository,
+        descriptor,
+        undefined,
+        this.transport.timings.documentTimeoutMs,
+      );
       return new Uint8Array(await new Response(stream).arrayBuffer());
     });
   }
@@ -388,11 +447,16 @@ export class RegistryClient {
     }
   }
 
-  /** All tags of a repository (follows `Link` pagination). */
+  /**
+   * All tags of a repository (follows `Link` pagination), de-duplicated;
+   * names outside the tag grammar are left out. More than
+   * {@linkcode MAX_TAGS} tags or {@linkcode MAX_TAG_PAGES} pages is refused.
+   */
   async listTags(repository: string): Promise<string[]> {
-    const tags: string[] = [];
+    const tags = new Set<string>();
     let path: string | undefined = `/v2/${repository}/tags/list?n=1000`;
-    for (let page = 0; path && page < 1000; page++) {
+    for (let page = 0; path; page++) {
+      refuseOverCap(page + 1, MAX_TAG_PAGES, `${this.registry}/${repository}`, "pages of tags");
       const res: Response = await this.transport.request({
         path,
         scopes: [`repository:${repository}:pull`],
@@ -400,18 +464,19 @@ export class RegistryClient {
       });
       if (res.status === 404) {
         await res.body?.cancel();
-        return tags;
+        return [...tags];
       }
       const body = JSON.parse(
-        new TextDecoder().decode(await readLimited(res, MAX_MANIFEST_BYTES, "tag list")),
+        new TextDecoder().decode(await this.#document(res, MAX_MANIFEST_BYTES, "tag list")),
       ) as { tags?: unknown };
-      if (Array.isArray(body.tags)) {
-        for (const t of body.tags) if (typeof t === "string") tags.push(t);
+      if (Array.isArray(body?.tags)) {
+        for (const t of body.tags) if (typeof t === "string" && isValidTag(t)) tags.add(t);
       }
+      refuseOverCap(tags.size, MAX_TAGS, `${this.registry}/${repository}`, "tags");
       const link = res.headers.get("link")?.match(/<([^>]+)>\s*;\s*rel="?next"?/);
       path = link ? link[1] : undefined;
     }
-    return tags;
+    return [...tags];
   }
 
   /**
@@ -435,7 +500,7 @@ export class RegistryClient {
     const type = (res.headers.get("content-type") ?? "").split(";")[0].trim();
     if (res.status === 200 && type === OCI_INDEX) {
       index = JSON.parse(
-        new TextDecoder().decode(await readLimited(res, MAX_MANIFEST_BYTES, "referrers")),
+        new TextDecoder().decode(await this.#document(res, MAX_MANIFEST_BYTES, "referrers index")),
       );
     } else {
       await res.body?.cancel();
@@ -444,92 +509,61 @@ export class RegistryClient {
       const m = await this.getManifest(repository, tag, [OCI_INDEX]);
       index = JSON.parse(new TextDecoder().decode(m.bytes));
     }
-    const manifests = Array.isArray(index?.manifests) ? index!.manifests : [];
+    const listed = Array.isArray(index?.manifests) ? index!.manifests : [];
+    // The same referrer listed again is one referrer (an amplification otherwise).
+    const manifests = distinct(
+      listed.filter((d) => d !== null && typeof d === "object" && typeof d.digest === "string"),
+      (d) => d.digest,
+    );
+    refuseOverCap(
+      manifests.length,
+      MAX_INDEX_ENTRIES,
+      `${this.registry}/${repository}: the referrers of ${shortDigest(digest)}`,
+      "distinct manifests",
+    );
     return artifactType ? manifests.filter((d) => d.artifactType === artifactType) : manifests;
   }
 }
 
 /** A failure while reading a response body, as the {@linkcode NetworkError} it is. */
 export function asNetworkError(e: unknown, what: string): unknown {
-  if (e instanceof DzError) return e;
-  if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) return e;
-  return new NetworkError(`${what}: the connection broke: ${(e as Error)?.message ?? e}`, {
-    cause: e,
-    hint: "retry; check the network and --proxy",
-  });
+  return bodyError(e, what);
+}
+
+function shortDigest(d: string): string {
+  return d.length > 19 ? `${d.slice(0, 19)}…` : d;
 }
 
 /** Attempts for a small document whose transfer breaks mid-body. */
 const BODY_ATTEMPTS = 3;
 
-/** Run `fn` again (up to {@linkcode BODY_ATTEMPTS} times) when the connection breaks mid-body. */
+/**
+ * Run `fn` again (up to {@linkcode BODY_ATTEMPTS} times) when the
+ * connection breaks mid-body; a missed deadline is not retried.
+ */
 async function retryBrokenBody<T>(fn: () => Promise<T>): Promise<T> {
   for (let attempt = 1;; attempt++) {
     try {
       return await fn();
     } catch (e) {
-      if (!(e instanceof NetworkError) || attempt >= BODY_ATTEMPTS) throw e;
+      if (!(e instanceof NetworkError) || isDeadline(e) || attempt >= BODY_ATTEMPTS) {
+        throw e;
+      }
     }
   }
 }
 
 /**
- * Pass a body through (as a byte stream: BYOB readers get the bytes straight
- * into their own buffer), erroring with {@linkcode NetworkError} when no
- * bytes arrive for `ms` milliseconds (a stalled transfer). One timer at a
- * time, re-armed only when it fires during a read that is still waiting,
- * rather than one per chunk.
+ * Pass a body through, erroring with {@linkcode NetworkError} when no bytes
+ * arrive for `ms` milliseconds (a stalled transfer); see
+ * {@linkcode paceGuard} for the rate and deadline checks.
  */
 export function stallGuard(
   body: ReadableStream<Uint8Array>,
   ms: number,
   what: string,
 ): ReadableStream<Uint8Array> {
-  const reader = intoReader(body);
-  let waiting = false;
-  let since = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let stalled: NetworkError | undefined;
-  const arm = (delay: number) => {
-    timer = setTimeout(check, delay);
-    // An abandoned body's last timer must not keep the process alive.
-    Deno.unrefTimer(timer as unknown as number);
-  };
-  const disarm = () => {
-    if (timer !== undefined) clearTimeout(timer);
-    timer = undefined;
-  };
-  const check = () => {
-    timer = undefined;
-    if (!waiting) return;
-    const idle = performance.now() - since;
-    if (idle >= ms) {
-      stalled = new NetworkError(`${what}: no data for ${ms / 1000} s; transfer abandoned`);
-      reader.cancel(stalled).catch(() => {});
-      return;
-    }
-    arm(ms - idle);
-  };
-  return byteStreamFrom(async (view) => {
-    waiting = true;
-    since = performance.now();
-    if (timer === undefined) arm(ms);
-    let ended = true;
-    try {
-      const got = await reader.read(view);
-      if (stalled) throw stalled;
-      ended = got.done;
-      return got;
-    } catch (e) {
-      throw stalled ?? asNetworkError(e, what);
-    } finally {
-      waiting = false;
-      if (ended) disarm();
-    }
-  }, async (reason) => {
-    disarm();
-    await reader.cancel(reason).catch(() => {});
-  });
+  return paceGuard(body, { host: "the registry", what, idleMs: ms });
 }
 
 /** The fallback tag of the referrers API for a digest: `sha256-<hex>`. */

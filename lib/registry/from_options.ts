@@ -1,7 +1,8 @@
 /**
  * Build a {@linkcode RegistryClient} from the global command-line options:
  * `--insecure-registry`, `--proxy`, credentials from the auth files, and
- * `--debug` request logging (never with secrets).
+ * `--timeout` (the command's network budget) and `--debug` request logging
+ * (never with secrets).
  *
  * @module
  */
@@ -19,6 +20,7 @@ export function clientFor(registry: string, global: GlobalOptions): RegistryClie
     insecureRegistries: global.insecureRegistries,
     proxy,
     credentials: authFileCredentials,
+    budgetMs: global.timeoutSeconds === undefined ? undefined : global.timeoutSeconds * 1000,
     debug: global.debug ? (line) => console.error(`debug: ${line}`) : undefined,
   });
 }

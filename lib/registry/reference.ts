@@ -10,6 +10,11 @@
 import { InvalidReferenceError } from "../cli/errors.ts";
 import { parseDigest } from "./digest.ts";
 
+/** Is `tag` a tag by the distribution grammar `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`? */
+export function isValidTag(tag: string): boolean {
+  return TAG.test(tag);
+}
+
 /** The registry docker.io names, and the host that really serves it. */
 export const DOCKER_HUB = "docker.io";
 /** The API endpoint of Docker Hub. */

@@ -10,6 +10,12 @@
  * 4. send: `fetch` with a header timeout, an optional proxy, and manual
  *    redirects that never carry credentials to another host.
  *
+ * Credentials (Basic or bearer) go only to the registry's own origin
+ * (scheme, host and port) and its token realm: never to an upload
+ * `Location`, a redirect or any URL on another origin. Every request has a
+ * deadline and the command a total budget (`lib/registry/timing.ts`); every
+ * body read here is bounded while it streams (`lib/registry/body_guard.ts`).
+ *
  * @module
  */
 
@@ -17,17 +23,26 @@ import { AuthError, NetworkError, RegistryError, UsageError } from "../cli/error
 import { type Challenge, parseChallenges } from "./challenge.ts";
 import { type Credentials, type CredentialStore, noCredentials } from "./credentials.ts";
 import { isLoopbackHost, registryEndpoint } from "./reference.ts";
+import { readDocument, readPrefix } from "./body_guard.ts";
+import { MAX_ERROR_REPLY_BYTES, MAX_TOKEN_REPLY_BYTES } from "./limits.ts";
+import { redactUrlValue, redactUserinfo } from "./redact.ts";
+import {
+  deadlineError,
+  formatSeconds,
+  isDeadline,
+  type NetworkTimings,
+  resolveTimings,
+  type Timings,
+} from "./timing.ts";
 
 /** How to reach registries. */
-export interface TransportOptions {
+export interface TransportOptions extends NetworkTimings {
   /** Hosts (`host[:port]`) allowed over plain HTTP besides loopback. */
   insecureRegistries?: string[];
   /** `http://`, `https://` or `socks5h://` proxy for every request. */
   proxy?: string;
   /** Where credentials come from (default: none). */
   credentials?: CredentialStore;
-  /** Milliseconds to wait for response headers (default 30 000). */
-  timeoutMs?: number;
   /** Retries after the first attempt (default 4). */
   retries?: number;
   /** First backoff in milliseconds (default 250), doubled each retry. */
@@ -62,6 +77,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 function isNetworkError(e: unknown): boolean {
+  if (isDeadline(e)) return false; // retrying would only cost the time again
   return e instanceof TypeError || e instanceof Deno.errors.ConnectionReset ||
     e instanceof Deno.errors.ConnectionRefused || e instanceof Deno.errors.ConnectionAborted ||
     (e instanceof DOMException && e.name === "TimeoutError");
@@ -87,6 +103,8 @@ export class RegistryTransport {
   /** `http:` or `https:` origin of the API. */
   readonly origin: string;
   readonly #opts: TransportOptions;
+  /** Deadlines and the command's budget, shared with the client's body reads. */
+  readonly timings: Timings;
   readonly #client?: Deno.HttpClient;
   readonly #tokens = new Map<string, string>();
   #challenge?: Challenge;
@@ -95,23 +113,31 @@ export class RegistryTransport {
   constructor(registry: string, options: TransportOptions = {}) {
     this.registry = registry;
     this.#opts = options;
+    this.timings = resolveTimings(options);
     const endpoint = registryEndpoint(registry);
     const insecure = isLoopbackHost(endpoint) ||
       (options.insecureRegistries ?? []).some((h) => h === registry || h === endpoint);
     this.origin = `${insecure ? "http" : "https"}://${endpoint}`;
     if (options.proxy) {
+      const shown = redactUrlValue(options.proxy);
       let url: URL;
       try {
         url = new URL(options.proxy);
       } catch {
-        throw new UsageError(`--proxy '${options.proxy}' is not a URL`);
+        throw new UsageError(`--proxy '${shown}' is not a URL`, {
+          hint: "e.g. socks5h://127.0.0.1:9050 or http://user:password@proxy:3128",
+        });
       }
       if (!["http:", "https:", "socks5:", "socks5h:"].includes(url.protocol)) {
+        throw new UsageError(`--proxy must be http://, https:// or socks5h://, not '${shown}'`);
+      }
+      try {
+        this.#client = Deno.createHttpClient({ proxy: { url: options.proxy } });
+      } catch (e) {
         throw new UsageError(
-          `--proxy must be http://, https:// or socks5h://, not ${url.protocol}`,
+          `--proxy '${shown}' cannot be used: ${redactUserinfo((e as Error).message)}`,
         );
       }
-      this.#client = Deno.createHttpClient({ proxy: { url: options.proxy } });
     }
   }
 
@@ -131,18 +157,37 @@ export class RegistryTransport {
     return this.#credentials ?? undefined;
   }
 
-  /** One fetch with header timeout and safe manual redirects. */
+  /** `host[:port]` of a URL, for messages. */
+  #hostOf(url: URL): string {
+    return url.origin === this.origin ? this.registry : url.host;
+  }
+
+  /**
+   * One fetch with a header deadline and safe manual redirects: a redirect
+   * to another origin loses the Authorization header, and HTTPS never
+   * redirects to plain HTTP.
+   */
   async #send(url: string, init: RequestInit & { headers: Headers }): Promise<Response> {
     let current = new URL(url);
     const headers = new Headers(init.headers);
+    const method = init.method ?? "GET";
+    const budget = this.timings.budget;
+    // A streamed upload is still being sent while headers are awaited: only the budget bounds it.
+    const streamed = init.body instanceof ReadableStream;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      const host = this.#hostOf(current);
+      budget.check(host, `${method} ${current.pathname}`);
+      const limit = streamed
+        ? budget.remaining()
+        : Math.min(this.timings.timeoutMs, budget.remaining());
+      const byBudget = limit < this.timings.timeoutMs || streamed;
       const controller = new AbortController();
       const timer = setTimeout(
         () => controller.abort(new DOMException("timed out", "TimeoutError")),
-        this.#opts.timeoutMs ?? 30_000,
+        limit,
       );
-      this.#opts.onRequest?.(init.method ?? "GET", current.href);
-      this.#log(`${init.method ?? "GET"} ${current.origin}${current.pathname}`);
+      this.#opts.onRequest?.(method, current.href);
+      this.#log(`${method} ${current.origin}${current.pathname}`);
       let res: Response;
       try {
         res = await fetch(current, {
@@ -152,17 +197,32 @@ export class RegistryTransport {
           signal: controller.signal,
           ...(this.#client ? { client: this.#client } : {}),
         } as RequestInit);
+      } catch (e) {
+        if (controller.signal.aborted) {
+          throw byBudget ? budget.error(host, `${method} ${current.pathname}`) : deadlineError(
+            `${host} sent no answer to ${method} ${current.pathname} in ${
+              formatSeconds(limit)
+            }; giving up`,
+            { hint: "check the network and --proxy; the registry may be down" },
+          );
+        }
+        throw e;
       } finally {
         clearTimeout(timer);
       }
       const location = res.headers.get("location");
       if (res.status >= 300 && res.status < 400 && location && res.status !== 304) {
         await res.body?.cancel();
-        const next = new URL(location, current);
-        if (current.protocol === "https:" && next.protocol !== "https:") {
-          throw new NetworkError(`${this.registry} redirected to insecure ${next.origin}; refused`);
+        let next: URL;
+        try {
+          next = new URL(location, current);
+        } catch {
+          throw new NetworkError(`${host} redirected to an invalid URL; refused`);
         }
-        if (next.origin !== current.origin) {
+        if (current.protocol === "https:" && next.protocol !== "https:") {
+          throw new NetworkError(`${host} redirected to insecure ${next.origin}; refused`);
+        }
+        if (next.origin !== this.origin) {
           // Credentials belong to the registry, never to the host it redirects to.
           headers.delete("authorization");
         }
@@ -194,8 +254,8 @@ export class RegistryTransport {
           if (e instanceof NetworkError) throw e;
           const what = e instanceof DOMException && e.name === "TimeoutError"
             ? "timed out"
-            : (e as Error).message;
-          throw new NetworkError(`cannot reach ${this.registry}: ${what}`, {
+            : redactUserinfo((e as Error).message);
+          throw new NetworkError(`cannot reach ${this.#hostOf(new URL(url))}: ${what}`, {
             cause: e,
             hint: "check the network, the registry name and --proxy",
           });
@@ -208,13 +268,22 @@ export class RegistryTransport {
         await res.body?.cancel();
         this.#log(`retry ${attempt + 1} after HTTP ${res.status}`);
         if (after !== undefined) {
-          await sleep(Math.min(after, this.#opts.maxRetryAfterMs ?? 30_000));
+          await this.#pause(Math.min(after, this.#opts.maxRetryAfterMs ?? 30_000), url);
           continue;
         }
       }
-      await sleep(delay + Math.floor(Math.random() * delay / 2));
+      await this.#pause(delay + Math.floor(Math.random() * delay / 2), url);
       delay *= 2;
     }
+  }
+
+  /** Wait before a retry, unless the budget would run out first. */
+  async #pause(ms: number, url: string): Promise<void> {
+    const budget = this.timings.budget;
+    if (ms >= budget.remaining()) {
+      throw budget.error(this.#hostOf(new URL(url)), "retries of a failing request");
+    }
+    await sleep(ms);
   }
 
   /** Get a bearer token for these scopes (cached per scope set). */
@@ -274,11 +343,20 @@ export class RegistryTransport {
       await res.body?.cancel();
       throw new AuthError(`${this.registry}: token service answered HTTP ${res.status}`);
     }
+    const bytes = await readDocument(res, {
+      host: url.host,
+      what: "token reply",
+      limit: MAX_TOKEN_REPLY_BYTES,
+      timings: this.timings,
+    });
     let body: { token?: unknown; access_token?: unknown };
     try {
-      body = await res.json();
+      body = JSON.parse(new TextDecoder().decode(bytes));
     } catch {
       throw new AuthError(`${this.registry}: token service sent invalid JSON`);
+    }
+    if (body === null || typeof body !== "object") {
+      throw new AuthError(`${this.registry}: token service sent no token`);
     }
     const token = typeof body.token === "string"
       ? body.token
@@ -310,17 +388,40 @@ export class RegistryTransport {
     const url = req.path.startsWith("http://") || req.path.startsWith("https://")
       ? req.path
       : `${this.origin}${req.path}`;
+    const target = new URL(url);
+    // Only the registry's own origin ever sees its credentials.
+    const own = target.origin === this.origin;
+    if (!own && this.origin.startsWith("https:") && target.protocol !== "https:") {
+      throw new NetworkError(
+        `${this.registry} sent ${target.origin}, a plain HTTP location, for ${
+          req.method ?? "GET"
+        }; refused`,
+      );
+    }
     const scopes = req.scopes ?? [];
     const replayable = !(req.body instanceof ReadableStream);
     for (let attempt = 0; attempt < 2; attempt++) {
       const headers = new Headers(req.headers);
-      const auth = await this.#authorization(scopes);
+      headers.delete("authorization");
+      const auth = own ? await this.#authorization(scopes) : undefined;
       if (auth) headers.set("authorization", auth);
       const res = await this.#sendWithRetry(url, {
         method: req.method ?? "GET",
         headers,
         body: req.body as BodyInit | undefined,
       }, replayable);
+      const answered = new URL(res.url || url);
+      if ((res.status === 401 || res.status === 403) && answered.origin !== this.origin) {
+        await res.body?.cancel();
+        throw new AuthError(
+          `${answered.host} (where ${this.registry} sent ${
+            req.method ?? "GET"
+          } ${target.pathname}) asks for credentials; they go only to ${this.registry}; refused`,
+          {
+            hint: "the registry points to another host for this request; report it to its operator",
+          },
+        );
+      }
       if (res.status === 401 && attempt === 0 && replayable) {
         const challenges = parseChallenges(res.headers.get("www-authenticate") ?? "");
         await res.body?.cancel();
@@ -358,10 +459,20 @@ export class RegistryTransport {
       if (!ok) {
         let detail = "";
         try {
-          const text = (await res.text()).slice(0, 2048);
+          const text = new TextDecoder().decode(
+            await readPrefix(res, {
+              host: this.#hostOf(answered),
+              what: "error reply",
+              limit: MAX_ERROR_REPLY_BYTES,
+              timings: this.timings,
+            }),
+          );
           const parsed = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
           const e = parsed.errors?.[0];
-          if (e) detail = `: ${e.code ?? ""}${e.message ? ` ${e.message}` : ""}`;
+          if (e) {
+            detail = `: ${String(e.code ?? "")}${e.message ? ` ${String(e.message)}` : ""}`
+              .slice(0, 300).replace(/\p{Cc}/gu, " ");
+          }
         } catch {
           // not a registry error body
         }

@@ -4,7 +4,8 @@
  * and a layer whose payload is already known locally (its sha256 equals the
  * layer digest, e.g. from the stored signatures of the installed image) is
  * not downloaded again. Malformed layers are dropped (they could not verify
- * anyway). Sigstore bundles (cosign v3) come through the referrers API or
+ * anyway). Identical layers count once, each payload is fetched once, and
+ * more distinct layers than `MAX_SIGNATURE_LAYERS` is refused. Sigstore bundles (cosign v3) come through the referrers API or
  * its fallback tag ({@linkcode fetchBundlesFromRegistry}). Nothing here
  * trusts what it returns.
  *
@@ -17,7 +18,7 @@ import type { RegistrySource } from "../image/source.ts";
 import { sha256Digest } from "../registry/digest.ts";
 import { cosignManifestLayers, signatureFromLayer } from "../signatures/cosign_layers.ts";
 import type { CosignSignature } from "../signatures/model.ts";
-import { MAX_PAYLOAD_BYTES } from "../image/signatures.ts";
+import { distinctLayers, fetchOnce, MAX_PAYLOAD_BYTES } from "../image/signatures.ts";
 import { fetchSigstoreBundles } from "../image/bundles.ts";
 
 /** Result of {@linkcode fetchSignaturesFromRegistry}. */
@@ -56,6 +57,11 @@ export async function fetchSignaturesFromRegistry(
   } catch {
     return { signatures: [], dropped: 1 };
   }
+  layers = distinctLayers(
+    layers,
+    `${source.name}: the .sig manifest of ${digest.slice(0, 19)}…`,
+  );
+  const blob = fetchOnce((d) => source.blobBytes(d));
   const signatures: CosignSignature[] = [];
   let dropped = 0;
   for (const [i, layer] of layers.entries()) {
@@ -64,9 +70,7 @@ export async function fetchSignaturesFromRegistry(
       continue;
     }
     const cached = known.get(layer.digest);
-    const payload = cached && cached.byteLength === layer.size
-      ? cached
-      : await source.blobBytes(layer);
+    const payload = cached && cached.byteLength === layer.size ? cached : await blob(layer);
     try {
       signatures.push(signatureFromLayer(payload, layer.annotations, `signature ${i + 1}`));
     } catch {

@@ -50,3 +50,13 @@ export async function rewriteArchive(
   }));
   await Deno.writeFile(dst, await packTar(entries));
 }
+
+/** Does `path` exist (as anything, a dangling symlink included)? */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
