@@ -12,8 +12,13 @@ import { intoReader } from "./byte_stream.ts";
 
 /** Options of the atomic writers. */
 export interface AtomicOptions {
-  /** File mode of the result (default 0o644). */
+  /**
+   * File mode of the result. When given it is set explicitly, whatever the
+   * umask; by default the file is created 0o644 less the umask.
+   */
   mode?: number;
+  /** Mode of the directories created for the file, set explicitly (default: 0o777 less the umask). */
+  dirMode?: number;
   /** Abandon the write (nothing is left at the path) when this aborts. */
   signal?: AbortSignal;
   /**
@@ -149,6 +154,38 @@ async function copyChunksInto(
   out.check();
 }
 
+/** Private data (the data dir): files 0600 and directories 0700, whatever the umask. */
+export const PRIVATE: Readonly<Pick<AtomicOptions, "mode" | "dirMode">> = Object.freeze({
+  mode: 0o600,
+  dirMode: 0o700,
+});
+
+/**
+ * Create `dir` and its missing parents. With `mode`, each directory this
+ * call creates gets that mode explicitly (chmod after mkdir, so the umask
+ * cannot widen or narrow it); directories that already existed are left as
+ * they are.
+ */
+export async function ensureDir(dir: string, mode?: number): Promise<void> {
+  if (mode === undefined) {
+    await Deno.mkdir(dir, { recursive: true });
+    return;
+  }
+  const missing: string[] = [];
+  for (let d = dir;; d = dirname(d)) {
+    try {
+      await Deno.lstat(d);
+      break;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      missing.push(d);
+      if (dirname(d) === d) break;
+    }
+  }
+  await Deno.mkdir(dir, { recursive: true, mode });
+  for (const d of missing) await Deno.chmod(d, mode);
+}
+
 function tempPath(path: string): string {
   const rand = crypto.getRandomValues(new Uint8Array(6));
   const suffix = Array.from(rand, (b) => b.toString(16).padStart(2, "0")).join("");
@@ -185,7 +222,7 @@ export async function writeStreamAtomic(
   const tmp = tempPath(path);
   let file: Deno.FsFile;
   try {
-    await Deno.mkdir(dirname(path), { recursive: true });
+    await ensureDir(dirname(path), options.dirMode);
     file = await Deno.open(tmp, { write: true, createNew: true, mode: options.mode ?? 0o644 });
   } catch (e) {
     await stream.cancel().catch(() => {});
@@ -194,6 +231,7 @@ export async function writeStreamAtomic(
   }
   try {
     try {
+      if (options.mode !== undefined) await Deno.chmod(tmp, options.mode);
       await copyInto(file, stream, options.signal);
       if (options.durable !== false) await file.sync();
     } finally {
@@ -203,6 +241,7 @@ export async function writeStreamAtomic(
     if (options.durable !== false) await fsyncDir(dirname(path));
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
+    await stream.cancel().catch(() => {}); // unread when the chmod failed; else already locked
     // Verification errors (a digest mismatch at the stream's end) and missing
     // permissions pass through; other failures are I/O errors on this path.
     if (

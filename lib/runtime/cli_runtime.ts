@@ -23,6 +23,7 @@ import type { Manifest } from "../registry/client.ts";
 import type { ImageSource } from "../image/source.ts";
 import { CONTAINERD_NAME, OciLayout } from "../oci/layout.ts";
 import { RuntimeError } from "../cli/errors.ts";
+import { ensureDir } from "../fs/atomic.ts";
 import type { ContainerRuntime, InstalledImage } from "./runtime.ts";
 import { stageImage } from "./stage.ts";
 import { layoutTarStream } from "./layout_tar.ts";
@@ -65,7 +66,7 @@ export class CliRuntime implements ContainerRuntime {
     progress?: Progress,
   ): Promise<InstalledImage> {
     if (names.length === 0) throw new TypeError("install: no image name");
-    if (this.stagingDir) await Deno.mkdir(this.stagingDir, { recursive: true });
+    if (this.stagingDir) await ensureDir(this.stagingDir, 0o700); // private, whatever the umask
     const tmp = await Deno.makeTempDir({ dir: this.stagingDir, prefix: `dz-${this.name}-` });
     try {
       const layout = await OciLayout.openOrCreate(tmp);

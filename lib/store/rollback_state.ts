@@ -13,7 +13,7 @@
 import { join } from "node:path";
 import { IoError, RollbackError } from "../cli/errors.ts";
 import { signatureDir } from "./signature_store.ts";
-import { writeFileAtomic } from "../fs/atomic.ts";
+import { PRIVATE, writeFileAtomic } from "../fs/atomic.ts";
 
 /** A position in one transparency log. */
 export interface LogPosition {
@@ -149,6 +149,10 @@ export async function advanceRollbackState(
   for (const [logID, pos] of newestPerLog(positions)) {
     next.logs[logID] = { ...pos, ...(options.digest ? { digest: options.digest } : {}) };
   }
-  await writeFileAtomic(rollbackStatePath(dataDir, keyId), JSON.stringify(next, null, 2) + "\n");
+  await writeFileAtomic(
+    rollbackStatePath(dataDir, keyId),
+    JSON.stringify(next, null, 2) + "\n",
+    PRIVATE,
+  );
   return next;
 }

@@ -56,6 +56,7 @@ import {
   readRollbackState,
 } from "../store/rollback_state.ts";
 import { withLock } from "./lock.ts";
+import { ensureDir, PRIVATE } from "../fs/atomic.ts";
 import {
   decodeField,
   encodeField,
@@ -258,7 +259,7 @@ export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateRes
     verifiedBundles: verified.bundles.length,
     runtime: req.runtime.name,
   };
-  await Deno.mkdir(req.dataDir, { recursive: true });
+  await ensureDir(req.dataDir, PRIVATE.dirMode);
   return await withLock(join(req.dataDir, "lock"), async () => {
     const state = await readRollbackState(req.dataDir, req.key.keyId);
     if (!req.force) assertNotRollback(state, positions);
@@ -360,5 +361,5 @@ export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateRes
       imageId: installed.imageId,
       ...(platform ? { platform } : {}),
     };
-  });
+  }, { notice: (line) => progress.note(line) });
 }
