@@ -5,8 +5,11 @@
  * wait for. A lock whose owner is gone is broken, with one notice saying so:
  * the process exited or crashed, the machine restarted, or the pid now
  * belongs to another process. A symbolic link in the lock's place is never
- * a lock: it is removed (never followed) and the lock taken. Guards the data
- * directory so two updates at once end consistent.
+ * a lock: it is removed (never followed) and the lock taken. When the owner
+ * cannot be checked (another host sharing the directory, `/proc` not
+ * readable under least-privilege permissions), the holder's heartbeat (the
+ * file's mtime, touched every 30 s) decides: untouched for 5 minutes is
+ * stale. Guards the data directory so two updates at once end consistent.
  *
  * @module
  */
@@ -41,8 +44,14 @@ type Found =
   | { kind: "symlink"; target: string }
   | { kind: "other"; what: string };
 
-/** A lock older than this, whose owner cannot be checked, is considered stale. */
-const UNCHECKABLE_STALE_MS = 60 * 60 * 1000;
+/**
+ * A holder touches its lock this often, so a lock whose owner cannot be
+ * checked (another host, no readable `/proc`) is stale once it has not been
+ * touched for {@linkcode UNCHECKABLE_STALE_MS}, however long the update.
+ */
+const HEARTBEAT_MS = 30 * 1000;
+/** A lock untouched this long, whose owner cannot be checked, is considered stale. */
+const UNCHECKABLE_STALE_MS = 5 * 60 * 1000;
 /** A lock file is a few hundred bytes; anything much larger is not ours. */
 const MAX_LOCK_BYTES = 64 * 1024;
 
@@ -106,7 +115,7 @@ async function staleReason(path: string, found: Found): Promise<string | undefin
     const info = await Deno.lstat(path);
     const age = Date.now() - (info.mtime?.getTime() ?? Date.now());
     return age > UNCHECKABLE_STALE_MS
-      ? `its owner cannot be checked and it is ${Math.round(age / 60000)} minutes old`
+      ? `its owner cannot be checked and it was last touched ${Math.round(age / 60000)} minutes ago`
       : undefined;
   } catch {
     return undefined;
@@ -257,9 +266,15 @@ export async function withLock<T>(
     }
     await sleep(options.pollMs ?? 100);
   }
+  const heartbeat = setInterval(() => {
+    const now = new Date();
+    Deno.utime(path, now, now).catch(() => {});
+  }, HEARTBEAT_MS);
+  Deno.unrefTimer(heartbeat);
   try {
     return await fn();
   } finally {
+    clearInterval(heartbeat);
     const now = await readLock(path).catch((): Found => ({ kind: "none" }));
     if (now.kind === "lock" && now.lock.nonce === mine.nonce) {
       await Deno.remove(path).catch(() => {});

@@ -39,12 +39,18 @@ export function hostname(): string {
   }
 }
 
-async function readSmall(path: string): Promise<string | undefined> {
+/** A small `/proc` file: its text, "missing" (no such file) or "denied" (no permission, no /proc). */
+async function readProc(path: string): Promise<string | "missing" | "denied"> {
   try {
     return await Deno.readTextFile(path);
-  } catch {
-    return undefined;
+  } catch (e) {
+    return e instanceof Deno.errors.NotFound ? "missing" : "denied";
   }
+}
+
+async function readSmall(path: string): Promise<string | undefined> {
+  const text = await readProc(path);
+  return text === "missing" || text === "denied" ? undefined : text;
 }
 
 /** The boot id of this machine, when the kernel exposes one. */
@@ -59,13 +65,19 @@ export async function bootId(): Promise<string | undefined> {
  * fields are counted from the last `)`.
  */
 export async function processStartTime(pid: number): Promise<string | undefined> {
-  if (Deno.build.os !== "linux" || !Number.isSafeInteger(pid) || pid <= 0) return undefined;
-  const stat = await readSmall(`/proc/${pid}/stat`);
-  if (stat === undefined) return undefined;
+  const start = await startTimeOf(pid);
+  return start === "missing" || start === "denied" ? undefined : start;
+}
+
+async function startTimeOf(pid: number): Promise<string | "missing" | "denied"> {
+  if (Deno.build.os !== "linux") return "denied";
+  if (!Number.isSafeInteger(pid) || pid <= 0) return "missing";
+  const stat = await readProc(`/proc/${pid}/stat`);
+  if (stat === "missing" || stat === "denied") return stat;
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // fields[0] is field 3 (state): field 22 is fields[19].
   const start = fields[19];
-  return start !== undefined && /^\d+$/.test(start) ? start : undefined;
+  return start !== undefined && /^\d+$/.test(start) ? start : "denied";
 }
 
 /** Boot time of this machine (ms since the epoch), from `/proc/stat`'s `btime`. */
@@ -87,7 +99,8 @@ export async function currentOwner(created: number): Promise<LockOwner> {
 }
 
 /**
- * Does the owner of a lock still run? On the same Linux host: gone when the
+ * Does the owner of a lock still run? On the same Linux host, with `/proc`
+ * readable (else "unknown"): gone when the
  * machine rebooted since (other boot id), when its pid runs no process, or
  * when that pid is a process started at another time than the owner (pid
  * reuse). A lock written without a start time counts as gone when the
@@ -99,8 +112,12 @@ export async function ownerStatus(owner: LockOwner): Promise<OwnerStatus> {
   if (owner.bootId !== undefined && boot !== undefined && owner.bootId !== boot) {
     return { status: "gone", reason: "the machine restarted since" };
   }
-  const start = await processStartTime(owner.pid);
-  if (start === undefined) return { status: "gone", reason: `pid ${owner.pid} no longer runs` };
+  // Without read access to /proc (a least-privilege run, no /proc mounted) nothing can be told.
+  const self = await startTimeOf(Deno.pid);
+  if (self === "missing" || self === "denied") return { status: "unknown" };
+  const start = await startTimeOf(owner.pid);
+  if (start === "denied") return { status: "unknown" };
+  if (start === "missing") return { status: "gone", reason: `pid ${owner.pid} no longer runs` };
   if (owner.startTime !== undefined) {
     return owner.startTime === start
       ? { status: "alive" }

@@ -220,3 +220,54 @@ Deno.test({
     assert.match(text, /\| [^\n]*\nEND\n$/, text);
   },
 });
+
+Deno.test({
+  name:
+    "withLock: without /proc access (least privilege) a live lock holds; an untouched one is broken",
+  ignore: !linux,
+  async fn() {
+    await using tmp = await tempDir();
+    const dir = tmp.path;
+    const path = join(dir, "lock");
+    const script = join(dir, "child.ts");
+    await Deno.writeTextFile(
+      script,
+      `import { withLock } from "${new URL("./lock.ts", import.meta.url).href}";
+try {
+  await withLock(${JSON.stringify(path)}, () => Promise.resolve(), {
+    timeoutMs: 300, pollMs: 20, notice: (l) => console.log("NOTICE " + l) });
+  console.log("TAKEN");
+} catch (e) { console.log("ERR " + e.message); }`,
+    );
+    const child = async () => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--no-prompt", `--allow-read=${dir}`, `--allow-write=${dir}`, script],
+        stdin: "null",
+        stdout: "piped",
+      }).output();
+      return new TextDecoder().decode(out.stdout);
+    };
+    // A live holder (this process, with its true start time) it cannot check.
+    const held = {
+      pid: Deno.pid,
+      host: "unknown", // what a run without --allow-sys records and sees
+      nonce: "live",
+      created: Date.now(),
+      startTime: await processStartTime(Deno.pid),
+    };
+    await Deno.writeTextFile(path, JSON.stringify(held));
+    const waited = await child();
+    assert.match(waited, /^NOTICE waiting for .*lock held by pid \d+ since /m);
+    assert.match(waited, /^ERR .* is held by pid/m);
+    assert.equal(JSON.parse(await Deno.readTextFile(path)).nonce, "live");
+    // The same lock, untouched for 10 minutes (no heartbeat: its owner died).
+    const old = new Date(Date.now() - 10 * 60 * 1000);
+    await Deno.utime(path, old, old);
+    const broken = await child();
+    assert.match(
+      broken,
+      /^NOTICE removed stale lock .*: its owner cannot be checked and it was last touched 10 minutes ago$/m,
+    );
+    assert.match(broken, /^TAKEN$/m);
+  },
+});
