@@ -171,19 +171,22 @@ export async function ensureDir(dir: string, mode?: number): Promise<void> {
     await Deno.mkdir(dir, { recursive: true });
     return;
   }
-  const missing: string[] = [];
-  for (let d = dir;; d = dirname(d)) {
+  // One level at a time, parents only when missing: nothing above is read
+  // (least-privilege runs may write the data dir without reading its parent).
+  try {
+    await Deno.mkdir(dir, { mode });
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) return;
+    if (!(e instanceof Deno.errors.NotFound) || dirname(dir) === dir) throw e;
+    await ensureDir(dirname(dir), mode);
     try {
-      await Deno.lstat(d);
-      break;
+      await Deno.mkdir(dir, { mode });
     } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-      missing.push(d);
-      if (dirname(d) === d) break;
+      if (e instanceof Deno.errors.AlreadyExists) return;
+      throw e;
     }
   }
-  await Deno.mkdir(dir, { recursive: true, mode });
-  for (const d of missing) await Deno.chmod(d, mode);
+  await Deno.chmod(dir, mode);
 }
 
 function tempPath(path: string): string {
