@@ -1,5 +1,5 @@
 /**
- * Child process for `tests/data_dir_modes_test.ts`: write every kind of
+ * Child process for `tests/data_dir_test.ts`: write every kind of
  * data-dir file with the stores' own writers (signatures, bundles, install
  * record, rollback state) while holding the lock, and print the lock's mode.
  *
