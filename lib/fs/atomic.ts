@@ -12,8 +12,13 @@ import { intoReader } from "./byte_stream.ts";
 
 /** Options of the atomic writers. */
 export interface AtomicOptions {
-  /** File mode of the result (default 0o644). */
+  /**
+   * File mode of the result. When given it is set explicitly, whatever the
+   * umask; by default the file is created 0o644 less the umask.
+   */
   mode?: number;
+  /** Mode of the directories created for the file, set explicitly (default: 0o777 less the umask). */
+  dirMode?: number;
   /** Abandon the write (nothing is left at the path) when this aborts. */
   signal?: AbortSignal;
   /**
@@ -157,6 +162,41 @@ async function copyChunksInto(
   out.check();
 }
 
+/** Private data (the data dir): files 0600 and directories 0700, whatever the umask. */
+export const PRIVATE: Readonly<Pick<AtomicOptions, "mode" | "dirMode">> = Object.freeze({
+  mode: 0o600,
+  dirMode: 0o700,
+});
+
+/**
+ * Create `dir` and its missing parents. With `mode`, each directory this
+ * call creates gets that mode explicitly (chmod after mkdir, so the umask
+ * cannot widen or narrow it); directories that already existed are left as
+ * they are.
+ */
+export async function ensureDir(dir: string, mode?: number): Promise<void> {
+  if (mode === undefined) {
+    await Deno.mkdir(dir, { recursive: true });
+    return;
+  }
+  // One level at a time, parents only when missing: nothing above is read
+  // (least-privilege runs may write the data dir without reading its parent).
+  try {
+    await Deno.mkdir(dir, { mode });
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) return;
+    if (!(e instanceof Deno.errors.NotFound) || dirname(dir) === dir) throw e;
+    await ensureDir(dirname(dir), mode);
+    try {
+      await Deno.mkdir(dir, { mode });
+    } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists) return;
+      throw e;
+    }
+  }
+  await Deno.chmod(dir, mode);
+}
+
 function tempPath(path: string): string {
   const rand = crypto.getRandomValues(new Uint8Array(6));
   const suffix = Array.from(rand, (b) => b.toString(16).padStart(2, "0")).join("");
@@ -217,7 +257,7 @@ export async function writeStreamAtomic(
   const tmp = tempPath(path);
   let file: Deno.FsFile;
   try {
-    if (options.createParents !== false) await Deno.mkdir(dirname(path), { recursive: true });
+    if (options.createParents !== false) await ensureDir(dirname(path), options.dirMode);
     file = await Deno.open(tmp, { write: true, createNew: true, mode: options.mode ?? 0o644 });
   } catch (e) {
     await stream.cancel().catch(() => {});
@@ -226,6 +266,7 @@ export async function writeStreamAtomic(
   }
   try {
     try {
+      if (options.mode !== undefined) await Deno.chmod(tmp, options.mode);
       await copyInto(file, stream, options.signal);
       if (options.durable !== false) await file.sync();
     } finally {
@@ -236,6 +277,7 @@ export async function writeStreamAtomic(
     if (options.durable !== false) await fsyncDir(dirname(path));
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
+    await stream.cancel().catch(() => {}); // unread when the chmod failed; else already locked
     // Verification errors (a digest mismatch at the stream's end) and missing
     // permissions pass through; other failures are I/O errors on this path.
     if (

@@ -19,7 +19,8 @@ import { digestArtifact } from "../bundle/artifact.ts";
 import { parseBundle, verifyBundle } from "../bundle/verify_bundle.ts";
 import { fetchSigstoreBundles, type FoundBundle } from "../image/bundles.ts";
 import type { ImageSource } from "../image/source.ts";
-import { type Descriptor, type ImageIndex, isIndexType } from "../registry/media_types.ts";
+import { isIndexType } from "../registry/media_types.ts";
+import { parseImageIndex } from "../runtime/image_manifest.ts";
 import { hasIntotoV001Entry, verifyIntotoV001Attestation } from "../signatures/intoto_tlog.ts";
 import { type TlogInfo, verifyCosignAttestation } from "../signatures/verify.ts";
 import { isRecord } from "../signatures/fields.ts";
@@ -32,6 +33,7 @@ import {
   type ProvenanceExpectations,
 } from "./claims.ts";
 import { fetchCosignAttestations, type FoundAttestation } from "./find.ts";
+import { entriesToAttest } from "./index_entries.ts";
 import { IN_TOTO_PAYLOAD_TYPE, isSlsaProvenanceType, provenanceIdentity } from "./policy.ts";
 import { predicateClaims } from "./predicate.ts";
 
@@ -299,10 +301,13 @@ async function verifyDigest(
   throw best!.error;
 }
 
-function missing(source: ImageSource, digest: string): VerificationError {
+function missing(source: ImageSource, digest: string, disguise?: string): VerificationError {
+  const why = disguise === undefined
+    ? ""
+    : ` (index entry: ${disguise}; only BuildKit attestation manifests, unknown/unknown and pointing at another entry, are passed over)`;
   return new VerificationError(
     "PROVENANCE_MISSING",
-    `no attestation found for ${source.name}@${digest}`,
+    `no attestation found for ${source.name}@${digest}${why}`,
     {
       hint:
         "the image must carry slsa-github-generator's provenance (.att, or a Sigstore bundle referrer)",
@@ -310,19 +315,11 @@ function missing(source: ImageSource, digest: string): VerificationError {
   );
 }
 
-/** The platform images of an index (attestation-manifest entries left out). */
-function platformImages(bytes: Uint8Array): Descriptor[] {
-  const index = JSON.parse(new TextDecoder().decode(bytes)) as Partial<ImageIndex>;
-  return (Array.isArray(index.manifests) ? index.manifests : []).filter((d) =>
-    d.platform?.os !== "unknown" && d.annotations?.["vnd.docker.reference.type"] === undefined
-  );
-}
-
 /**
  * Verify the SLSA provenance of the image `source` resolves to. For a
  * multi-platform index, the provenance of the index digest is used; when
- * the index itself has none, every platform image must have verified
- * provenance for the same build.
+ * the index itself has none, every entry a runtime could pull must have
+ * verified provenance for the same build ({@linkcode entriesToAttest}).
  * @throws VerificationError (exit 1) naming the failed check
  */
 export async function verifyProvenance(
@@ -334,12 +331,12 @@ export async function verifyProvenance(
   const direct = await verifyDigest(source, digest, opts);
   if (direct) return direct;
   if (!isIndexType(manifest.mediaType)) throw missing(source, digest);
-  const children = platformImages(manifest.bytes);
+  const children = entriesToAttest(parseImageIndex(manifest.bytes));
   if (children.length === 0) throw missing(source, digest);
   const results: ProvenanceResult[] = [];
-  for (const child of children) {
+  for (const { descriptor: child, disguise } of children) {
     const r = await verifyDigest(source, child.digest, opts);
-    if (!r) throw missing(source, child.digest);
+    if (!r) throw missing(source, child.digest, disguise);
     const first = results[0];
     if (
       first &&

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { ensureDir } from "../fs/atomic.ts";
 import { resolve } from "node:path";
 import { RuntimeError } from "../cli/errors.ts";
 
@@ -36,9 +37,10 @@ function randomHex(): string {
 }
 
 async function makePrivateDir(parent: string): Promise<string> {
-  await Deno.mkdir(parent, { recursive: true });
+  await ensureDir(parent, 0o700); // private, whatever the umask
   const dir = resolve(parent, `dz-podman-${randomHex()}`);
   await Deno.mkdir(dir, { mode: 0o700 });
+  await Deno.chmod(dir, 0o700);
   return dir;
 }
 

@@ -19,7 +19,7 @@
 
 import { join } from "node:path";
 import { IoError } from "../cli/errors.ts";
-import { writeFileAtomic } from "../fs/atomic.ts";
+import { PRIVATE, writeFileAtomic } from "../fs/atomic.ts";
 import { readTextIfExists } from "../fs/read_text.ts";
 import type { LogIndexFloor } from "./rollback_state.ts";
 
@@ -86,6 +86,6 @@ export async function floorFor(
 
 /** Write `value` as Dangerzone does, and remember that this tool wrote it. */
 export async function writeLastLogIndex(dataDir: string, value: number): Promise<void> {
-  await writeFileAtomic(writtenPath(dataDir), JSON.stringify({ value }) + "\n");
-  await writeFileAtomic(lastLogIndexPath(dataDir), `${value}`);
+  await writeFileAtomic(writtenPath(dataDir), JSON.stringify({ value }) + "\n", PRIVATE);
+  await writeFileAtomic(lastLogIndexPath(dataDir), `${value}`, PRIVATE);
 }

@@ -26,7 +26,7 @@
 import { join } from "node:path";
 import { IoError, RollbackError } from "../cli/errors.ts";
 import { sha256Digest } from "../registry/digest.ts";
-import { writeFileAtomic } from "../fs/atomic.ts";
+import { PRIVATE, writeFileAtomic } from "../fs/atomic.ts";
 import { readTextIfExists } from "../fs/read_text.ts";
 
 /** An authenticated transparency-log position of a verified signature. */
@@ -288,5 +288,6 @@ export async function writeImageState(dataDir: string, state: ImageState): Promi
   await writeFileAtomic(
     imageStatePath(dataDir, state.repository),
     JSON.stringify(state, null, 2) + "\n",
+    PRIVATE,
   );
 }

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { IoError, SignatureFormatError } from "../cli/errors.ts";
 import { parseCosignSignatureList, toCosignDownloadJson } from "../signatures/cosign_list.ts";
 import type { CosignSignature } from "../signatures/model.ts";
-import { writeFileAtomic } from "../fs/atomic.ts";
+import { PRIVATE, writeFileAtomic } from "../fs/atomic.ts";
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -50,7 +50,7 @@ export async function writeSignatures(
   signatures: readonly CosignSignature[],
 ): Promise<string> {
   const path = signaturePath(dataDir, keyId, digest);
-  await writeFileAtomic(path, toCosignDownloadJson(signatures) + "\n");
+  await writeFileAtomic(path, toCosignDownloadJson(signatures) + "\n", PRIVATE);
   return path;
 }
 
@@ -83,7 +83,7 @@ export async function writeBundles(
   bundles: readonly unknown[],
 ): Promise<string> {
   const path = bundlePath(dataDir, keyId, digest);
-  await writeFileAtomic(path, JSON.stringify(bundles, null, 2) + "\n");
+  await writeFileAtomic(path, JSON.stringify(bundles, null, 2) + "\n", PRIVATE);
   return path;
 }
 

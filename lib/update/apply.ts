@@ -65,6 +65,7 @@ import {
 } from "../signatures/signed_identity.ts";
 import { signedBuildTime } from "./build_time.ts";
 import { withLock } from "./lock.ts";
+import { ensureDir, PRIVATE } from "../fs/atomic.ts";
 import {
   decodeField,
   encodeField,
@@ -307,7 +308,7 @@ export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateRes
     verifiedBundles: verified.bundles.length,
     runtime: req.runtime.name,
   };
-  await Deno.mkdir(req.dataDir, { recursive: true });
+  await ensureDir(req.dataDir, PRIVATE.dirMode);
   return await withLock(join(req.dataDir, "lock"), async () => {
     const state = await readImageState(req.dataDir, repository);
     const record = await readInstalled(req.dataDir, req.imageName);
@@ -419,5 +420,5 @@ export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateRes
       imageId: installed.imageId,
       ...(platform ? { platform } : {}),
     };
-  });
+  }, { notice: (line) => progress.note(line) });
 }

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { Buffer } from "node:buffer";
 import { IoError } from "../cli/errors.ts";
 import { sha256Digest } from "../registry/digest.ts";
-import { writeFileAtomic } from "../fs/atomic.ts";
+import { PRIVATE, writeFileAtomic } from "../fs/atomic.ts";
 
 /** One installed image. */
 export interface InstalledRecord {
@@ -91,5 +91,6 @@ export async function writeInstalled(dataDir: string, record: InstalledRecord): 
   await writeFileAtomic(
     installedPath(dataDir, record.name),
     JSON.stringify(record, null, 2) + "\n",
+    PRIVATE,
   );
 }
