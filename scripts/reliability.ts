@@ -4,7 +4,8 @@
  * Runs the mutation campaign over the real trust inputs in
  * `../shared/testdata` (controls + `--count` mutants generated from
  * `--seed`, default: the CI seed and size; `DZ_SEED` / `DZ_MUTANTS` work
- * too) and, unless `--no-faults`, the registry fault cases against a local
+ * too), the rollback attack families (`rollback_attacks.ts`, real entries in
+ * a loopback Rekor) and, unless `--no-faults`, the registry fault cases against a local
  * registry; prints the table of case families (tried, rejected, accepted,
  * crashed, hung, no-ops, data lost) and every finding with its
  * reproduction. Exit status 1 when anything was accepted, crashed, hung or
@@ -24,6 +25,7 @@ import {
 } from "../tests/reliability/campaign.ts";
 import { DEFAULT_COUNT, DEFAULT_SEED, generateMutants } from "../tests/reliability/mutants.ts";
 import { loadSeeds } from "../tests/reliability/seeds.ts";
+import { runRollbackCases } from "../tests/reliability/rollback_attacks.ts";
 import { TESTDATA_DIR, testdataPresent } from "../tests/helpers/testdata.ts";
 
 function intOption(value: string | undefined, env: string, fallback: number, name: string): number {
@@ -85,11 +87,13 @@ async function main(): Promise<number> {
   const { rows, total } = summarize(results, ["control", ...campaign.families]);
   const bad = findings(results);
 
+  const rollback = await runRollbackCases(seed);
   let faults: Awaited<ReturnType<typeof faultRows>>;
   if (!values["no-faults"]) faults = await faultRows();
-  const allRows = [...rows, ...(faults?.rows ?? [])];
+  const extra = { rows: [...rollback.rows, ...(faults?.rows ?? [])] };
+  const allRows = [...rows, ...extra.rows];
   const grand = { ...total, family: "total" };
-  for (const r of faults?.rows ?? []) {
+  for (const r of extra.rows) {
     grand.tried += r.tried;
     grand.rejected += r.rejected;
     grand.accepted += r.accepted;
@@ -98,7 +102,8 @@ async function main(): Promise<number> {
     grand.recovered = (grand.recovered ?? 0) + (r.recovered ?? 0);
     grand.dataLost = (grand.dataLost ?? 0) + (r.dataLost ?? 0);
   }
-  const failed = bad.length > 0 || (faults?.problems.length ?? 0) > 0;
+  const problems = [...rollback.problems, ...(faults?.problems ?? [])];
+  const failed = bad.length > 0 || problems.length > 0;
 
   if (values.json) {
     console.log(JSON.stringify(
@@ -109,7 +114,7 @@ async function main(): Promise<number> {
         rows: allRows,
         total: grand,
         findings: bad.map((f) => ({ ...f, mutant: all.find((m) => m.id === f.id)?.description })),
-        faultProblems: faults?.problems ?? [],
+        faultProblems: problems,
       },
       null,
       2,
@@ -128,7 +133,7 @@ async function main(): Promise<number> {
     if (f.detail) console.log(`  ${f.detail.replace(/\n/g, "\n  ")}`);
     console.log(`  reproduce: deno task reliability --seed ${seed} --count ${count}`);
   }
-  for (const p of faults?.problems ?? []) console.log(`\nFAULT CASE PROBLEM: ${p}`);
+  for (const p of problems) console.log(`\nCASE PROBLEM: ${p}`);
   console.log(failed ? "\nRESULT: FINDINGS (see above)" : "\nRESULT: every case handled");
   return failed ? 1 : 0;
 }

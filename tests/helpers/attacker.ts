@@ -15,38 +15,10 @@ import type { RegistryClient } from "../../lib/registry/client.ts";
 import { cosignSignatureTag } from "../../lib/registry/client.ts";
 import { signImage } from "../../lib/publish/sign_image.ts";
 import type { LoadedTrustedRoot } from "../../lib/trust/trusted_root.ts";
-
-/** The order of the P-256 group. */
-const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
-
-function readInt(der: Uint8Array, at: number): { value: bigint; next: number } {
-  if (der[at] !== 0x02) throw new Error("not a DER INTEGER");
-  const len = der[at + 1];
-  let v = 0n;
-  for (const b of der.subarray(at + 2, at + 2 + len)) v = (v << 8n) | BigInt(b);
-  return { value: v, next: at + 2 + len };
-}
-
-function intBytes(v: bigint): number[] {
-  const out: number[] = [];
-  while (v > 0n) {
-    out.unshift(Number(v & 0xffn));
-    v >>= 8n;
-  }
-  if (out.length === 0 || out[0] & 0x80) out.unshift(0);
-  return out;
-}
+import { malleateEcdsaP256 } from "../reliability/encoding.ts";
 
 /** The other valid ECDSA signature `(r, n−s)` of a DER P-256 signature. */
-export function ecdsaTwin(der: Uint8Array): Uint8Array {
-  if (der[0] !== 0x30) throw new Error("not a DER SEQUENCE");
-  const r = readInt(der, 2);
-  const s = readInt(der, r.next);
-  const rb = intBytes(r.value);
-  const sb = intBytes(P256_N - s.value);
-  const body = [0x02, rb.length, ...rb, 0x02, sb.length, ...sb];
-  return new Uint8Array([0x30, body.length, ...body]);
-}
+export const ecdsaTwin = malleateEcdsaP256;
 
 /** A "signer" that returns a fixed (public) signature: replay, no key involved. */
 export function replaySigner(publicKeyPem: string, signature: Uint8Array): Signer {

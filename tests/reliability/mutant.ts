@@ -106,7 +106,9 @@ export function signatureListView(text: string, digest: string): string {
   } catch {
     return JSON.stringify(["unparseable", text]);
   }
-  return JSON.stringify([digest, Array.isArray(doc) ? doc.map(entryView) : ["raw", doc]]);
+  // A single JSON object is the JSON-lines form of a one-entry list (`cosign download signature`).
+  const list = Array.isArray(doc) ? doc : isRecord(doc) ? [doc] : undefined;
+  return JSON.stringify([digest, list ? list.map(entryView) : ["raw", doc]]);
 }
 
 function pemView(v: unknown): unknown {
