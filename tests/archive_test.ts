@@ -552,3 +552,60 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "load-archive: installs under the signed identity, never under the name the archive claims",
+  ...opts,
+  async fn() {
+    const fx = await fixture();
+    try {
+      const v1 = await buildImage({ files: { "v": "claimed" } });
+      const d1 = await fx.publish("dz/app", v1, "latest");
+      const a = join(fx.dir, "a.tar");
+      assert.equal(
+        await prepare.main(
+          ["--output", a, `${fx.reg.host}/dz/app:latest`, ...fx.common],
+          sinks().sinks,
+        ),
+        0,
+      );
+      // The attacker's archive says it is Dangerzone's image.
+      const t = join(fx.dir, "claimed.tar");
+      await rewriteArchive(a, t, (f) => {
+        for (const n of ["./index.json", "./dangerzone.json"]) {
+          const idx = JSON.parse(dec.decode(f.get(n)!));
+          const image = idx.manifests.find((m: { digest: string }) => m.digest === d1);
+          image.annotations = {
+            ...image.annotations,
+            "org.opencontainers.image.ref.name": "ghcr.io/freedomofpress/dangerzone/v1:latest",
+          };
+          f.set(n, enc.encode(JSON.stringify(idx)));
+        }
+      });
+      const data = join(fx.dir, "data");
+      const store = join(fx.dir, "store");
+      const common = [...fx.common, "--data-dir", data, "--runtime", `oci:${store}`];
+      // Asked to accept only Dangerzone's identity: refused, nothing loaded.
+      let r = await loadOffline([
+        t,
+        ...common,
+        "--signed-identity",
+        "ghcr.io/freedomofpress/dangerzone/v1",
+      ]);
+      assert.equal(r.code, 1, r.err);
+      assert.match(r.err, /signed for .*dz\/app, not/);
+      assert.equal(await exists(store), false);
+      // Otherwise installed under the name its signatures carry.
+      r = await loadOffline([t, ...common, "--json"]);
+      assert.equal(r.code, 0, r.err);
+      assert.equal(JSON.parse(r.out).image, `${fx.reg.host}/dz/app:latest`);
+      const index = JSON.parse(await Deno.readTextFile(join(store, "index.json")));
+      const names = index.manifests.map((m: { annotations?: Record<string, string> }) =>
+        m.annotations?.["org.opencontainers.image.ref.name"]
+      );
+      assert.ok(!names.some((n: string) => n?.includes("freedomofpress")), names.join(","));
+    } finally {
+      await fx.close();
+    }
+  },
+});
