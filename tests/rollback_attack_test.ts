@@ -13,7 +13,9 @@ import { join } from "node:path";
 import { command as upgrade } from "../commands/upgrade.ts";
 import { snapshot } from "./helpers/files.ts";
 import { startSigningLab } from "./helpers/signed_images.ts";
-import { ecdsaTwin, relogTwin, replaySigner } from "./helpers/attacker.ts";
+import { ecdsaTwin, publishedSignatures, relogTwin, replaySigner } from "./helpers/attacker.ts";
+import { startLocalSigstore } from "../scripts/local_sigstore.ts";
+import { parseTrustedRoot } from "../lib/trust/trusted_root.ts";
 import { signImage } from "../lib/publish/sign_image.ts";
 import {
   createDsseBundle,
@@ -272,5 +274,61 @@ Deno.test({
     const d2 = await lab.push(repo, { v: "2" }, "latest");
     await lab.sign(repo, d2);
     assert.equal((await up()).code, 0);
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "attack: an old signature submitted to a second log of the trusted root is no bypass",
+  async fn() {
+    const { lab, data, store, repo } = await setup();
+    await using _ = lab;
+    // A trusted root listing two logs: the lab's Rekor and a second one.
+    const second = await startLocalSigstore();
+    try {
+      const both = structuredClone(lab.trustedRoot.json) as { tlogs: unknown[] };
+      both.tlogs = [...both.tlogs, ...second.trustedRoot.tlogs];
+      const rootPath = join(lab.dir, "two_logs.json");
+      await Deno.writeTextFile(rootPath, JSON.stringify(both));
+      const up = (...extra: string[]) =>
+        run([
+          `${lab.reg.host}/${repo}`,
+          "--key",
+          lab.keyPath,
+          "--trusted-root",
+          rootPath,
+          "--data-dir",
+          data,
+          "--runtime",
+          `oci:${store}`,
+          "--progress",
+          "none",
+          ...extra,
+        ]);
+      const d1 = await lab.push(repo, { v: "1" }, undefined, { created: "2025-01-01T00:00:00Z" });
+      await lab.sign(repo, d1);
+      const d2 = await lab.push(repo, { v: "2" }, "latest", { created: "2025-06-01T00:00:00Z" });
+      await lab.sign(repo, d2);
+      assert.equal((await up()).code, 0);
+
+      // The attacker submits v1's public signature, unchanged, to the second log.
+      const [sig] = await publishedSignatures(lab.client, repo, d1);
+      await signImage({
+        client: lab.client,
+        repository: repo,
+        digest: d1,
+        signer: replaySigner(lab.signer.publicKeyPem(), sig),
+        rekorUrl: second.rekorUrl,
+        trustedRoot: parseTrustedRoot(both, "two logs"),
+      });
+      await lab.retag(repo, d1, "latest");
+      const snap = await snapshot(data, store);
+      const r = await up();
+      assert.equal(r.code, 1, r.out);
+      assert.match(r.err, /built 2025-01-01/);
+      assert.deepEqual(await snapshot(data, store), snap);
+    } finally {
+      await second.close();
+    }
   },
 });
