@@ -48,6 +48,9 @@ export const command = defineCommand({
       dataDir: ctx.global.dataDir,
       runtime: selectRuntime(ctx.global.runtime, ctx.global.dataDir),
       deep: Boolean(ctx.options.deep),
+      ...(ctx.global.signedIdentities?.length
+        ? { signedIdentities: ctx.global.signedIdentities }
+        : {}),
       progress: ctx.progress,
     });
     if (ctx.global.json) {

@@ -23,7 +23,11 @@ import { parseImageManifest } from "../runtime/image_manifest.ts";
 import { verifyBundleSignatures } from "../signatures/bundle_signature.ts";
 import { readBundles, readSignatures } from "../store/signature_store.ts";
 import { readImageState } from "../store/rollback_state.ts";
-import { repositoryOf } from "../signatures/signed_identity.ts";
+import {
+  acceptedIdentities,
+  identityAccepted,
+  repositoryOf,
+} from "../signatures/signed_identity.ts";
 import { RollbackError } from "../cli/errors.ts";
 import { decodeField, readInstalled } from "./installed.ts";
 import { checkRecordChain, imageIdMatches } from "./chain.ts";
@@ -41,6 +45,8 @@ export interface VerifyLocalRequest {
    * `rootfs.diff_ids`). `oci:` stores are re-hashed blob by blob anyway.
    */
   deep?: boolean;
+  /** `--signed-identity`: other repositories whose signatures vouch for this image. */
+  signedIdentities?: readonly string[];
   progress?: Progress;
 }
 
@@ -66,18 +72,137 @@ function refuse(code: string, message: string, hint?: string): never {
 }
 
 /**
+ * The stored signatures of `digest`, every one verified (at least one
+ * required); with `checkIdentity` (no install record of ours, which would say
+ * the identity was checked at installation) they must be made for this name.
+ */
+async function verifyStored(req: VerifyLocalRequest, digest: string, checkIdentity: boolean) {
+  const sigs = await readSignatures(req.dataDir, req.key.keyId, digest) ?? [];
+  const bundles = await readBundles(req.dataDir, req.key.keyId, digest) ?? [];
+  if (sigs.length === 0 && bundles.length === 0) {
+    refuse(
+      "NO_SIGNATURE",
+      `no stored signatures by the trusted key for ${digest}`,
+      "check --key; run 'upgrade' to fetch and store them",
+    );
+  }
+  const verified = [];
+  if (sigs.length > 0) {
+    const result = verifyCosignSignatures(sigs, digest, {
+      trustedRoot: req.trustedRoot,
+      key: req.key,
+      requireTlog: true,
+    });
+    if (!result.ok) {
+      const bad = result.reports.find((r) => !r.ok) as { index: number; reason: string };
+      refuse(
+        "SIGNATURE_INVALID",
+        `stored signature ${bad.index + 1} of ${digest} does not verify: ${bad.reason}`,
+      );
+    }
+    verified.push(...result.reports.flatMap((r) => r.ok ? [r.result] : []));
+  }
+  const bundleReports = verifyBundleSignatures(bundles, digest, {
+    trustedRoot: req.trustedRoot,
+    key: req.key,
+  });
+  for (const r of bundleReports) {
+    if (!r.ok) {
+      refuse(
+        "SIGNATURE_INVALID",
+        `stored bundle ${r.index + 1} of ${digest} does not verify: ${r.reason}`,
+      );
+    }
+  }
+  const okBundles = bundleReports.flatMap((r) => r.ok ? [r.result] : []);
+  // The signed identity: signatures made for another repository do not vouch for this name.
+  const accepted = acceptedIdentities(
+    repositoryOf(req.imageName) ?? req.imageName,
+    req.signedIdentities,
+  );
+  const named = checkIdentity
+    ? verified.filter((v) => identityAccepted(v.dockerReference, accepted))
+    : verified;
+  const namedBundles = checkIdentity
+    ? okBundles.filter((b) =>
+      b.dockerReference === undefined || identityAccepted(b.dockerReference, accepted)
+    )
+    : okBundles;
+  if (named.length + namedBundles.length === 0) {
+    refuse(
+      "IDENTITY_MISMATCH",
+      `the stored signatures of ${digest} were made for ${
+        verified[0]?.dockerReference ?? okBundles[0]?.dockerReference ?? "no repository"
+      }, not for ${req.imageName}`,
+      "pass --signed-identity if the image is a mirror",
+    );
+  }
+  const tlog = [
+    ...named.flatMap((v) => v.tlog ? [v.tlog] : []),
+    ...namedBundles.map((b) => b.tlog),
+  ].map((t) => ({ logID: t.logID, logIndex: t.logIndex, integratedTime: t.integratedTime }));
+  return {
+    signatures: named.length + namedBundles.length,
+    bundles: namedBundles.length,
+    tlog,
+    signer: (named[0] ?? namedBundles[0]).signer,
+  };
+}
+
+async function assertNotReplaced(req: VerifyLocalRequest, digest: string): Promise<void> {
+  const state = await readImageState(req.dataDir, repositoryOf(req.imageName) ?? req.imageName);
+  if (state?.replaced.includes(digest)) {
+    throw new RollbackError(
+      `${req.imageName} is ${digest}, which was replaced on this machine by ${state.digest}`,
+      { hint: "run 'upgrade' to install the current image again" },
+    );
+  }
+}
+
+/**
+ * An image this tool did not install (Dangerzone did; no record of ours):
+ * checked as Dangerzone's `verify_local_image` does, by the digest the
+ * runtime reports for it → the stored signatures of that digest.
+ */
+async function verifyUnrecorded(req: VerifyLocalRequest): Promise<VerifyLocalResult> {
+  const held = await req.runtime.inspect(req.imageName);
+  if (!held) {
+    refuse(
+      "NOT_INSTALLED",
+      `no verified installation of ${req.imageName} is recorded in ${req.dataDir}, and ${req.runtime.name} holds no such image`,
+      `run 'dangerzone-image upgrade' first`,
+    );
+  }
+  const digest = held.reportedDigest ?? held.manifestDigest;
+  if (!digest) {
+    refuse(
+      "NOT_INSTALLED",
+      `no verified installation of ${req.imageName} is recorded in ${req.dataDir}, and ${req.runtime.name} reports no digest for it`,
+      `run 'dangerzone-image upgrade' to install it verified`,
+    );
+  }
+  const stored = await verifyStored(req, digest, true);
+  await assertNotReplaced(req, digest);
+  req.progress?.note(
+    `no install record of ours: checked as Dangerzone does (${req.runtime.name}'s digest ${digest} → stored signatures)`,
+  );
+  return {
+    imageName: req.imageName,
+    signedDigest: digest,
+    platformDigest: held.manifestDigest ?? digest,
+    imageId: held.imageId,
+    runtime: req.runtime.name,
+    ...stored,
+  };
+}
+
+/**
  * Check the local image; resolves only when everything verifies.
  * @throws VerificationError (exit 1) naming what did not match.
  */
 export async function verifyLocalImage(req: VerifyLocalRequest): Promise<VerifyLocalResult> {
   const record = await readInstalled(req.dataDir, req.imageName);
-  if (!record) {
-    refuse(
-      "NOT_INSTALLED",
-      `no verified installation of ${req.imageName} is recorded in ${req.dataDir}`,
-      `run 'dangerzone-image upgrade' first`,
-    );
-  }
+  if (!record) return await verifyUnrecorded(req);
   const chain = checkRecordChain(record);
   const held = await req.runtime.inspect(req.imageName);
   if (!held) {
@@ -97,65 +222,15 @@ export async function verifyLocalImage(req: VerifyLocalRequest): Promise<VerifyL
       req.progress,
     )
     : undefined;
-  const sigs = await readSignatures(req.dataDir, req.key.keyId, chain.signedDigest) ?? [];
-  const bundles = await readBundles(req.dataDir, req.key.keyId, chain.signedDigest) ?? [];
-  if (sigs.length === 0 && bundles.length === 0) {
-    refuse(
-      "NO_SIGNATURE",
-      `no stored signatures by the trusted key for ${chain.signedDigest}`,
-      "check --key; run 'upgrade' to fetch and store them",
-    );
-  }
-  const verified = [];
-  if (sigs.length > 0) {
-    const result = verifyCosignSignatures(sigs, chain.signedDigest, {
-      trustedRoot: req.trustedRoot,
-      key: req.key,
-      requireTlog: true,
-    });
-    if (!result.ok) {
-      const bad = result.reports.find((r) => !r.ok) as { index: number; reason: string };
-      refuse(
-        "SIGNATURE_INVALID",
-        `stored signature ${bad.index + 1} of ${chain.signedDigest} does not verify: ${bad.reason}`,
-      );
-    }
-    verified.push(...result.reports.flatMap((r) => r.ok ? [r.result] : []));
-  }
-  const bundleReports = verifyBundleSignatures(bundles, chain.signedDigest, {
-    trustedRoot: req.trustedRoot,
-    key: req.key,
-  });
-  for (const r of bundleReports) {
-    if (!r.ok) {
-      refuse(
-        "SIGNATURE_INVALID",
-        `stored bundle ${r.index + 1} of ${chain.signedDigest} does not verify: ${r.reason}`,
-      );
-    }
-  }
-  const okBundles = bundleReports.flatMap((r) => r.ok ? [r.result] : []);
-  const tlog = [
-    ...verified.flatMap((v) => v.tlog ? [v.tlog] : []),
-    ...okBundles.map((b) => b.tlog),
-  ].map((t) => ({ logID: t.logID, logIndex: t.logIndex, integratedTime: t.integratedTime }));
-  const state = await readImageState(req.dataDir, repositoryOf(req.imageName) ?? req.imageName);
-  if (state?.replaced.includes(chain.signedDigest)) {
-    throw new RollbackError(
-      `${req.imageName} is ${chain.signedDigest}, which was replaced on this machine by ${state.digest}`,
-      { hint: "run 'upgrade' to install the current image again" },
-    );
-  }
+  const stored = await verifyStored(req, chain.signedDigest, false);
+  await assertNotReplaced(req, chain.signedDigest);
   return {
     imageName: req.imageName,
     signedDigest: chain.signedDigest,
     platformDigest: chain.platformDigest,
     imageId: held.imageId,
     runtime: req.runtime.name,
-    signatures: verified.length + okBundles.length,
-    bundles: okBundles.length,
-    tlog,
-    signer: (verified[0] ?? okBundles[0]).signer,
+    ...stored,
     ...(content ? { content } : {}),
   };
 }
