@@ -73,7 +73,8 @@ function signedOf(bytes: Uint8Array): { version: number; expires: string } {
 /** One line for a tuf-js (or transport) failure. */
 export function tufFailure(e: unknown): string {
   const err = e as Error;
-  const name = err?.name && err.name !== "Error" ? `${err.name}: ` : "";
+  const cls = err?.name && err.name !== "Error" ? err.name : err?.constructor?.name;
+  const name = cls && cls !== "Error" && cls !== "Object" ? `${cls}: ` : "";
   return `${name}${err?.message ?? String(e)}`.replace(/\s+/g, " ").trim();
 }
 
