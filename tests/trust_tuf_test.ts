@@ -159,7 +159,10 @@ Deno.test("tuf: refresh, cache reuse, key rotation, and every refused update lea
   s = await t.resolve(data, "always");
   assert.equal(s.origin, "tuf-cache");
   assert.equal(t.warnings.length, 1);
-  assert.match(t.warnings[0], /^warning: cannot refresh .*; using the cached root \(TUF root v2\)$/);
+  assert.match(
+    t.warnings[0],
+    /^warning: cannot refresh .*; using the cached root \(TUF root v2\)$/,
+  );
 });
 
 Deno.test("tuf: a carried chain is adopted only when it verifies from the local anchor and is not older", async () => {
@@ -176,7 +179,12 @@ Deno.test("tuf: a carried chain is adopted only when it verifies from the local 
   const chainV2 = (await chainToCarry(second))!;
   assert.ok(chainV2.has("1.root.json") && chainV2.has("2.root.json"));
   const adopt = (files: ReadonlyMap<string, Uint8Array>) =>
-    adoptCarriedChain({ dataDir: airgap, anchor: t.anchor, files, warn: (l) => t.warnings.push(l) });
+    adoptCarriedChain({
+      dataDir: airgap,
+      anchor: t.anchor,
+      files,
+      warn: (l) => t.warnings.push(l),
+    });
   const airCache = tufCacheDir(airgap, t.repo.url);
 
   // Tampered target: refused, nothing cached.
