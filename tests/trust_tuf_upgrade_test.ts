@@ -18,6 +18,7 @@ import { startSigningLab } from "./helpers/signed_images.ts";
 import { startTufRepo } from "./helpers/tuf_repo.ts";
 import { rewriteArchive, snapshot } from "./helpers/files.ts";
 import { dangerzoneChecks } from "./helpers/dangerzone_archive.ts";
+import { onPath } from "../lib/runtime/exec.ts";
 
 async function run(cmd: typeof upgrade, args: string[]) {
   const out: string[] = [];
@@ -94,6 +95,22 @@ Deno.test({
       }).output();
       assert.ok(sk.success, new TextDecoder().decode(sk.stderr));
       assert.equal(JSON.parse(new TextDecoder().decode(sk.stdout)).Digest, d1);
+      if (onPath("podman")) {
+        const pm = join(lab.dir, "podman");
+        await Deno.mkdir(pm);
+        const conf = join(pm, "storage.conf");
+        await Deno.writeTextFile(
+          conf,
+          `[storage]\ndriver = "vfs"\ngraphroot = "${pm}/graph"\nrunroot = "${pm}/run"\n`,
+        );
+        const p = await new Deno.Command("podman", {
+          args: ["load", "-i", tar],
+          env: { CONTAINERS_STORAGE_CONF: conf },
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assert.ok(p.success, new TextDecoder().decode(p.stderr));
+      }
 
       // Air-gapped machine, anchor only: the carried chain verifies, is adopted and kept.
       const air = join(lab.dir, "air");

@@ -17,7 +17,7 @@
  */
 
 import crypto from "node:crypto";
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 import { canonicalize } from "@tufjs/canonical-json";
 import {
   Key,
@@ -95,7 +95,7 @@ function sha256(b: Uint8Array): string {
 }
 
 /** Start a repository with root v1 (no targets published yet). */
-export async function startTufRepo(): Promise<TufRepo> {
+export function startTufRepo(): Promise<TufRepo> {
   const files = new Map<string, Uint8Array>();
   const requests: string[] = [];
   const roots: Uint8Array[] = [];
@@ -226,5 +226,5 @@ export async function startTufRepo(): Promise<TufRepo> {
     close,
     [Symbol.asyncDispose]: close,
   };
-  return repo;
+  return Promise.resolve(repo);
 }
