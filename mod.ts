@@ -59,6 +59,10 @@ export const COMMANDS: Record<string, { summary: string; load(): Promise<{ comma
       summary: "verify an archive fully offline, then load it",
       load: () => import("./commands/load-archive.ts"),
     },
+    "trust": {
+      summary: "show which Sigstore trusted root is in use, from where, its version and expiry",
+      load: () => import("./commands/trust.ts"),
+    },
   };
 
 /** Top-level help. */

@@ -6,7 +6,7 @@
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
 import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
-import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
+import { carriedTrustFor, trustFor } from "../lib/trust/from_options.ts";
 import { selectRuntime } from "../lib/runtime/select.ts";
 import { loadArchive } from "../lib/archive/load.ts";
 import { formatPlatform, parsePlatform } from "../lib/update/platform.ts";
@@ -32,13 +32,15 @@ export const command = defineCommand({
     "--allow-read=<archive>,<data dir> --allow-write=<data dir> --allow-run=podman --allow-env (no --allow-net)",
   async run(ctx) {
     const key = await loadTrustedKey(ctx.global.key);
-    const trustedRoot = await loadTrustedRoot(ctx.global.trustedRoot);
+    const trustedRoot = (await trustFor(ctx.global, "never", ctx.err)).root;
+    const carriedTrust = carriedTrustFor(ctx.global, ctx.err);
     const runtime = await selectRuntime(ctx.global.runtime, ctx.global.dataDir);
     const r = await loadArchive({
       path: ctx.args[0],
       dataDir: ctx.global.dataDir,
       key,
       trustedRoot,
+      ...(carriedTrust ? { carriedTrust } : {}),
       runtime,
       force: Boolean(ctx.options.force),
       ...(ctx.options.platform
@@ -60,6 +62,7 @@ export const command = defineCommand({
         imageId: r.imageId,
         ...(r.previousDigest ? { previousDigest: r.previousDigest } : {}),
         signatures: r.signatures,
+        trustedRoot: r.trustedRoot,
         runtime: runtime.name,
         tlog: r.tlog,
       }));

@@ -13,7 +13,8 @@ import { parseRegistryReference } from "../lib/registry/reference.ts";
 import { RegistrySource } from "../lib/image/source.ts";
 import { clientFor } from "../lib/registry/from_options.ts";
 import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
-import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
+import { trustFor } from "../lib/trust/from_options.ts";
+import { chainToCarry } from "../lib/trust/trust_source.ts";
 import { dangerzoneArch, parsePlatform, prepareArchive } from "../lib/archive/prepare.ts";
 
 const DEFAULT_OUTPUT = "dangerzone-{arch}.tar";
@@ -79,7 +80,7 @@ export const command = defineCommand({
     `dangerzone-image prepare-archive --platform linux/arm64 --output dz-{arch}.tar ${DEFAULT_IMAGE}@sha256:\u2026`,
   ],
   permissions:
-    "--allow-net=<registry host> --allow-read=<auth file>,<output dir> --allow-write=<output dir> --allow-env",
+    "--allow-net=<registry host>,tuf-repo-cdn.sigstore.dev --allow-read=<auth file>,<data dir>,<output dir> --allow-write=<output dir>,<data dir> --allow-env",
   async run(ctx) {
     const platform = ctx.options.platform as string | undefined;
     const allPlatforms = Boolean(ctx.options["all-platforms"]);
@@ -95,7 +96,9 @@ export const command = defineCommand({
     const ref = parseRegistryReference(ctx.args[0] ?? DEFAULT_IMAGE);
     await checkOutput(output, force);
     const key = await loadTrustedKey(ctx.global.key);
-    const trustedRoot = await loadTrustedRoot(ctx.global.trustedRoot);
+    const trust = await trustFor(ctx.global, "if-expired", ctx.err);
+    const trustedRoot = trust.root;
+    const tufChain = await chainToCarry(trust);
     const client = clientFor(ref.registry, ctx.global);
     const source = new RegistrySource(client, ref.repository, ref);
     // An interrupt aborts the transfer: the temporary file is removed, FILE.tar never appears.
@@ -114,6 +117,7 @@ export const command = defineCommand({
         noClobber: !force,
         key,
         trustedRoot,
+        ...(tufChain ? { tufChain } : {}),
         progress: ctx.progress,
         signal: abort.signal,
       });
@@ -131,6 +135,7 @@ export const command = defineCommand({
           signatures: r.signatures,
           verifiedSignatures: r.verifiedSignatures,
           attestations: r.attestations,
+          tufChain: r.tufChain,
           tlog: r.tlog,
         }));
       } else {

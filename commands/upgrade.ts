@@ -9,7 +9,7 @@ import { UsageError } from "../lib/cli/errors.ts";
 import { parseImageReference } from "../lib/registry/reference.ts";
 import { clientFor } from "../lib/registry/from_options.ts";
 import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
-import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
+import { trustFor } from "../lib/trust/from_options.ts";
 import { selectRuntime } from "../lib/runtime/select.ts";
 import { parsePlatform } from "../lib/update/platform.ts";
 import { DEFAULT_IMAGE } from "../lib/config/dangerzone_image.ts";
@@ -58,7 +58,7 @@ export function formatUpgrade(r: UpgradeResult): string {
 export const command = defineCommand({
   name: "upgrade",
   summary: "install the newest signed image, refusing rollbacks",
-  usage: "upgrade [IMAGE] [--tag latest] [--platform OS/ARCH]",
+  usage: "upgrade [IMAGE] [--tag latest] [--platform OS/ARCH] [--offline]",
   options: {
     "tag": { type: "string", value: "TAG", description: "the tag to follow (default latest)" },
     "platform": {
@@ -70,6 +70,11 @@ export const command = defineCommand({
       type: "boolean",
       description: "allow installing an image older than the installed one (a rollback)",
     },
+    "offline": {
+      type: "boolean",
+      description:
+        "do not refresh the Sigstore trusted root (use the cached or embedded one); the registry is still asked",
+    },
   },
   positionals: { min: 0, max: 1, names: "IMAGE" },
   examples: [
@@ -77,7 +82,7 @@ export const command = defineCommand({
     "dangerzone-image upgrade --json ghcr.io/freedomofpress/dangerzone/v1",
   ],
   permissions:
-    "--allow-net=<registry host> --allow-read=<data dir>,<auth file>[,<key>,<trusted root>] --allow-write=<data dir> --allow-run=podman --allow-env (with --runtime oci:DIR: read/write DIR instead of --allow-run)",
+    "--allow-net=<registry host>,tuf-repo-cdn.sigstore.dev --allow-read=<data dir>,<auth file>[,<key>,<trusted root>] --allow-write=<data dir> --allow-run=podman --allow-env (with --runtime oci:DIR: read/write DIR instead of --allow-run)",
   async run(ctx) {
     const image = ctx.args[0] ?? DEFAULT_IMAGE;
     const ref = parseImageReference(image);
@@ -98,10 +103,11 @@ export const command = defineCommand({
     const tag = flagTag ?? ref.tag ?? "latest";
     const platform = ctx.options.platform as string | undefined;
     if (platform) parsePlatform(platform);
-    const [key, trustedRoot] = await Promise.all([
+    const [key, trust] = await Promise.all([
       loadTrustedKey(ctx.global.key),
-      loadTrustedRoot(ctx.global.trustedRoot),
+      trustFor(ctx.global, ctx.options.offline === true ? "never" : "if-expired", ctx.err),
     ]);
+    const trustedRoot = trust.root;
     const client = clientFor(ref.registry, ctx.global);
     try {
       const result = await upgradeFromRegistry({

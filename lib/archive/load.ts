@@ -3,7 +3,9 @@
  * (`read.ts`), find the one image it carries and the digest its signatures
  * must bind, verify those signatures (cosign `.sig` signatures and Sigstore
  * bundles, every one the archive carries) with the trusted key and the LOCAL
- * trusted root (nothing in the archive about keys or roots is read),
+ * trusted root (nothing in the archive about keys is read; a TUF chain it
+ * carries replaces the local root only through `carriedTrust`, which
+ * verifies it from this machine's TUF root first),
  * refuse a rollback unless forced, and only then hand everything to the
  * shared update pipeline, which loads the image into the runtime and
  * stores signatures and rollback state.
@@ -36,6 +38,12 @@ export interface LoadArchiveRequest {
   dataDir: string;
   key: TrustedKey;
   trustedRoot: LoadedTrustedRoot;
+  /**
+   * Verify the TUF chain the archive carries (from this machine's TUF root,
+   * never from the archive) and return its trusted root, or `undefined`
+   * when it is refused (then `trustedRoot` is used). Absent with `--trusted-root`.
+   */
+  carriedTrust?: (files: ReadonlyMap<string, Uint8Array>) => Promise<LoadedTrustedRoot | undefined>;
   runtime: ContainerRuntime;
   /** Allow a rollback (and nothing else). */
   force?: boolean;
@@ -57,6 +65,8 @@ export interface LoadArchiveResult extends UpdateResult {
   platform?: string;
   /** Signatures carried and verified, of both kinds. */
   signatures: number;
+  /** Source of the trusted root the signatures verified with. */
+  trustedRoot: string;
 }
 
 /** The image entry of a layout index: cosign's `image`/`imageIndex`, or the only entry. */
@@ -96,6 +106,16 @@ export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveR
     progress,
   });
   try {
+    let trustedRoot = req.trustedRoot;
+    if (req.carriedTrust && archive.tuf.size > 0) {
+      const carried = await req.carriedTrust(archive.tuf);
+      if (carried) {
+        trustedRoot = carried;
+        progress?.note(
+          `using the archive's trusted root, verified from this machine's: ${carried.source}`,
+        );
+      }
+    }
     const entry = imageEntry(archive.index);
     const signedDigest = entry.digest;
 
@@ -122,7 +142,7 @@ export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveR
     let bundleIdentity: string | undefined;
     if (sigs.length > 0) {
       const v = verifyCosignSignatures(sigs, signedDigest, {
-        trustedRoot: req.trustedRoot,
+        trustedRoot,
         key: req.key,
       });
       if (!v.ok) {
@@ -138,7 +158,7 @@ export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveR
     }
     for (
       const r of verifyBundleSignatures(bundles, signedDigest, {
-        trustedRoot: req.trustedRoot,
+        trustedRoot,
         key: req.key,
       })
     ) {
@@ -234,7 +254,7 @@ export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveR
       signatures: sigs,
       bundles,
       key: req.key,
-      trustedRoot: req.trustedRoot,
+      trustedRoot,
       dataDir: req.dataDir,
       runtime: req.runtime,
       force: req.force,
@@ -246,6 +266,7 @@ export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveR
       imageName,
       ...(platform ? { platform } : {}),
       signatures: sigs.length + bundles.length,
+      trustedRoot: trustedRoot.source,
     };
   } finally {
     await source.close();

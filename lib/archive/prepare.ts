@@ -57,6 +57,8 @@ export interface PrepareRequest {
   noClobber?: boolean;
   key: TrustedKey;
   trustedRoot: LoadedTrustedRoot;
+  /** The TUF chain behind `trustedRoot`, carried for the air-gapped side (`load-archive`). */
+  tufChain?: ReadonlyMap<string, Uint8Array>;
   progress?: Progress;
   signal?: AbortSignal;
 }
@@ -87,6 +89,8 @@ export interface PrepareResult {
   /** How many of them are Sigstore bundles. */
   bundles: number;
   attestations: boolean;
+  /** Whether the TUF chain of the trusted root travels in the archive. */
+  tufChain: boolean;
   /** Verified transparency-log positions. */
   tlog: { logID: string; logIndex: number; integratedTime: number }[];
 }
@@ -393,7 +397,12 @@ export async function prepareArchive(req: PrepareRequest): Promise<PrepareResult
     index.push({ ...manifestDescriptor(m), annotations: { [COSIGN_KIND]: KIND[kind] } });
   }
 
-  const plan: ArchivePlan = { index, documents, blobs };
+  const plan: ArchivePlan = {
+    index,
+    documents,
+    blobs,
+    ...(req.tufChain ? { tuf: req.tufChain } : {}),
+  };
   const written = await writeArchive(req.output, source, plan, {
     progress,
     signal: req.signal,
@@ -411,6 +420,7 @@ export async function prepareArchive(req: PrepareRequest): Promise<PrepareResult
     verifiedSignatures: verified.length + verifiedBundles.length,
     bundles: verifiedBundles.length,
     attestations,
+    tufChain: (req.tufChain?.size ?? 0) > 0,
     tlog: [
       ...verified.flatMap((v) => v.tlog ? [v.tlog] : []),
       ...verifiedBundles.map((b) => b.result.tlog),

@@ -38,8 +38,11 @@ import {
   imagesOnly,
   INDEX_FILE,
   jsonEqual,
+  normalizeEntryName,
   OCI_LAYOUT_FILE,
 } from "./layout_tar.ts";
+import { CHAIN_FILE } from "../trust/tuf_chain.ts";
+import { TUF_ARCHIVE_DIR } from "./write.ts";
 
 /** A checked archive unpacked into a private layout directory. */
 export interface ExtractedArchive {
@@ -55,6 +58,12 @@ export interface ExtractedArchive {
   entries: number;
   /** Bytes of blob content read. */
   bytes: number;
+  /**
+   * The TUF chain carried under `./dangerzone-image/tuf/` (chain file name →
+   * bytes; empty when none). Unverified: only `load-archive`'s check from
+   * this machine's TUF root makes it worth anything.
+   */
+  tuf: Map<string, Uint8Array>;
 }
 
 const decoder = new TextDecoder();
@@ -112,9 +121,31 @@ interface BlobEntry {
 /** What a walk over the tar found. */
 interface Walk {
   json: Map<string, Uint8Array>;
+  tuf: Map<string, Uint8Array>;
   blobs: Map<string, number>;
   entries: number;
   bytes: number;
+}
+
+/**
+ * A member of the carried TUF chain (`dangerzone-image/`, `dangerzone-image/tuf/`,
+ * `dangerzone-image/tuf/<chain file>`), or `undefined` for any other name.
+ * @throws ArchiveError for anything else under `dangerzone-image/`.
+ */
+function tufMember(rawName: string, type: string | undefined): { file?: string } | undefined {
+  const name = normalizeEntryName(rawName);
+  const top = TUF_ARCHIVE_DIR.split("/")[0];
+  if (name !== top && !name.startsWith(`${top}/`)) return undefined;
+  const t = type ?? "file";
+  if (name === top || name === TUF_ARCHIVE_DIR) {
+    if (t !== "directory") throw new ArchiveError(`archive entry '${name}' is not a directory`);
+    return {};
+  }
+  const file = name.slice(TUF_ARCHIVE_DIR.length + 1);
+  if (!name.startsWith(`${TUF_ARCHIVE_DIR}/`) || t !== "file" || !CHAIN_FILE.test(file)) {
+    throw new ArchiveError(`archive holds an unexpected file '${name.slice(0, 120)}'`);
+  }
+  return { file };
 }
 
 /**
@@ -145,7 +176,7 @@ async function walkArchive(
     .catch(() => {});
 
   const seen = new Set<string>();
-  const walk: Walk = { json: new Map(), blobs: new Map(), entries: 0, bytes: 0 };
+  const walk: Walk = { json: new Map(), tuf: new Map(), blobs: new Map(), entries: 0, bytes: 0 };
   let ok = false;
   try {
     const reader = tar.readable.getReader();
@@ -169,6 +200,19 @@ async function walkArchive(
         }
         let classified;
         try {
+          const tuf = tufMember(header.name, header.type);
+          if (tuf) {
+            const key = normalizeEntryName(header.name);
+            if (seen.has(key)) throw new ArchiveError(`the archive holds '${header.name}' twice`);
+            seen.add(key);
+            if (tuf.file !== undefined) {
+              if (header.size > limits.maxJsonBytes) {
+                throw new ArchiveError(`the archive's ${header.name} is too large`);
+              }
+              walk.tuf.set(tuf.file, await readAll(body, limits.maxJsonBytes, header.name));
+            } else await body.cancel();
+            continue;
+          }
           classified = classifyEntry(header.name, header.type);
         } catch (e) {
           await body.cancel();
@@ -463,6 +507,11 @@ export async function extractArchive(
     throw new ArchiveError(`${path} changed while it was being read`);
   }
   await writeFileAtomic(join(dir, OCI_LAYOUT_FILE), layoutBytes);
+  const tufSame = unpacked.tuf.size === scan.tuf.size &&
+    [...scan.tuf].every(([k, v]) =>
+      decoder.decode(v) === decoder.decode(unpacked.tuf.get(k) ?? new Uint8Array())
+    );
+  if (!tufSame) throw new ArchiveError(`${path} changed while it was being read`);
   await writeFileAtomic(join(dir, INDEX_FILE), JSON.stringify(full));
   return {
     dir,
@@ -471,6 +520,7 @@ export async function extractArchive(
     blobs: scan.blobs,
     entries: scan.entries,
     bytes: scan.bytes,
+    tuf: scan.tuf,
   };
 }
 

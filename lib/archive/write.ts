@@ -8,7 +8,10 @@
  * - `./dangerzone.json`: the full cosign index (image, `sigs`, `atts`, …);
  * - `./index.json`: the same document with only the image entries, so
  *   `podman load -i` and `docker load -i` take the archive as it is;
- * - both as Python's `json.dump` writes them, `./oci-layout` as `cosign save` does.
+ * - both as Python's `json.dump` writes them, `./oci-layout` as `cosign save` does;
+ * - when given, the TUF chain behind the trusted root that verified the image,
+ *   under `./dangerzone-image/tuf/` (extra members: Dangerzone's loader and
+ *   `podman load -i` read only the layout's own files).
  *
  * Small documents (manifests, the index) are written from memory; blobs
  * flow from the source into the tar through their digest check, so memory
@@ -36,7 +39,12 @@ export interface ArchivePlan {
   documents: Map<string, Uint8Array>;
   /** Blobs to stream from the source (configs, layers, signature payloads). */
   blobs: Descriptor[];
+  /** TUF chain files (`N.root.json`, `timestamp.json`, …) to carry under {@linkcode TUF_ARCHIVE_DIR}. */
+  tuf?: ReadonlyMap<string, Uint8Array>;
 }
+
+/** Where an archive carries the TUF chain of its trusted root. */
+export const TUF_ARCHIVE_DIR = "dangerzone-image/tuf";
 
 /** What was written. */
 export interface ArchiveWritten {
@@ -134,6 +142,13 @@ export async function writeArchive(
           bytes += d.size;
         },
       };
+    }
+    if (plan.tuf && plan.tuf.size > 0) {
+      yield { kind: "dir", name: `./${TUF_ARCHIVE_DIR.split("/")[0]}/`, mtime: FIXED_MTIME };
+      yield { kind: "dir", name: `./${TUF_ARCHIVE_DIR}/`, mtime: FIXED_MTIME };
+      for (const n of [...plan.tuf.keys()].sort()) {
+        yield file(`./${TUF_ARCHIVE_DIR}/${n}`, plan.tuf.get(n)!);
+      }
     }
     yield file(`./${DANGERZONE_MANIFEST}`, indexes.full);
     yield file(`./${INDEX_FILE}`, indexes.images);

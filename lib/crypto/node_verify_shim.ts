@@ -26,6 +26,9 @@ type VerifyFn = typeof crypto.verify;
 function keyTypeOf(key: unknown): string | undefined {
   try {
     if (key instanceof crypto.KeyObject) return key.asymmetricKeyType;
+    // `{ key: KeyObject, … }` (as tuf-js passes Ed25519 keys)
+    const inner = (key as { key?: unknown } | null)?.key;
+    if (inner instanceof crypto.KeyObject) return inner.asymmetricKeyType;
     // deno-lint-ignore no-explicit-any
     return crypto.createPublicKey(key as any).asymmetricKeyType;
   } catch {
