@@ -84,6 +84,8 @@ async function upgrade(host: string, extra: string[] = [], killAfterMs = 90_000)
     `oci:${images}`,
     "--progress",
     "none",
+    // The trusted root stays the embedded one: no refresh from Sigstore's TUF repository here.
+    "--offline",
     ...extra,
   ], { killAfterMs, env: { HOME: dir } });
   return { run, dataDir, images };

@@ -41,7 +41,7 @@ import {
   normalizeEntryName,
   OCI_LAYOUT_FILE,
 } from "./layout_tar.ts";
-import { CHAIN_FILE } from "../trust/tuf_chain.ts";
+import { CHAIN_FILE } from "../trust/tuf_files.ts";
 import { TUF_ARCHIVE_DIR } from "./write.ts";
 
 /** A checked archive unpacked into a private layout directory. */

@@ -27,7 +27,8 @@ import {
 } from "./trusted_root.ts";
 import { rootFacts, type TufAnchor } from "./tuf_anchor.ts";
 import { heldChain, readChainFiles, tufCacheDir, writeChainFiles } from "./tuf_cache.ts";
-import { type ChainFiles, tufFailure, updateChain, type VerifiedChain } from "./tuf_chain.ts";
+import { tufFailure, updateChain, type VerifiedChain } from "./tuf_chain.ts";
+import type { ChainFiles } from "./tuf_files.ts";
 import { filesTufFetcher } from "./tuf_fetch.ts";
 
 /** Where the trusted root in use came from. */

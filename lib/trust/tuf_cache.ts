@@ -15,7 +15,7 @@ import { Readable } from "node:stream";
 import { Metadata, MetadataKind } from "@tufjs/models";
 import { writeFileAtomic } from "../fs/atomic.ts";
 import { rootFacts, TRUSTED_ROOT_TARGET } from "./tuf_anchor.ts";
-import { CHAIN_FILE, type ChainFiles, MAX_CHAIN_FILE_BYTES, newestRoot } from "./tuf_chain.ts";
+import { CHAIN_FILE, type ChainFiles, MAX_CHAIN_FILE_BYTES, newestRoot } from "./tuf_files.ts";
 
 /** The cache directory of the repository at `url`. */
 export function tufCacheDir(dataDir: string, url: string): string {

@@ -23,16 +23,7 @@ import { join } from "node:path";
 import { type Fetcher, Updater } from "tuf-js";
 import { DzError, TrustMaterialError } from "../cli/errors.ts";
 import { rootFacts, TRUSTED_ROOT_TARGET } from "./tuf_anchor.ts";
-
-/** A chain file name: `N.root.json`, `timestamp.json`, `snapshot.json`, `targets.json`, `trusted_root.json`. */
-export const CHAIN_FILE =
-  /^(?:[1-9][0-9]{0,8}\.root|timestamp|snapshot|targets|trusted_root)\.json$/;
-
-/** Largest chain file accepted (tuf-js's own limits are lower for each kind). */
-export const MAX_CHAIN_FILE_BYTES = 5_000_000;
-
-/** Chain files by name. */
-export type ChainFiles = Map<string, Uint8Array>;
+import { type ChainFiles, newestRoot } from "./tuf_files.ts";
 
 /** A chain that verified from the anchor. */
 export interface VerifiedChain {
@@ -48,16 +39,6 @@ export interface VerifiedChain {
   trustedRoot: Uint8Array;
   /** Whether anything differs from the chain held before. */
   changed: boolean;
-}
-
-/** The highest `N.root.json` of a chain, if any. */
-export function newestRoot(files: ReadonlyMap<string, Uint8Array>): Uint8Array | undefined {
-  let best: [number, Uint8Array] | undefined;
-  for (const [name, bytes] of files) {
-    const m = /^(\d+)\.root\.json$/.exec(name);
-    if (m && (!best || Number(m[1]) > best[0])) best = [Number(m[1]), bytes];
-  }
-  return best?.[1];
 }
 
 function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
