@@ -86,7 +86,7 @@ Deno.test({
     assert.equal(r.code, 0, r.err);
     assert.equal(JSON.parse(r.out).digest, v2.digest);
     const state = await readImageState(data, `${lab.reg.host}/${repo}`);
-    assert.deepEqual(state?.replaced, [v1.digest]);
+    assert.ok(state?.replaced.includes(v1.digest));
 
     // The attacker serves v1's amd64 manifest (its own signed digest), with the twin of
     // its public signature logged above v2's entries.

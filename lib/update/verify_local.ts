@@ -140,7 +140,12 @@ export async function verifyLocalImage(req: VerifyLocalRequest): Promise<VerifyL
     ...okBundles.map((b) => b.tlog),
   ].map((t) => ({ logID: t.logID, logIndex: t.logIndex, integratedTime: t.integratedTime }));
   const state = await readImageState(req.dataDir, repositoryOf(req.imageName) ?? req.imageName);
-  if (state?.replaced.includes(chain.signedDigest)) {
+  if (
+    state &&
+    [chain.signedDigest, chain.platformDigest, chain.configDigest].some((d) =>
+      state.replaced.includes(d)
+    )
+  ) {
     throw new RollbackError(
       `${req.imageName} is ${chain.signedDigest}, which was replaced on this machine by ${state.digest}`,
       { hint: "run 'upgrade' to install the current image again" },
