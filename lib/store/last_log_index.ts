@@ -84,7 +84,12 @@ export async function floorFor(
   };
 }
 
-/** Write `value` as Dangerzone does, and remember that this tool wrote it. */
+/**
+ * Write `value` in Dangerzone's format, and remember that this tool wrote it.
+ * The caller writes the installed image's SMALLEST authenticated log index,
+ * not the largest as Dangerzone does: an attacker can add entries (re-logged
+ * twins) above the vendor's next release, never below the vendor's own entry.
+ */
 export async function writeLastLogIndex(dataDir: string, value: number): Promise<void> {
   await writeFileAtomic(writtenPath(dataDir), JSON.stringify({ value }) + "\n", PRIVATE);
   await writeFileAtomic(lastLogIndexPath(dataDir), `${value}`, PRIVATE);

@@ -51,17 +51,30 @@ export interface ImageState {
   repository: string;
   /** The signed digest installed. */
   digest: string;
+  /** The platform manifest installed (= `digest` when the signed digest is a manifest). */
+  platformDigest?: string;
+  /** The image ID: the config digest of the platform manifest. */
+  imageId?: string;
   /** Its signed build time (config `created`, ISO 8601), when it has one. */
   created?: string;
   /** Per log ID: the earliest authenticated position of its signatures. */
   logs: Record<string, LogPosition>;
-  /** Digests this machine replaced (never installed again without --force). */
+  /**
+   * Digests this machine replaced (never installed again without --force):
+   * the signed digest, its platform manifest and its image ID, so that the
+   * image cannot come back in another signed wrapper (a release signs the
+   * index and each platform manifest).
+   */
   replaced: string[];
 }
 
 /** A candidate for installation. */
 export interface Candidate {
   digest: string;
+  /** The platform manifest it resolves to (verified through the signed digest). */
+  platformDigest?: string;
+  /** Its config digest (the image ID). */
+  imageId?: string;
   /** Signed build time, ms since the epoch, when the config has a valid one. */
   created?: number;
   positions: readonly LoggedPosition[];
@@ -76,8 +89,8 @@ export interface LogIndexFloor {
   source: string;
 }
 
-/** How many replaced digests are remembered. */
-export const MAX_REPLACED = 1000;
+/** How many replaced digests are remembered (three per image: signed, platform, image ID). */
+export const MAX_REPLACED = 3000;
 
 /** The state file of `repository`. */
 export function imageStatePath(dataDir: string, repository: string): string {
@@ -121,6 +134,8 @@ export async function readImageState(
     typeof doc !== "object" || doc === null || doc.version !== 2 ||
     doc.repository !== repository || typeof doc.digest !== "string" || !DIGEST.test(doc.digest) ||
     (doc.created !== undefined && Number.isNaN(Date.parse(doc.created))) ||
+    (doc.platformDigest !== undefined && !DIGEST.test(doc.platformDigest)) ||
+    (doc.imageId !== undefined && !DIGEST.test(doc.imageId)) ||
     typeof doc.logs !== "object" || doc.logs === null ||
     Object.entries(doc.logs).some(([k, v]) => !HEX64.test(k) || !isPos(v)) ||
     !Array.isArray(doc.replaced) || doc.replaced.some((d) => typeof d !== "string")
@@ -193,15 +208,32 @@ export function assertAboveFloor(
   }
 }
 
+/** The digests that name `c`'s image: signed digest, platform manifest, image ID. */
+function namesOf(c: Pick<Candidate, "digest" | "platformDigest" | "imageId">): string[] {
+  return [c.digest, c.platformDigest, c.imageId].filter((d): d is string => d !== undefined);
+}
+
+/** Is `candidate` the image `state` records (same signed digest, or same image ID)? */
+function sameImage(state: ImageState | undefined, candidate: Candidate): boolean {
+  return state !== undefined && (state.digest === candidate.digest ||
+    (state.imageId !== undefined && state.imageId === candidate.imageId));
+}
+
 /**
  * Refuse `candidate` when it would roll back what `state` records. The
- * installed digest itself is never a rollback.
+ * installed image itself (its signed digest, or its image ID in another
+ * signed wrapper) is never a rollback.
  * @throws RollbackError
  */
 export function assertNotRollback(state: ImageState | undefined, candidate: Candidate): void {
-  if (state?.digest === candidate.digest) return;
-  if (state?.replaced.includes(candidate.digest)) {
-    refuse(`rollback refused: ${candidate.digest} was replaced on this machine before`);
+  if (sameImage(state, candidate)) return;
+  const replaced = namesOf(candidate).find((d) => state?.replaced.includes(d));
+  if (replaced) {
+    refuse(
+      `rollback refused: ${
+        replaced === candidate.digest ? candidate.digest : `${candidate.digest} (${replaced})`
+      } was replaced on this machine before`,
+    );
   }
   if (!state) return;
 
@@ -256,10 +288,12 @@ export function assertNotRollback(state: ImageState | undefined, candidate: Cand
 
 /**
  * What is written after installing `candidate` over `previous`. Reinstalling
- * the recorded digest keeps its recorded positions (new entries never move
- * them); installing a replaced digest (`--force`) takes it off the list. A
- * forced install does not list the image it stepped back from: the user went
- * back knowingly and may go forward to it again.
+ * the recorded image (its digest, or its image ID in another signed wrapper)
+ * keeps its recorded positions (new entries never move them); installing a
+ * replaced digest (`--force`) takes it off the list. A replaced image is
+ * listed by its signed digest, platform manifest and image ID. A forced
+ * install does not list the image it stepped back from: the user went back
+ * knowingly and may go forward to it again.
  */
 export function nextImageState(
   repository: string,
@@ -267,14 +301,17 @@ export function nextImageState(
   candidate: Candidate,
   options: { forced?: boolean } = {},
 ): ImageState {
-  if (previous?.digest === candidate.digest) return previous;
+  if (previous && sameImage(previous, candidate)) return previous;
   const replaced = [...(previous?.replaced ?? [])];
-  if (previous && !options.forced) replaced.push(previous.digest);
-  const kept = replaced.filter((d) => d !== candidate.digest);
+  if (previous && !options.forced) replaced.push(...namesOf(previous));
+  const mine = new Set(namesOf(candidate));
+  const kept = replaced.filter((d) => !mine.has(d));
   return {
     version: 2,
     repository,
     digest: candidate.digest,
+    ...(candidate.platformDigest !== undefined ? { platformDigest: candidate.platformDigest } : {}),
+    ...(candidate.imageId !== undefined ? { imageId: candidate.imageId } : {}),
     ...(candidate.created !== undefined
       ? { created: new Date(candidate.created).toISOString() }
       : {}),

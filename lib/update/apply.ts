@@ -41,7 +41,7 @@ import {
 import type { TrustedKey } from "../trust/trusted_key.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import type { ContainerRuntime } from "../runtime/runtime.ts";
-import { looksLikeIndex, parseImageIndex } from "../runtime/image_manifest.ts";
+import { looksLikeIndex, parseImageIndex, parseImageManifest } from "../runtime/image_manifest.ts";
 import {
   readBundles,
   readSignatures,
@@ -365,6 +365,9 @@ export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateRes
     const created = await signedBuildTime(req.source, platformManifest);
     const candidate: Candidate = {
       digest: req.signedDigest,
+      platformDigest: platformManifest.digest,
+      imageId: parseImageManifest(platformManifest.bytes, `manifest ${platformManifest.digest}`)
+        .config.digest,
       ...(created !== undefined ? { created } : {}),
       positions,
     };
@@ -395,8 +398,11 @@ export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateRes
       req.dataDir,
       nextImageState(repository, state, candidate, { forced: req.force }),
     );
-    const largest = Math.max(...positions.map((p) => p.logIndex));
-    if (Number.isSafeInteger(largest)) await writeLastLogIndex(req.dataDir, largest);
+    // Dangerzone's file: the SMALLEST authenticated index. Dangerzone refuses an update
+    // whose largest index is below it; anything larger (a twin the attacker logged after
+    // the vendor signed the next release) would freeze Dangerzone's updates.
+    const smallest = Math.min(...positions.map((p) => p.logIndex));
+    if (Number.isSafeInteger(smallest)) await writeLastLogIndex(req.dataDir, smallest);
     crash(req, "after-rollback");
     const next: InstalledRecord = {
       version: 1,

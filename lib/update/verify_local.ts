@@ -149,11 +149,15 @@ async function verifyStored(req: VerifyLocalRequest, digest: string, checkIdenti
   };
 }
 
-async function assertNotReplaced(req: VerifyLocalRequest, digest: string): Promise<void> {
+/** Refuse when any of `digests` (signed digest, platform manifest, image ID) was replaced here. */
+async function assertNotReplaced(req: VerifyLocalRequest, ...digests: string[]): Promise<void> {
   const state = await readImageState(req.dataDir, repositoryOf(req.imageName) ?? req.imageName);
-  if (state?.replaced.includes(digest)) {
+  const replaced = digests.find((d) => state?.replaced.includes(d));
+  if (state && replaced) {
     throw new RollbackError(
-      `${req.imageName} is ${digest}, which was replaced on this machine by ${state.digest}`,
+      `${req.imageName} is ${digests[0]}${
+        replaced === digests[0] ? "" : ` (${replaced})`
+      }, which was replaced on this machine by ${state.digest}`,
       { hint: "run 'upgrade' to install the current image again" },
     );
   }
@@ -182,7 +186,11 @@ async function verifyUnrecorded(req: VerifyLocalRequest): Promise<VerifyLocalRes
     );
   }
   const stored = await verifyStored(req, digest, true);
-  await assertNotReplaced(req, digest);
+  await assertNotReplaced(
+    req,
+    digest,
+    ...[held.manifestDigest, held.imageId].filter((d) => d !== undefined),
+  );
   req.progress?.note(
     `no install record of ours: checked as Dangerzone does (${req.runtime.name}'s digest ${digest} → stored signatures)`,
   );
@@ -223,7 +231,7 @@ export async function verifyLocalImage(req: VerifyLocalRequest): Promise<VerifyL
     )
     : undefined;
   const stored = await verifyStored(req, chain.signedDigest, false);
-  await assertNotReplaced(req, chain.signedDigest);
+  await assertNotReplaced(req, chain.signedDigest, chain.platformDigest, chain.configDigest);
   return {
     imageName: req.imageName,
     signedDigest: chain.signedDigest,
