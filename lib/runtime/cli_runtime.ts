@@ -222,7 +222,7 @@ export class CliRuntime implements ContainerRuntime {
         `${this.name} image inspect failed: ${failureLine(out.stderr, out.code)}`,
       );
     }
-    let doc: { Id?: unknown; Digest?: unknown };
+    let doc: { Id?: unknown; Digest?: unknown; Created?: unknown };
     try {
       const text = out.stdout.trim();
       const parsed = JSON.parse(text.startsWith("[") ? text : `[${text.split("\n")[0]}]`);
@@ -236,10 +236,12 @@ export class CliRuntime implements ContainerRuntime {
     const digest = typeof doc.Digest === "string" && /^sha256:[0-9a-f]{64}$/.test(doc.Digest)
       ? doc.Digest
       : undefined;
+    const created = typeof doc.Created === "string" ? Date.parse(doc.Created) : NaN;
     return {
       name: ref,
       imageId: normalizeId(doc.Id),
       ...(digest ? { manifestDigest: digest, reportedDigest: digest } : {}),
+      ...(Number.isNaN(created) ? {} : { created }),
     };
   }
 

@@ -73,7 +73,26 @@ export class OciStoreRuntime implements ContainerRuntime {
     const got = await this.#entry(name);
     if (!got) return undefined;
     await this.#rehash(got.manifest);
-    return { name: got.name, imageId: got.imageId, manifestDigest: got.manifestDigest };
+    const created = await this.#created(got.manifest);
+    return {
+      name: got.name,
+      imageId: got.imageId,
+      manifestDigest: got.manifestDigest,
+      ...(created !== undefined ? { created } : {}),
+    };
+  }
+
+  /** The config's `created` (the config was just re-hashed), ms since the epoch. */
+  async #created(manifest: ImageManifest): Promise<number | undefined> {
+    if (manifest.config.size > 4 * 1024 * 1024) return undefined;
+    try {
+      const layout = await OciLayout.open(this.dir);
+      const doc = JSON.parse(new TextDecoder().decode(await layout.readBlobBytes(manifest.config)));
+      const ms = typeof doc?.created === "string" ? Date.parse(doc.created) : NaN;
+      return Number.isNaN(ms) ? undefined : ms;
+    } catch {
+      return undefined;
+    }
   }
 
   async #rehash(manifest: ImageManifest, progress?: Progress): Promise<ContentCheck> {

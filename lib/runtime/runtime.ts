@@ -25,6 +25,11 @@ export interface InstalledImage {
    * the signed index's digest when the image was installed from one.
    */
   reportedDigest?: string;
+  /**
+   * The image's build time (its config's `created`, ms since the epoch) as
+   * the runtime reports it, when it does (podman, docker).
+   */
+  created?: number;
 }
 
 /** Options of {@linkcode ContainerRuntime.install}. */

@@ -24,7 +24,7 @@
 import { join } from "node:path";
 import type { Progress } from "../cli/progress.ts";
 import { silentProgress } from "../cli/progress.ts";
-import { DigestMismatchError, VerificationError } from "../cli/errors.ts";
+import { DigestMismatchError, RollbackError, VerificationError } from "../cli/errors.ts";
 import type { ImageSource } from "../image/source.ts";
 import type { Manifest } from "../registry/client.ts";
 import { parseDigest, sha256Digest } from "../registry/digest.ts";
@@ -282,6 +282,30 @@ async function signedManifestOf(req: UpdateRequest): Promise<Manifest> {
 }
 
 /**
+ * With no rollback state of ours (a first install, or the first run after
+ * Dangerzone installed the image): the image the runtime already holds under
+ * the name is the baseline. It was verified by whoever installed it, and
+ * the runtime, not the registry, reports its build time; an older candidate
+ * is a rollback.
+ * @throws RollbackError
+ */
+async function assertNotOlderThanHeld(req: UpdateRequest, candidate: Candidate): Promise<void> {
+  if (candidate.created === undefined) return;
+  const held = await req.runtime.inspect(req.imageName).catch(() => undefined);
+  if (!held || held.created === undefined || held.imageId === candidate.imageId) return;
+  if (candidate.created < held.created) {
+    throw new RollbackError(
+      `rollback refused: the image was built ${
+        new Date(candidate.created).toISOString()
+      }, before the one ${req.runtime.name} already holds as ${req.imageName} (${
+        new Date(held.created).toISOString()
+      })`,
+      { hint: "this image is older than the one installed; use --force only if you mean it" },
+    );
+  }
+}
+
+/**
  * Verify, refuse rollbacks, install, then record: see the module doc.
  * @throws VerificationError (no valid signature, rollback, tampered blob), RuntimeError, IoError…
  */
@@ -372,6 +396,7 @@ export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateRes
       positions,
     };
     if (!req.force) assertNotRollback(state, candidate);
+    if (!req.force && !state) await assertNotOlderThanHeld(req, candidate);
 
     progress.note(
       `installing ${req.imageName} (${platformManifest.digest}) into ${req.runtime.name}`,
