@@ -41,7 +41,7 @@ import {
 import type { TrustedKey } from "../trust/trusted_key.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import type { ContainerRuntime } from "../runtime/runtime.ts";
-import { looksLikeIndex, parseImageIndex } from "../runtime/image_manifest.ts";
+import { looksLikeIndex, parseImageIndex, parseImageManifest } from "../runtime/image_manifest.ts";
 import {
   readBundles,
   readSignatures,
@@ -63,7 +63,7 @@ import {
   identityAccepted,
   repositoryOf,
 } from "../signatures/signed_identity.ts";
-import { signedBuildTime } from "./build_time.ts";
+import { signedBuildTime, signedPlatform } from "./build_time.ts";
 import { withLock } from "./lock.ts";
 import {
   decodeField,
@@ -77,6 +77,8 @@ import {
   defaultPlatform,
   formatPlatform,
   parsePlatform,
+  platformMatches,
+  platformMissing,
   type PlatformSpec,
   selectPlatform,
 } from "./platform.ts";
@@ -114,11 +116,17 @@ export interface UpdateRequest {
   signedManifest?: Manifest;
   /** Test hook: throw at this stage, as if the process died there. */
   crashAt?: CrashPoint;
+  /**
+   * `upgrade --check`: verify and apply the rollback rule, then stop before
+   * anything is installed or written (status `available` or `up-to-date`).
+   */
+  checkOnly?: boolean;
 }
 
 /** What happened. */
 export interface UpdateResult {
-  status: "upgraded" | "up-to-date";
+  /** `available`: only with {@linkcode UpdateRequest.checkOnly}, nothing was installed. */
+  status: "upgraded" | "up-to-date" | "available";
   /** Signed digest installed under the name before (if any). */
   previousDigest?: string;
   /** The signed digest now installed. */
@@ -280,6 +288,19 @@ async function signedManifestOf(req: UpdateRequest): Promise<Manifest> {
   return m;
 }
 
+/** An explicit --platform on a single-platform image: its config must say that platform. */
+async function assertSinglePlatform(req: UpdateRequest): Promise<void> {
+  const top = await signedManifestOf(req);
+  if (looksLikeIndex(top.mediaType, top.bytes)) return; // selectPlatform checks an index
+  const want = platformOf(req);
+  const have = await signedPlatform(req.source, top);
+  if (have && !platformMatches(have, want)) {
+    throw platformMissing(`${req.imageName} (a single-platform image)`, want, [
+      formatPlatform(have),
+    ]);
+  }
+}
+
 /**
  * Verify, refuse rollbacks, install, then record: see the module doc.
  * @throws VerificationError (no valid signature, rollback, tampered blob), RuntimeError, IoError…
@@ -307,12 +328,21 @@ export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateRes
     verifiedBundles: verified.bundles.length,
     runtime: req.runtime.name,
   };
-  await Deno.mkdir(req.dataDir, { recursive: true });
-  return await withLock(join(req.dataDir, "lock"), async () => {
+  const body = async (): Promise<UpdateResult> => {
     const state = await readImageState(req.dataDir, repository);
     const record = await readInstalled(req.dataDir, req.imageName);
+    if (req.platform) await assertSinglePlatform(req);
 
     if (record && await installedAndIntact(req, record)) {
+      const current = {
+        ...base,
+        status: "up-to-date" as const,
+        previousDigest: record.signedDigest,
+        platformDigest: record.platformDigest,
+        imageId: record.imageId,
+        ...(record.platform ? { platform: record.platform } : {}),
+      };
+      if (req.checkOnly) return current;
       // Keep any newly logged signatures of the same image; the rollback
       // state does not move (new entries for the installed image never do).
       const old = await readSignatures(req.dataDir, req.key.keyId, req.signedDigest) ?? [];
@@ -368,6 +398,16 @@ export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateRes
       positions,
     };
     if (!req.force) assertNotRollback(state, candidate);
+    if (req.checkOnly) {
+      return {
+        ...base,
+        status: "available",
+        ...(record ? { previousDigest: record.signedDigest } : {}),
+        platformDigest: platformManifest.digest,
+        imageId: parseImageManifest(platformManifest.bytes).config.digest,
+        ...(platform ? { platform } : {}),
+      };
+    }
 
     progress.note(
       `installing ${req.imageName} (${platformManifest.digest}) into ${req.runtime.name}`,
@@ -419,5 +459,9 @@ export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateRes
       imageId: installed.imageId,
       ...(platform ? { platform } : {}),
     };
-  });
+  };
+  // --check writes nothing, not even the lock.
+  if (req.checkOnly) return await body();
+  await Deno.mkdir(req.dataDir, { recursive: true });
+  return await withLock(join(req.dataDir, "lock"), body);
 }
