@@ -41,7 +41,7 @@ export interface GlobalOptions {
   proxy?: string;
   json: boolean;
   /** `-q`: no prose on stdout (errors and `--json` documents still printed). */
-  quiet: boolean;
+  quiet?: boolean;
   progressMode: ProgressMode;
   debug: boolean;
 }
