@@ -86,7 +86,7 @@ Deno.test({
     let j = JSON.parse(r.out);
     assert.equal(j.status, "upgraded");
     assert.equal(j.digest, d1);
-    assert.equal(j.previousDigest, undefined);
+    assert.equal(j.previousDigest, null);
     assert.equal(j.tlog[0].logIndex, i1);
     assert.equal(j.signer.keyId, lab.key.keyId);
     // skopeo reads the store under the full name.
