@@ -6,7 +6,8 @@
  * @module
  */
 
-import { type Command, GLOBAL_OPTIONS, helpText, PROGRAM } from "./lib/cli/command.ts";
+import type { Command } from "./lib/cli/command.ts";
+import { GLOBAL_OPTIONS, PROGRAM } from "./lib/cli/global_options.ts";
 import { closest } from "./lib/cli/args.ts";
 
 /** This program's version (also in `deno.json`). */
@@ -163,7 +164,10 @@ export async function main(args: string[]): Promise<number> {
       return 0;
     }
     if (!Object.hasOwn(COMMANDS, topic)) return unknownCommand(topic);
-    const { command } = await COMMANDS[topic].load();
+    const [{ command }, { helpText }] = await Promise.all([
+      COMMANDS[topic].load(),
+      import("./lib/cli/command.ts"),
+    ]);
     console.log(helpText(command.spec));
     return 0;
   }

@@ -13,7 +13,7 @@
 
 import { readAllLimited } from "../fs/read_limited.ts";
 import { join } from "node:path";
-import { createTarDecoder } from "modern-tar";
+import { createTarDecoder } from "../npm/modern_tar.ts";
 import { DigestMismatchError, DzError, IoError, UsageError } from "../cli/errors.ts";
 import type { Progress } from "../cli/progress.ts";
 import { createHash } from "node:crypto";

@@ -29,9 +29,9 @@
 
 import { Buffer } from "node:buffer";
 import crypto from "node:crypto";
-import { type Bundle, bundleFromJSON } from "@sigstore/bundle";
-import { dsse } from "@sigstore/core";
-import { HashAlgorithm } from "@sigstore/protobuf-specs";
+import { type Bundle, bundleFromJSON } from "../npm/sigstore_bundle.ts";
+import { dsse } from "../npm/sigstore_core.ts";
+import { HashAlgorithm } from "../npm/sigstore_protobuf_specs.ts";
 import {
   PolicyError,
   type SignedEntity,
@@ -40,7 +40,7 @@ import {
   VerificationError as SigstoreVerificationError,
   Verifier,
   type VerifierOptions,
-} from "@sigstore/verify";
+} from "../npm/sigstore_verify.ts";
 import { SignatureFormatError, VerificationError } from "../cli/errors.ts";
 import { installNodeVerifyShim } from "../crypto/node_verify_shim.ts";
 import {

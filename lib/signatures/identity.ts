@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { VerificationPolicy } from "@sigstore/verify";
+import type { VerificationPolicy } from "../npm/sigstore_verify.ts";
 import { UsageError } from "../cli/errors.ts";
 
 /** Who must have signed (keyless). */

@@ -8,8 +8,8 @@
  * @module
  */
 
-import { TrustedRoot } from "@sigstore/protobuf-specs";
-import { toTrustMaterial, type TrustMaterial } from "@sigstore/verify";
+import { TrustedRoot } from "../npm/sigstore_protobuf_specs.ts";
+import { toTrustMaterial, type TrustMaterial } from "../npm/sigstore_verify.ts";
 import { DzError, EXIT_USAGE, IoError, TrustMaterialError } from "../cli/errors.ts";
 import publicGoodRoot from "./public_good_trusted_root.json" with { type: "json" };
 
