@@ -7,7 +7,7 @@
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
 import { UsageError } from "../lib/cli/errors.ts";
 import { completionScript, SHELLS } from "../lib/cli/completion.ts";
-import { COMMANDS } from "../mod.ts";
+import { COMMANDS } from "../lib/cli/commands.ts";
 
 /** The `completion` command. */
 export const command = defineCommand({

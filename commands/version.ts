@@ -5,7 +5,7 @@
  */
 
 import { defineCommand, PROGRAM, runAsMain } from "../lib/cli/command.ts";
-import { VERSION } from "../mod.ts";
+import { VERSION } from "../lib/cli/global_options.ts";
 
 /** The `version` command. */
 export const command = defineCommand({

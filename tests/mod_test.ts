@@ -15,9 +15,12 @@ const CONTRACT = [
   "verify-bundle",
   "prepare-archive",
   "load-archive",
+  "status",
+  "version",
+  "completion",
 ];
 
-Deno.test("mod: every command in ../shared/cli.md is dispatched and has --help", async () => {
+Deno.test("mod: every command in ../shared/cli.md (and status, version, completion) is dispatched and has --help", async () => {
   assert.deepEqual(Object.keys(COMMANDS).sort(), [...CONTRACT].sort());
   for (const name of CONTRACT) {
     const { command } = await COMMANDS[name].load();
