@@ -65,7 +65,8 @@ export const command = defineCommand({
     "yes": {
       type: "boolean",
       short: "y",
-      description: "skip confirmation prompts (accepted for cosign compatibility; sign never prompts)",
+      description:
+        "skip confirmation prompts (accepted for cosign compatibility; sign never prompts)",
     },
   },
   globals: {

@@ -11,7 +11,7 @@ import { UsageError } from "../lib/cli/errors.ts";
 import { DEFAULT_IMAGE } from "../lib/config/dangerzone_image.ts";
 import { parseRegistryReference } from "../lib/registry/reference.ts";
 import { selectRuntime } from "../lib/runtime/select.ts";
-import { installedStatus, type InstalledStatus } from "../lib/update/status.ts";
+import { type InstalledStatus, installedStatus } from "../lib/update/status.ts";
 
 /** The prose report. */
 export function formatStatus(s: InstalledStatus): string {
@@ -20,7 +20,9 @@ export function formatStatus(s: InstalledStatus): string {
   return [
     `${s.image}`,
     `  digest:      ${s.digest}`,
-    ...(s.platformDigest !== s.digest ? [`  platform:    ${s.platform ?? ""} ${s.platformDigest}`] : []),
+    ...(s.platformDigest !== s.digest
+      ? [`  platform:    ${s.platform ?? ""} ${s.platformDigest}`]
+      : []),
     `  image ID:    ${s.imageId}`,
     `  built:       ${s.created ?? "(no signed build time)"}`,
     `  log:         ${

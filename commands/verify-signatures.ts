@@ -89,7 +89,11 @@ export const command = defineCommand({
         signatures: verified.length,
         tlog: verified.flatMap((v) =>
           v.tlog
-            ? [{ logID: v.tlog.logID, logIndex: v.tlog.logIndex, integratedTime: v.tlog.integratedTime }]
+            ? [{
+              logID: v.tlog.logID,
+              logIndex: v.tlog.logIndex,
+              integratedTime: v.tlog.integratedTime,
+            }]
             : []
         ),
         results: reports.map(reportJson),

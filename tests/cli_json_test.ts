@@ -53,11 +53,16 @@ function typeOf(v: unknown): string {
 }
 
 function matches(v: unknown, types: string[]): boolean {
-  return types.some((t) => t === "true" ? v === true : t === "false" ? v === false : typeOf(v) === t);
+  return types.some((t) =>
+    t === "true" ? v === true : t === "false" ? v === false : typeOf(v) === t
+  );
 }
 
 /** Problems of `doc` against `rules` (empty when it conforms). */
-export function checkDocument(doc: Record<string, unknown>, rules: Map<string, FieldRule>): string[] {
+export function checkDocument(
+  doc: Record<string, unknown>,
+  rules: Map<string, FieldRule>,
+): string[] {
   const problems: string[] = [];
   for (const [path, rule] of rules) {
     const parts = path.split(".");
@@ -111,7 +116,10 @@ Deno.test("docs/json.md: every command has a section; its tables parse", () => {
   // The checker itself refuses what it should.
   const r = RULES.get("tag")!;
   assert.deepEqual(checkDocument({ ok: true, image: "a", digest: "d", previous: null }, r), []);
-  assert.equal(checkDocument({ ok: true, image: 1, digest: "d", previous: null, x: 1 }, r).length, 2);
+  assert.equal(
+    checkDocument({ ok: true, image: 1, digest: "d", previous: null, x: 1 }, r).length,
+    2,
+  );
 });
 
 Deno.test({
@@ -140,7 +148,9 @@ Deno.test({
       const doc = JSON.parse(r.out[0]);
       assert.equal(doc.ok, code === 0, `${what}: ok`);
       const rules = new Map(RULES.get(code === 0 ? name : "failure")!);
-      if (code !== 0) for (const [k, v] of RULES.get(`${name} (failure)`) ?? []) rules.set(k, v);
+      if (code !== 0) {
+        for (const [k, v] of RULES.get(`${name} (failure)`) ?? []) rules.set(k, v);
+      }
       for (const p of checkDocument(doc, rules)) problems.push(`${what}: ${p}`);
       if (code !== 0 && !doc.results) {
         // The stderr line is the message (and hint); verify-signatures prints one per signature.
@@ -158,7 +168,15 @@ Deno.test({
       await expect("generate-key-pair", ["--output-key-prefix", prefix], 3);
       const pub = `${prefix}.pub`;
       const trust = ["--key", pub, "--trusted-root", lab.rootPath];
-      const inst = [...trust, "--data-dir", data, "--runtime", `oci:${store}`, "--progress", "none"];
+      const inst = [
+        ...trust,
+        "--data-dir",
+        data,
+        "--runtime",
+        `oci:${store}`,
+        "--progress",
+        "none",
+      ];
 
       // sign (both kinds), and a usage failure
       const d1 = await lab.push(repo, { v: "1" }, "latest");
@@ -190,7 +208,11 @@ Deno.test({
       const sigFile = join(data, "signatures", keyId, `${d1.slice(7)}.json`);
       await expect("verify-signatures", [sigFile, "--digest", d1, ...trust], 0);
       const otherDigest = `sha256:${"2".repeat(64)}`;
-      const vsFail = await expect("verify-signatures", [sigFile, "--digest", otherDigest, ...trust], 1);
+      const vsFail = await expect(
+        "verify-signatures",
+        [sigFile, "--digest", otherDigest, ...trust],
+        1,
+      );
       assert.equal(vsFail.results[0].ok, false);
 
       // verify-bundle: the stored bundle, by the key; refused with the lab's other key

@@ -60,7 +60,10 @@ Deno.test("args: pflag habits, bare booleans, unknown options with a suggestion"
   // A bare boolean never takes the next argument.
   let p = parseArguments(["--tlog-upload", "IMAGE"], specs);
   assert.deepEqual(p, { values: { "tlog-upload": true }, positionals: ["IMAGE"] });
-  p = parseArguments(["--tlog-upload=false", "IMAGE", "--key=k", "-a", "x=1", "-ab=2", "-yq"], specs);
+  p = parseArguments(
+    ["--tlog-upload=false", "IMAGE", "--key=k", "-a", "x=1", "-ab=2", "-yq"],
+    specs,
+  );
   assert.deepEqual(p.values, {
     "tlog-upload": false,
     key: "k",
@@ -78,7 +81,10 @@ Deno.test("args: pflag habits, bare booleans, unknown options with a suggestion"
       e.message === "unknown option --tlog-uplod (did you mean --tlog-upload?)" &&
       e.exitCode === 2 && e.hint === "see 'x --help'",
   );
-  assert.throws(() => parseArguments(["--frobnicate"], specs), /^Error: unknown option --frobnicate$|unknown option --frobnicate$/);
+  assert.throws(
+    () => parseArguments(["--frobnicate"], specs),
+    /^Error: unknown option --frobnicate$|unknown option --frobnicate$/,
+  );
   assert.throws(() => parseArguments(["-z"], specs), /unknown option -z/);
   assert.equal(editDistance("kitten", "sitting"), 3);
   assert.equal(closest("keys", ["key", "json"]), "key");
@@ -135,8 +141,10 @@ Deno.test("help: only the options a command uses, aligned, with its environment"
   for (const name of Object.keys(COMMANDS)) {
     const text = helpText((await load(name)).spec);
     // Within each block, the descriptions start in one column.
-    const rows = text.split("\n").filter((l) => /^  (-\w, |    )--\S/.test(l));
-    const cols = new Set(rows.map((l) => l.search(/\S\s{2,}\S/) >= 0 ? l.match(/^.*?\S\s{2,}/)![0].length : -1));
+    const rows = text.split("\n").filter((l) => /^ {2}(-\w, | {4})--\S/.test(l));
+    const cols = new Set(
+      rows.map((l) => l.search(/\S\s{2,}\S/) >= 0 ? l.match(/^.*?\S\s{2,}/)![0].length : -1),
+    );
     assert.equal(cols.size, 1, `${name}: aligned options\n${rows.join("\n")}`);
     assert.match(text, /--json/);
   }
@@ -355,7 +363,10 @@ Deno.test({
     Deno.env.set("COSIGN_PASSWORD", "pw");
     try {
       const prefix = join(lab.dir, "s");
-      assert.equal((await run(await load("generate-key-pair"), ["--output-key-prefix", prefix])).code, 0);
+      assert.equal(
+        (await run(await load("generate-key-pair"), ["--output-key-prefix", prefix])).code,
+        0,
+      );
       const d = await lab.push("dz/y", { v: "1" }, "v1");
       const sign = await load("sign");
       // Bare --tlog-upload = true, and it does not swallow the image argument.
@@ -382,7 +393,9 @@ Deno.test({
     const authFile = join(lab.dir, "auth.json");
     await Deno.writeTextFile(
       authFile,
-      JSON.stringify({ auths: { "a.example": { auth: btoa("u:p") }, "b.example": { auth: btoa("v:q") } } }),
+      JSON.stringify({
+        auths: { "a.example": { auth: btoa("u:p") }, "b.example": { auth: btoa("v:q") } },
+      }),
     );
     const out = await run(await load("logout"), ["--all", "--authfile", authFile, "--json"]);
     assert.equal(out.code, 0, out.err.join("\n"));
@@ -406,16 +419,31 @@ Deno.test("verify-bundle: identity and issuer regexps, anchored as cosign", asyn
   const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
   const ok = async (...id: string[]) => (await run(vb, [...id, ...base])).code;
   assert.equal(
-    await ok("--certificate-identity-regexp", `${esc(SUBJECT.slice(0, 10))}.*`, "--certificate-oidc-issuer", ISSUER),
+    await ok(
+      "--certificate-identity-regexp",
+      `${esc(SUBJECT.slice(0, 10))}.*`,
+      "--certificate-oidc-issuer",
+      ISSUER,
+    ),
     0,
   );
   assert.equal(
-    await ok("--certificate-identity", SUBJECT, "--certificate-oidc-issuer-regexp", "https://oidc\\..*"),
+    await ok(
+      "--certificate-identity",
+      SUBJECT,
+      "--certificate-oidc-issuer-regexp",
+      "https://oidc\\..*",
+    ),
     0,
   );
   // Anchored: a regex matching only part of the value is refused (exit 1).
   assert.equal(
-    await ok("--certificate-identity-regexp", esc(SUBJECT.slice(1, 10)), "--certificate-oidc-issuer", ISSUER),
+    await ok(
+      "--certificate-identity-regexp",
+      esc(SUBJECT.slice(1, 10)),
+      "--certificate-oidc-issuer",
+      ISSUER,
+    ),
     1,
   );
   assert.equal(
@@ -434,4 +462,22 @@ Deno.test("verify-bundle: identity and issuer regexps, anchored as cosign", asyn
     ),
     2,
   );
+});
+
+Deno.test("docs/cli.md: every command and each of its options is documented; README links it", async () => {
+  const doc = await Deno.readTextFile(new URL("../docs/cli.md", import.meta.url));
+  for (const [name, entry] of Object.entries(COMMANDS)) {
+    assert.ok(doc.includes(`### ${name}\n`), `docs/cli.md has '### ${name}'`);
+    const section = doc.slice(doc.indexOf(`### ${name}\n`)).split("\n### ")[0];
+    for (const opt of Object.keys((await entry.load()).command.spec.options ?? {})) {
+      assert.ok(section.includes(`--${opt}`), `docs/cli.md: ${name} --${opt}`);
+    }
+  }
+  for (const opt of Object.keys((await import("../lib/cli/global_options.ts")).GLOBAL_OPTIONS)) {
+    assert.ok(doc.includes(`--${opt}`), `docs/cli.md: global --${opt}`);
+  }
+  for (const code of ["`0`", "`1`", "`2`", "`3`", "`130`"]) assert.ok(doc.includes(`| ${code} |`));
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  assert.match(readme, /\(docs\/cli\.md\)/);
+  assert.doesNotMatch(readme, /\.\.\/shared\/cli\.md/);
 });

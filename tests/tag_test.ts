@@ -47,6 +47,9 @@ Deno.test("tag: moves a tag to a digest, no blob transfer; and IMAGE:TAG NEWTAG"
   const missing = sinks();
   const absent = "sha256:" + "1".repeat(64);
   assert.equal(await command.main([`${reg.host}/app/x@${absent}`, "t"], missing.sinks), 3);
-  assert.match(missing.err[0], /no such image\/tag sha256:1+ in 127\.0\.0\.1:\d+\/app\/x; check the name/);
+  assert.match(
+    missing.err[0],
+    /no such image\/tag sha256:1+ in 127\.0\.0\.1:\d+\/app\/x; check the name/,
+  );
   assert.equal((await skopeoInspect(`${reg.host}/app/x:latest`)).Digest, d2);
 });

@@ -288,7 +288,10 @@ function runVerifier(entity: SignedEntity, opts: BundleVerifyOptions): Signer {
   }
   const issuer = signer.identity?.extensions?.issuer;
   if (opts.identity && !issuerAccepted(opts.identity, issuer)) {
-    refuse("IDENTITY_MISMATCH", `the certificate's OIDC issuer ${issuer ?? "(none)"} is not accepted`);
+    refuse(
+      "IDENTITY_MISMATCH",
+      `the certificate's OIDC issuer ${issuer ?? "(none)"} is not accepted`,
+    );
   }
   return signer;
 }

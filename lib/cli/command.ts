@@ -189,7 +189,10 @@ export function errorDocument(error: unknown): {
 } {
   error = asUserError(error);
   if (error instanceof DzError) {
-    return { ok: false, error: { code: error.code, message: error.message, hint: error.hint ?? null } };
+    return {
+      ok: false,
+      error: { code: error.code, message: error.message, hint: error.hint ?? null },
+    };
   }
   const permission = error instanceof Deno.errors.NotCapable ||
     error instanceof Deno.errors.PermissionDenied;

@@ -73,4 +73,3 @@ export const COMMANDS: Record<string, { summary: string; load(): Promise<{ comma
       load: () => import("../../commands/version.ts"),
     },
   };
-

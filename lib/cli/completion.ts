@@ -31,9 +31,14 @@ function quoteFish(s: string): string {
 }
 
 function bash(commands: CompletionCommand[]): string {
-  const valued = Object.entries({ ...GLOBAL_OPTIONS, ...Object.assign({}, ...commands.map((c) => c.options)) })
+  const valued = Object.entries({
+    ...GLOBAL_OPTIONS,
+    ...Object.assign({}, ...commands.map((c) => c.options)),
+  })
     .filter(([, s]) => (s as OptionSpec).type === "string")
-    .flatMap(([n, s]) => [`--${n}`, ...((s as OptionSpec).short ? [`-${(s as OptionSpec).short}`] : [])]);
+    .flatMap((
+      [n, s],
+    ) => [`--${n}`, ...((s as OptionSpec).short ? [`-${(s as OptionSpec).short}`] : [])]);
   return `# ${PROGRAM} completion for bash: source <(${PROGRAM} completion bash)
 ${FN}() {
   local cur="\${COMP_WORDS[COMP_CWORD]}" cmd="" i w skip=""

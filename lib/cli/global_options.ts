@@ -84,4 +84,3 @@ export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   debug: { type: "boolean", description: "show stack traces and request logs on stderr" },
   help: { type: "boolean", short: "h", description: "show this help" },
 };
-

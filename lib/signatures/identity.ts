@@ -58,5 +58,7 @@ export function toVerificationPolicy(p: IdentityPolicy): VerificationPolicy {
 /** Does the verified certificate's `issuer` satisfy the policy (exact, or the anchored regex)? */
 export function issuerAccepted(p: IdentityPolicy, issuer: string | undefined): boolean {
   if (issuer === undefined) return false;
-  return typeof p.issuer === "string" ? issuer === p.issuer : anchoredRegExp(p.issuer.regex).test(issuer);
+  return typeof p.issuer === "string"
+    ? issuer === p.issuer
+    : anchoredRegExp(p.issuer.regex).test(issuer);
 }

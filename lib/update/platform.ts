@@ -55,7 +55,9 @@ export function platformMissing(what: string, want: PlatformSpec, have: string[]
     "PLATFORM_MISSING",
     EXIT_USAGE,
     `${what} has no ${formatPlatform(want)} image (it has: ${have.join(", ") || "none"})`,
-    { hint: have.length ? `omit --platform, or pass --platform ${have[0]}` : "choose another image" },
+    {
+      hint: have.length ? `omit --platform, or pass --platform ${have[0]}` : "choose another image",
+    },
   );
 }
 
