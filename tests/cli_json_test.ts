@@ -35,11 +35,15 @@ export function parseJsonDoc(text: string): Map<string, Map<string, FieldRule>> 
       sections.set(h[1].trim(), current);
       continue;
     }
-    const row = /^\| `([^`]+)` \| ([^|]+(?:\\\|[^|]+)*) \| (always|optional) \|/.exec(line);
-    if (row && current) {
-      current.set(row[1], {
-        types: row[2].trim().split("\\|").map((t) => t.trim()),
-        optional: row[3] === "optional",
+    // | `field` | type | when | meaning |  (cells padded by deno fmt; `\|` inside a cell)
+    const cells = line.startsWith("| `")
+      ? line.split(/(?<!\\)\|/).slice(1, -1).map((c) => c.trim())
+      : [];
+    const field = /^`([^`]+)`$/.exec(cells[0] ?? "")?.[1];
+    if (field && current && (cells[2] === "always" || cells[2] === "optional")) {
+      current.set(field, {
+        types: cells[1].split("\\|").map((t) => t.trim()),
+        optional: cells[2] === "optional",
       });
     }
   }
