@@ -250,9 +250,9 @@ Deno.test({
       assert.equal(JSON.parse(r.out).status, "up-to-date");
     }
 
-    // A platform the index lacks: refused.
+    // A platform the index lacks: a usage error (exit 2, as the contract says).
     r = await run(upgrade, [name, ...common, "--platform", "linux/s390x"]);
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 2);
     assert.match(r.err, /no linux\/s390x image/);
 
     // Signing a platform manifest does not make the index verify.
