@@ -6,64 +6,11 @@
  * @module
  */
 
-import type { Command } from "./lib/cli/command.ts";
+import { GLOBAL_OPTIONS, PROGRAM, VERSION } from "./lib/cli/global_options.ts";
+import { closest } from "./lib/cli/args.ts";
+import { COMMANDS } from "./lib/cli/commands.ts";
 
-/** Every command, loaded lazily (string-literal imports so `deno compile` embeds them). */
-export const COMMANDS: Record<string, { summary: string; load(): Promise<{ command: Command }> }> =
-  {
-    "attest-provenance": {
-      summary: "verify the image's SLSA provenance and print its claims",
-      load: () => import("./commands/attest-provenance.ts"),
-    },
-    "sign": {
-      summary: "sign IMAGE@DIGEST the cosign way (key file or PKCS#11 token)",
-      load: () => import("./commands/sign.ts"),
-    },
-    "generate-key-pair": {
-      summary: "write a cosign-compatible encrypted key pair",
-      load: () => import("./commands/generate-key-pair.ts"),
-    },
-    "tag": {
-      summary: "point a tag at a manifest without moving blobs",
-      load: () => import("./commands/tag.ts"),
-    },
-    "login": {
-      summary: "check and store registry credentials",
-      load: () => import("./commands/login.ts"),
-    },
-    "logout": {
-      summary: "remove stored registry credentials",
-      load: () => import("./commands/logout.ts"),
-    },
-    "upgrade": {
-      summary: "install the newest signed image, refusing rollbacks",
-      load: () => import("./commands/upgrade.ts"),
-    },
-    "verify-local": {
-      summary: "re-check the local image against stored signatures, offline",
-      load: () => import("./commands/verify-local.ts"),
-    },
-    "verify-signatures": {
-      summary: "verify a saved signature list for a digest, offline",
-      load: () => import("./commands/verify-signatures.ts"),
-    },
-    "verify-bundle": {
-      summary: "verify a Sigstore bundle for a file or digest, offline",
-      load: () => import("./commands/verify-bundle.ts"),
-    },
-    "prepare-archive": {
-      summary: "write one tar with the image and all that verifies it",
-      load: () => import("./commands/prepare-archive.ts"),
-    },
-    "load-archive": {
-      summary: "verify an archive fully offline, then load it",
-      load: () => import("./commands/load-archive.ts"),
-    },
-    "trust": {
-      summary: "show which Sigstore trusted root is in use, from where, its version and expiry",
-      load: () => import("./commands/trust.ts"),
-    },
-  };
+export { COMMANDS, VERSION };
 
 /** Top-level help. */
 export function usage(): string {
@@ -72,38 +19,97 @@ export function usage(): string {
   return [
     "dangerzone-image: keep a container image up to date safely, online and air-gapped",
     "",
-    "Usage: dangerzone-image <command> [options]",
+    "Usage: dangerzone-image [global options] <command> [options] [arguments]",
     "",
     "Commands:",
     ...names.map((n) => `  ${n.padEnd(width)}  ${COMMANDS[n].summary}`),
+    "  help COMMAND".padEnd(width + 2) + "  show a command's options",
     "",
-    "Run 'dangerzone-image <command> --help' for a command's options and permissions.",
-    "Exit status: 0 success, 1 not verified / refused, 2 usage error, 3 other failure.",
+    "Global options (before or after the command name): " +
+    Object.keys(GLOBAL_OPTIONS).filter((n) => n !== "help").map((n) => `--${n}`).join(", "),
+    "Run 'dangerzone-image help <command>' for a command's options, environment and permissions.",
+    "Exit status: 0 success, 1 not verified / refused, 2 usage error, 3 other failure, 130 interrupted.",
+    "Reference: docs/cli.md (commands, options, files), docs/json.md (--json documents).",
   ].join("\n");
+}
+
+/**
+ * Split `args` into the command name and the rest, skipping global options
+ * (and their values) given before it: `--json upgrade IMAGE` → `upgrade`,
+ * `[--json, IMAGE]`. Options keep their order.
+ */
+export function splitCommand(args: readonly string[]): { name?: string; rest: string[] } {
+  const byShort = new Map(
+    Object.entries(GLOBAL_OPTIONS).flatMap(([n, s]) => s.short ? [[s.short, n]] : []),
+  );
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") break;
+    if (!a.startsWith("-") || a === "-") {
+      return { name: a, rest: [...args.slice(0, i), ...args.slice(i + 1)] };
+    }
+    const long = a.startsWith("--") ? a.slice(2) : byShort.get(a.slice(1));
+    const spec = long !== undefined && Object.hasOwn(GLOBAL_OPTIONS, long)
+      ? GLOBAL_OPTIONS[long]
+      : undefined;
+    if (spec?.type === "string" && !a.includes("=")) i++; // its value
+  }
+  return { rest: [...args] };
+}
+
+function printErr(text: string): void {
+  console.error(text);
+}
+
+function unknownCommand(name: string): number {
+  const near = closest(name, Object.keys(COMMANDS));
+  printErr(
+    `${PROGRAM}: unknown command '${name}'${near ? ` (did you mean '${near}'?)` : ""} ` +
+      `(run '${PROGRAM} --help' for the list)`,
+  );
+  return 2;
 }
 
 /** Dispatch `args` to a command; resolves to the exit code. */
 export async function main(args: string[]): Promise<number> {
-  const [name, ...rest] = args;
-  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-    console.log(usage());
-    return name === undefined ? 2 : 0;
+  const { name, rest } = splitCommand(args);
+  if (name === undefined) {
+    if (rest.includes("--version") || rest.includes("-V")) {
+      console.log(`${PROGRAM} ${VERSION}`);
+      return 0;
+    }
+    if (rest.includes("--help") || rest.includes("-h")) {
+      console.log(usage());
+      return 0;
+    }
+    // No command: usage on stderr, exit 2 (also for an option with no command).
+    const stray = rest.find((a) => a.startsWith("-"));
+    if (stray && !Object.hasOwn(GLOBAL_OPTIONS, stray.replace(/^--?/, "").split("=")[0])) {
+      printErr(`${PROGRAM}: unknown option ${stray.split("=")[0]} (run '${PROGRAM} --help')`);
+      return 2;
+    }
+    printErr(usage());
+    return 2;
   }
-  if (name === "--version") {
-    console.log("dangerzone-image 0.1.0");
+  if (name === "help") {
+    const topic = rest.find((a) => !a.startsWith("-"));
+    if (topic === undefined) {
+      console.log(usage());
+      return 0;
+    }
+    if (!Object.hasOwn(COMMANDS, topic)) return unknownCommand(topic);
+    const [{ command }, { helpText }] = await Promise.all([
+      COMMANDS[topic].load(),
+      import("./lib/cli/command.ts"),
+    ]);
+    console.log(helpText(command.spec));
     return 0;
   }
   const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
-  if (!entry) {
-    console.error(
-      `dangerzone-image: unknown command '${name}' (run 'dangerzone-image --help' for the list)`,
-    );
-    return 2;
-  }
+  if (!entry) return unknownCommand(name);
   const { command } = await entry.load();
   return await command.main(rest);
 }
-
 if (import.meta.main) {
   Deno.exit(await main(Deno.args));
 }

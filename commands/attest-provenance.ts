@@ -40,6 +40,17 @@ export const command = defineCommand({
       description: "the git branch it must be built from",
     },
   },
+  globals: {
+    "trusted-root": true,
+    "data-dir": "where an archive: IMAGE is unpacked while it is read",
+    authfile: true,
+    "insecure-registry": true,
+    proxy: true,
+  },
+  env: {
+    "REGISTRY_AUTH_FILE, DOCKER_CONFIG": "where registry credentials are read",
+    "HTTPS_PROXY, ALL_PROXY": "proxy for registry requests (never for loopback)",
+  },
   positionals: { min: 1, max: 1, names: "IMAGE" },
   examples: [
     "dangerzone-image attest-provenance ghcr.io/freedomofpress/dangerzone/v1 --repository freedomofpress/dangerzone",

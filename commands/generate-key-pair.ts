@@ -28,6 +28,7 @@ export const command = defineCommand({
       description: "write NAME.key and NAME.pub (default cosign)",
     },
   },
+  env: { COSIGN_PASSWORD: "the new key's password (else asked twice on the terminal)" },
   positionals: { min: 0, max: 0 },
   examples: [
     "COSIGN_PASSWORD=\u2026 dangerzone-image generate-key-pair --output-key-prefix release",
@@ -44,7 +45,9 @@ export const command = defineCommand({
     const pair = await generateCosignKeyPair(password);
     await writeKeyPairFiles(paths, pair);
     if (ctx.global.json) {
-      ctx.out(JSON.stringify({ privateKey: paths.privateKey, publicKey: paths.publicKey }));
+      ctx.out(
+        JSON.stringify({ ok: true, privateKey: paths.privateKey, publicKey: paths.publicKey }),
+      );
     } else {
       ctx.out(
         `Private key written to ${paths.privateKey}\nPublic key written to ${paths.publicKey}`,

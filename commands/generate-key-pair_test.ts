@@ -75,6 +75,7 @@ Deno.test("generate-key-pair --json prints the two paths", async () => {
       const code = await command.main(["--json", "--output-key-prefix", `${dir}/j`], s.sinks);
       assert.equal(code, 0, s.err.join("\n"));
       assert.deepEqual(JSON.parse(s.out.join("")), {
+        ok: true,
         privateKey: `${dir}/j.key`,
         publicKey: `${dir}/j.pub`,
       });

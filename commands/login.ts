@@ -6,7 +6,7 @@
  */
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
-import { UsageError } from "../lib/cli/errors.ts";
+import { AuthError, UsageError } from "../lib/cli/errors.ts";
 import { authFilePath } from "../lib/config/paths.ts";
 import { storeCredentials } from "../lib/registry/auth_file.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
@@ -31,6 +31,15 @@ export const command = defineCommand({
       description: "password (prefer --password-stdin: arguments are visible to other users)",
     },
     "password-stdin": { type: "boolean", description: "read the password from standard input" },
+  },
+  globals: {
+    authfile: "the credentials file to write (default: the one every command reads)",
+    "insecure-registry": true,
+    proxy: true,
+  },
+  env: {
+    "REGISTRY_AUTH_FILE, DOCKER_CONFIG": "the credentials file (default for --authfile)",
+    "HTTPS_PROXY, ALL_PROXY": "proxy for the check (never for loopback)",
   },
   positionals: { min: 1, max: 1, names: "REGISTRY" },
   examples: ['echo "$TOKEN" | dangerzone-image login ghcr.io -u me --password-stdin'],
@@ -65,10 +74,19 @@ export const command = defineCommand({
     });
     try {
       await client.ping(); // authenticates (token exchange or Basic) before anything is saved
+    } catch (e) {
+      if (e instanceof AuthError) {
+        throw new AuthError(`${registry} refused user '${username}' with this password`, {
+          hint:
+            "check the user name and password (for ghcr.io: a personal access token with read:packages); nothing was stored",
+          cause: e,
+        });
+      }
+      throw e;
     } finally {
       client.close();
     }
-    const path = authFilePath();
+    const path = ctx.global.authFile ?? authFilePath();
     await storeCredentials(path, registry, username, password);
     if (ctx.global.json) {
       ctx.out(JSON.stringify({ ok: true, registry, username, authFile: path }));

@@ -30,7 +30,7 @@ export const command = defineCommand({
   name: "sign",
   summary: "sign IMAGE@DIGEST the cosign way (key file or PKCS#11 token)",
   usage:
-    "sign IMAGE@DIGEST --key FILE|pkcs11:URI [--rekor-url URL] [--tlog-upload=false] [-a KEY=VALUE] [--bundle]",
+    "sign IMAGE@DIGEST --key FILE|pkcs11:URI [--rekor-url URL] [--tlog-upload=false] [-a KEY=VALUE] [--bundle] [-y]",
   description:
     "--key names the PRIVATE key here (as with cosign sign). The signature is logged in Rekor,\n" +
     "verified against --trusted-root (use the root of a private Rekor with it), then appended\n" +
@@ -46,9 +46,9 @@ export const command = defineCommand({
         "Rekor transparency log to record the signature in (default https://rekor.sigstore.dev)",
     },
     "tlog-upload": {
-      type: "string",
-      value: "BOOL",
-      description: "true (default) or false; an unlogged signature cannot pass 'upgrade'",
+      type: "boolean",
+      description:
+        "record the signature in Rekor (default); --tlog-upload=false skips it, and 'upgrade' refuses such a signature",
     },
     "annotations": {
       type: "string",
@@ -62,6 +62,24 @@ export const command = defineCommand({
       description:
         "attach a cosign v3 Sigstore bundle (OCI referrer) instead of a .sig signature; needs the log",
     },
+    "yes": {
+      type: "boolean",
+      short: "y",
+      description:
+        "skip confirmation prompts (accepted for cosign compatibility; sign never prompts)",
+    },
+  },
+  globals: {
+    key: "the PRIVATE key to sign with: a cosign key file or pkcs11:URI (required)",
+    "trusted-root": "trusted_root.json of the Rekor used (required with a private --rekor-url)",
+    authfile: true,
+    "insecure-registry": true,
+    proxy: true,
+  },
+  env: {
+    COSIGN_PASSWORD: "the private key's password (else asked on the terminal)",
+    "REGISTRY_AUTH_FILE, DOCKER_CONFIG": "where registry credentials are read",
+    "HTTPS_PROXY, ALL_PROXY": "proxy for registry requests (never for loopback)",
   },
   positionals: { min: 1, max: 1, names: "IMAGE@DIGEST" },
   examples: [
@@ -81,11 +99,14 @@ export const command = defineCommand({
     if (!keyRef) {
       throw new UsageError("missing --key FILE|pkcs11:URI (the private key to sign with)");
     }
-    const tlogOpt = (ctx.options["tlog-upload"] as string | undefined) ?? "true";
-    if (tlogOpt !== "true" && tlogOpt !== "false") {
-      throw new UsageError(`--tlog-upload must be true or false, not '${tlogOpt}'`);
+    const tlog = ctx.options["tlog-upload"] !== false;
+    const rekorUrl = (ctx.options["rekor-url"] as string | undefined) ?? DEFAULT_REKOR_URL;
+    if (tlog && rekorUrl !== DEFAULT_REKOR_URL && ctx.global.trustedRoot === undefined) {
+      throw new UsageError(`--rekor-url ${rekorUrl} is not the public-good log`, {
+        hint:
+          "pass that log's trusted_root.json with --trusted-root (the new entry is verified against it)",
+      });
     }
-    const tlog = tlogOpt === "true";
     if (!tlog) {
       ctx.err(
         "WARNING: --tlog-upload=false: this signature is not recorded in a transparency log and " +
@@ -108,7 +129,7 @@ export const command = defineCommand({
           repository: ref.repository,
           digest: ref.digest,
           signer,
-          rekorUrl: (ctx.options["rekor-url"] as string | undefined) ?? DEFAULT_REKOR_URL,
+          rekorUrl,
           trustedRoot,
         });
         const image = formatReference({ ...ref, tag: undefined });
@@ -116,15 +137,18 @@ export const command = defineCommand({
           ctx.out(JSON.stringify({
             ok: true,
             image,
-            bundleManifest: r.manifestDigest,
-            referrers: r.referrers,
+            digest: ref.digest,
+            kind: "bundle",
+            manifest: r.manifestDigest,
+            signatures: 0,
+            bundles: r.referrers,
             added: r.added,
-            tlog: {
+            tlog: [{
               logID: r.rekor.logID,
               logIndex: r.rekor.logIndex,
               integratedTime: r.rekor.integratedTime,
               uuid: r.rekor.uuid,
-            },
+            }],
           }));
         } else {
           ctx.out(`Signed ${image} (Sigstore bundle)`);
@@ -142,9 +166,7 @@ export const command = defineCommand({
         repository: ref.repository,
         digest: ref.digest,
         signer,
-        rekorUrl: tlog
-          ? ((ctx.options["rekor-url"] as string | undefined) ?? DEFAULT_REKOR_URL)
-          : undefined,
+        rekorUrl: tlog ? rekorUrl : undefined,
         trustedRoot,
         annotations,
       });
@@ -153,17 +175,20 @@ export const command = defineCommand({
         ctx.out(JSON.stringify({
           ok: true,
           image,
-          signatureManifest: result.signatureManifest,
+          digest: ref.digest,
+          kind: "signature",
+          manifest: result.signatureManifest,
           signatures: result.signatures,
+          bundles: 0,
           added: result.added,
           tlog: result.rekor
-            ? {
+            ? [{
               logID: result.rekor.logID,
               logIndex: result.rekor.logIndex,
               integratedTime: result.rekor.integratedTime,
               uuid: result.rekor.uuid,
-            }
-            : null,
+            }]
+            : [],
         }));
       } else {
         ctx.out(`Signed ${image}`);

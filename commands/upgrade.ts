@@ -31,10 +31,37 @@ function logText(r: UpgradeResult): string {
   } (log ${newest.logID.slice(0, 16)}…)`;
 }
 
+/** The `--json` document of an upgrade (docs/json.md, "upgrade"). */
+export function upgradeJson(r: UpgradeResult, check: boolean): Record<string, unknown> {
+  return {
+    ok: true,
+    status: r.status,
+    ...(check ? { updateAvailable: r.status === "available" } : {}),
+    image: r.imageName,
+    digest: r.digest,
+    previousDigest: r.previousDigest ?? null,
+    platformDigest: r.platformDigest,
+    platform: r.platform ?? null,
+    imageId: r.imageId,
+    signatures: r.verifiedSignatures,
+    bundles: r.verifiedBundles,
+    droppedSignatures: r.droppedSignatures,
+    signer: r.signer ?? null,
+    tlog: r.tlog,
+    runtime: r.runtime,
+  };
+}
+
 /** The human-readable report of an upgrade. */
 export function formatUpgrade(r: UpgradeResult): string {
   const lines = r.status === "up-to-date"
     ? [`Already up to date: ${r.imageName}`, `  digest:    ${r.digest}`]
+    : r.status === "available"
+    ? [
+      `Update available for ${r.imageName} (nothing installed; run without --check to install)`,
+      `  installed: ${r.previousDigest ?? "(nothing installed)"}`,
+      `  new:       ${r.digest}`,
+    ]
     : [
       `Upgraded ${r.imageName}`,
       `  from:      ${r.previousDigest ?? "(nothing installed)"}`,
@@ -58,8 +85,35 @@ export function formatUpgrade(r: UpgradeResult): string {
 export const command = defineCommand({
   name: "upgrade",
   summary: "install the newest signed image, refusing rollbacks",
-  usage: "upgrade [IMAGE] [--tag latest] [--platform OS/ARCH] [--offline]",
+  usage:
+    "upgrade [IMAGE[:TAG]] [--tag latest] [--platform OS/ARCH] [--check] [--force] [--offline]",
+  description:
+    `IMAGE defaults to ${DEFAULT_IMAGE}. Resolves the tag, verifies its signatures (the trusted key, the transparency log, the signed identity), refuses a rollback, pulls every blob verified into the runtime, then stores the signatures and the rollback state in the data directory. --check stops before installing: it reports whether an update is available (JSON "updateAvailable") and writes nothing.`,
+  globals: {
+    "data-dir": true,
+    key: true,
+    "trusted-root": true,
+    "signed-identity": true,
+    runtime: true,
+    authfile: true,
+    "insecure-registry": true,
+    proxy: true,
+    progress: true,
+  },
+  env: {
+    DANGERZONE_IMAGE_DATA_DIR: "the data directory (default for --data-dir)",
+    "REGISTRY_AUTH_FILE, DOCKER_CONFIG": "where registry credentials are read",
+    "HTTPS_PROXY, ALL_PROXY": "proxy for registry requests (never for loopback)",
+    CONTAINERS_STORAGE_CONF: "podman's storage configuration",
+    DOCKER_HOST: "the Docker daemon (--runtime docker)",
+    "DANGERZONE_IMAGE_TUF_URL, DANGERZONE_IMAGE_TUF_ROOT":
+      "another Sigstore TUF repository and its anchor root (both or neither)",
+  },
   options: {
+    "check": {
+      type: "boolean",
+      description: "only report whether a verified update is available; install nothing",
+    },
     "tag": { type: "string", value: "TAG", description: "the tag to follow (default latest)" },
     "platform": {
       type: "string",
@@ -79,7 +133,8 @@ export const command = defineCommand({
   positionals: { min: 0, max: 1, names: "IMAGE" },
   examples: [
     `dangerzone-image upgrade            # ${DEFAULT_IMAGE}`,
-    "dangerzone-image upgrade --json ghcr.io/freedomofpress/dangerzone/v1",
+    "dangerzone-image --json upgrade ghcr.io/freedomofpress/dangerzone/v1",
+    "dangerzone-image upgrade --check   # is a verified update available? installs nothing",
   ],
   permissions:
     "--allow-net=<registry host>,tuf-repo-cdn.sigstore.dev --allow-read=<data dir>,<auth file>[,<key>,<trusted root>] --allow-write=<data dir> --allow-run=podman --allow-env (with --runtime oci:DIR: read/write DIR instead of --allow-run)",
@@ -103,6 +158,7 @@ export const command = defineCommand({
     const tag = flagTag ?? ref.tag ?? "latest";
     const platform = ctx.options.platform as string | undefined;
     if (platform) parsePlatform(platform);
+    const check = ctx.options.check === true;
     const [key, trust] = await Promise.all([
       loadTrustedKey(ctx.global.key),
       trustFor(ctx.global, ctx.options.offline === true ? "never" : "if-expired", ctx.err),
@@ -122,8 +178,9 @@ export const command = defineCommand({
         force: ctx.options.force === true,
         signedIdentities: ctx.global.signedIdentities,
         progress: ctx.progress,
+        checkOnly: check,
       });
-      if (ctx.global.json) ctx.out(JSON.stringify({ ok: true, ...result }));
+      if (ctx.global.json) ctx.out(JSON.stringify(upgradeJson(result, check)));
       else ctx.out(formatUpgrade(result));
       return 0;
     } finally {

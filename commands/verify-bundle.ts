@@ -21,7 +21,7 @@ import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
 import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
 
 const USAGE =
-  "verify-bundle --bundle FILE (--certificate-identity ID --certificate-oidc-issuer URL | --key PEM) [--trusted-root FILE] FILE_OR_DIGEST";
+  "verify-bundle --bundle FILE (--certificate-identity ID | --certificate-identity-regexp RE) (--certificate-oidc-issuer URL | --certificate-oidc-issuer-regexp RE) | --key PEM [--trusted-root FILE] FILE_OR_DIGEST";
 
 async function readBundle(path: string): Promise<unknown> {
   let text: string;
@@ -49,7 +49,8 @@ export const command = defineCommand({
     "Verifies a Sigstore bundle (v0.1-v0.3, message signature or DSSE, Rekor v1 and v2",
     "entries, RFC 3161 timestamps) against the trusted root (--trusted-root, default the",
     "embedded public-good root) and either a certificate identity and issuer (matched",
-    "exactly) or a trusted public key (--key). FILE_OR_DIGEST is a file, or",
+    "exactly, or by a regular expression matched against the whole value, as cosign does)",
+    "or a trusted public key (--key). FILE_OR_DIGEST is a file, or",
     "sha256:<64 hex> when no such file exists; for a DSSE bundle it must be a subject",
     "of the in-toto statement. No network is used.",
   ].join("\n"),
@@ -60,16 +61,30 @@ export const command = defineCommand({
       value: "ID",
       description: "the signer identity the certificate must name exactly",
     },
+    "certificate-identity-regexp": {
+      type: "string",
+      value: "RE",
+      description: "a regular expression the whole certificate identity must match",
+    },
     "certificate-oidc-issuer": {
       type: "string",
       value: "URL",
       description: "the OIDC issuer the certificate must name exactly",
+    },
+    "certificate-oidc-issuer-regexp": {
+      type: "string",
+      value: "RE",
+      description: "a regular expression the whole OIDC issuer must match",
     },
     "staging": {
       type: "boolean",
       description:
         "Sigstore staging (conformance protocol); needs --trusted-root, none is embedded",
     },
+  },
+  globals: {
+    key: "a trusted public key (PEM) instead of a certificate identity",
+    "trusted-root": true,
   },
   positionals: { min: 1, max: 1, names: "FILE_OR_DIGEST" },
   examples: [
@@ -79,20 +94,28 @@ export const command = defineCommand({
   permissions: "--allow-read=<bundle>,<artifact>,<key>,<trusted root>",
   async run(ctx) {
     const bundlePath = ctx.options.bundle as string | undefined;
-    const identity = ctx.options["certificate-identity"] as string | undefined;
-    const issuer = ctx.options["certificate-oidc-issuer"] as string | undefined;
-    const keyPath = ctx.global.key;
     const hint = `usage: dangerzone-image ${USAGE}`;
+    const exact = (name: string, re: string): string | { regex: string } | undefined => {
+      const a = ctx.options[name] as string | undefined;
+      const b = ctx.options[re] as string | undefined;
+      if (a !== undefined && b !== undefined) {
+        throw new UsageError(`--${name} and --${re} exclude each other`, { hint });
+      }
+      return b !== undefined ? { regex: b } : a;
+    };
+    const identity = exact("certificate-identity", "certificate-identity-regexp");
+    const issuer = exact("certificate-oidc-issuer", "certificate-oidc-issuer-regexp");
+    const keyPath = ctx.global.key;
     if (!bundlePath) throw new UsageError("--bundle FILE is required", { hint });
     if (keyPath !== undefined && (identity !== undefined || issuer !== undefined)) {
       throw new UsageError(
-        "--key and --certificate-identity/--certificate-oidc-issuer are exclusive",
+        "--key and --certificate-identity(-regexp)/--certificate-oidc-issuer(-regexp) are exclusive",
         { hint },
       );
     }
     if (keyPath === undefined && (!identity || !issuer)) {
       throw new UsageError(
-        "pass --key, or both --certificate-identity and --certificate-oidc-issuer",
+        "pass --key, or both --certificate-identity(-regexp) and --certificate-oidc-issuer(-regexp)",
         { hint },
       );
     }
@@ -110,7 +133,13 @@ export const command = defineCommand({
       ...(key ? { key } : { identity: { subjectAlternativeName: identity!, issuer: issuer! } }),
     });
     if (ctx.global.json) {
-      ctx.out(JSON.stringify({ ok: true, artifact: ctx.args[0], ...result }));
+      ctx.out(JSON.stringify({
+        ok: true,
+        artifact: ctx.args[0],
+        ...result,
+        signatures: 0,
+        bundles: 1,
+      }));
     } else {
       const who = result.signer.type === "key"
         ? `key ${result.signer.source}`

@@ -24,6 +24,12 @@ export const command = defineCommand({
         "also re-export the image from podman/docker and hash every layer against the signed config",
     },
   },
+  globals: { "data-dir": true, key: true, "trusted-root": true, runtime: true, progress: true },
+  env: {
+    DANGERZONE_IMAGE_DATA_DIR: "the data directory (default for --data-dir)",
+    CONTAINERS_STORAGE_CONF: "podman's storage configuration",
+    DOCKER_HOST: "the Docker daemon (--runtime docker)",
+  },
   positionals: { min: 1, max: 1, names: "IMAGE" },
   examples: [
     "dangerzone-image verify-local ghcr.io/freedomofpress/dangerzone/dangerzone:latest",
@@ -54,7 +60,8 @@ export const command = defineCommand({
       progress: ctx.progress,
     });
     if (ctx.global.json) {
-      ctx.out(JSON.stringify({ ok: true, ...r }));
+      const { imageName, signedDigest, ...rest } = r;
+      ctx.out(JSON.stringify({ ok: true, image: imageName, digest: signedDigest, ...rest }));
     } else {
       const newest = [...r.tlog].sort((a, b) => b.logIndex - a.logIndex)[0];
       ctx.out([

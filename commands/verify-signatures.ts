@@ -39,6 +39,7 @@ export const command = defineCommand({
       description: "the image digest every signature must cover (required)",
     },
   },
+  globals: { key: true, "trusted-root": true },
   positionals: { min: 1, max: 1, names: "FILE.json" },
   examples: [
     "dangerzone-image verify-signatures --key test.pub.key sigs.json --digest sha256:95b4\u2026",
@@ -70,13 +71,32 @@ export const command = defineCommand({
         hint: "an empty list never verifies",
       });
     }
+    const failed = reports.filter((r) => !r.ok);
     if (ctx.global.json) {
+      const verified = reports.flatMap((r) => r.ok ? [r.result] : []);
       ctx.out(JSON.stringify({
         ok,
+        ...(ok ? {} : {
+          error: {
+            code: "NOT_VERIFIED",
+            message: `${failed.length} of ${reports.length} signature(s) in ${file} do not verify`,
+            hint: "every signature must verify; see results[] for each one's reason",
+          },
+        }),
         digest,
         key: { keyId: key.keyId, source: key.source },
         trustedRoot: trustedRoot.source,
-        signatures: reports.map(reportJson),
+        signatures: verified.length,
+        tlog: verified.flatMap((v) =>
+          v.tlog
+            ? [{
+              logID: v.tlog.logID,
+              logIndex: v.tlog.logIndex,
+              integratedTime: v.tlog.integratedTime,
+            }]
+            : []
+        ),
+        results: reports.map(reportJson),
       }));
     }
     for (const r of reports) {

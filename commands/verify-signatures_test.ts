@@ -30,18 +30,18 @@ Deno.test("verify-signatures: --json prints per-signature results", { ignore }, 
   const doc = JSON.parse(r.out.join("\n"));
   assert.equal(doc.ok, true);
   assert.equal(doc.key.keyId, KEY_ID);
-  assert.equal(doc.signatures.length, 3);
-  assert.deepEqual(doc.signatures.map((s: { logIndex: number }) => s.logIndex), [
+  assert.equal(doc.signatures, 3);
+  assert.deepEqual(doc.results.map((s: { logIndex: number }) => s.logIndex), [
     164177381,
     164445483,
     164484602,
   ]);
   assert.equal(
-    doc.signatures[0].logID,
+    doc.results[0].logID,
     "c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d",
   );
-  assert.equal(doc.signatures[0].integratedTime, 1737478056);
-  assert.equal(doc.signatures[0].signer.type, "key");
+  assert.equal(doc.results[0].integratedTime, 1737478056);
+  assert.equal(doc.results[0].signer.type, "key");
 });
 
 Deno.test(
@@ -66,7 +66,7 @@ Deno.test(
     assert.match(r.err[0], /signature 2: .*Rekor signed entry timestamp/);
     assert.match(r.err[1], /signature 3: .*Payload is not valid base64/);
     const doc = JSON.parse(r.out.join("\n"));
-    assert.deepEqual(doc.signatures.map((s: { ok: boolean }) => s.ok), [true, false, false]);
+    assert.deepEqual(doc.results.map((s: { ok: boolean }) => s.ok), [true, false, false]);
     await Deno.remove(dir, { recursive: true });
   },
 );

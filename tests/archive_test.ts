@@ -106,10 +106,10 @@ Deno.test({
       assert.equal(code, 0, s.err.join("\n"));
       const summary = JSON.parse(s.out[0]);
       assert.equal(summary.digest, digest);
-      assert.equal(summary.reference, `${fx.reg.host}/dz/app:v1@${digest}`);
+      assert.equal(summary.image, `${fx.reg.host}/dz/app:v1@${digest}`);
       assert.deepEqual(summary.platforms, ["linux/amd64"]);
       assert.equal(summary.signatures, 1);
-      assert.equal(summary.verifiedSignatures, 1);
+      assert.equal(summary.signaturesFound, 1);
       // index manifest, config, layer, sig manifest, sig config, sig payload
       assert.equal(summary.blobs, 6);
 

@@ -212,7 +212,7 @@ Deno.test({
         doc.builder,
         "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v1.10.0",
       );
-      assert.equal(doc.tlog.kind, "dsse");
+      assert.equal(doc.tlog[0].kind, "dsse");
       assert.equal(doc.attestation, `referrer ${ref.slice(0, 19)}\u2026`);
 
       // Same bundle, wrong --repository / --workflow: the shared claim checks refuse.

@@ -189,7 +189,7 @@ for (const v of Object.keys(VERSIONS) as Version[]) {
         doc.builder,
         `https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/${v}`,
       );
-      assert.equal(doc.tlog.kind, v === "v1.4.0" ? "intoto" : "dsse");
+      assert.equal(doc.tlog[0].kind, v === "v1.4.0" ? "intoto" : "dsse");
     },
   });
 

@@ -15,12 +15,15 @@ const CONTRACT = [
   "verify-bundle",
   "prepare-archive",
   "load-archive",
+  "status",
+  "version",
+  "completion",
 ];
 
 /** Commands beyond the contract (cli.md is silent on them). */
 const EXTRA = ["trust"];
 
-Deno.test("mod: every command in ../shared/cli.md is dispatched and has --help", async () => {
+Deno.test("mod: every command in ../shared/cli.md (and status, version, completion, trust) is dispatched and has --help", async () => {
   assert.deepEqual(Object.keys(COMMANDS).sort(), [...CONTRACT, ...EXTRA].sort());
   for (const name of [...CONTRACT, ...EXTRA]) {
     const { command } = await COMMANDS[name].load();

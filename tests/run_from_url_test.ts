@@ -1,10 +1,12 @@
 /**
  * `deno run http://…/mod.ts`: the entry point works from an HTTP origin.
  * The repository is served over loopback HTTP; a remote module does not get
- * the local `deno.json`, so the served `deno.json` is passed as the import
- * map (`--import-map http://…/deno.json`), which keeps the npm versions in
- * one place. Real signatures from `../shared/testdata` are verified, and a
- * tampered one is refused, by the served code with the narrowest permissions.
+ * the local `deno.json`. The code needs none: npm versions are pinned in
+ * `lib/npm/*.ts` (deno.json maps the bare names there), so a plain
+ * `deno run -A URL …` works, even from a host serving everything as
+ * text/plain; the served deno.json as `--import-map` works too. Real
+ * signatures from `../shared/testdata` are verified, and a tampered one is
+ * refused, by the served code (the first test with the narrowest permissions).
  */
 import assert from "node:assert/strict";
 import { basename, extname, join, normalize } from "node:path";
@@ -18,14 +20,21 @@ const CONTENT_TYPES: Record<string, string> = {
   ".json": "application/json; charset=utf-8",
 };
 
-/** Serve the repository's .ts and .json files under `/<prefix>/`. */
-function serveRepository(prefix: string, log: string[]): Deno.HttpServer<Deno.NetAddr> {
+/**
+ * Serve the repository's .ts and .json files under `/<prefix>/`, with their
+ * own content types, or every file as `plainType` (a static file host).
+ */
+function serveRepository(
+  prefix: string,
+  log: string[],
+  plainType?: string,
+): Deno.HttpServer<Deno.NetAddr> {
   return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const path = decodeURIComponent(new URL(req.url).pathname);
     log.push(path);
     if (!path.startsWith(`/${prefix}/`)) return new Response("not found", { status: 404 });
     const rel = normalize(path.slice(prefix.length + 2));
-    const type = CONTENT_TYPES[extname(rel)];
+    const type = CONTENT_TYPES[extname(rel)] && (plainType ?? CONTENT_TYPES[extname(rel)]);
     if (!type || rel.startsWith("..") || rel.startsWith("node_modules/")) {
       return new Response("not found", { status: 404 });
     }
@@ -115,7 +124,59 @@ Deno.test({
       // `--help` from the URL too.
       const help = await run([...base, `${origin}/mod.ts`, "--help"], cwd);
       assert.equal(help.code, 0, help.stderr);
-      assert.match(help.stdout, /Usage: dangerzone-image <command>/);
+      assert.match(help.stdout, /Usage: dangerzone-image \[global options\] <command>/);
+    } finally {
+      await server.shutdown();
+      await Deno.remove(cwd, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "run from URL: one command, no import map, served as text/plain (deno run -A URL …)",
+  ignore: testdataOrSkip("run from URL"),
+  sanitizeResources: false,
+  async fn() {
+    const prefix = crypto.randomUUID();
+    const log: string[] = [];
+    const server = serveRepository(prefix, log, "text/plain");
+    const cwd = await Deno.makeTempDir(); // no deno.json here
+    try {
+      const url = `http://127.0.0.1:${server.addr.port}/${prefix}/mod.ts`;
+      const key = testdata("dangerzone", "test.pub.key");
+      const valid = await firstSignatureFile("valid");
+      const digest = `sha256:${basename(valid, ".json")}`;
+      // Global options before the command name, as a user types them.
+      const good = await run(
+        ["run", "-A", url, "--json", "verify-signatures", "--key", key, valid, "--digest", digest],
+        cwd,
+      );
+      assert.equal(good.code, 0, good.stderr);
+      const doc = JSON.parse(good.stdout);
+      assert.equal(doc.ok, true);
+      assert.ok(doc.signatures >= 1);
+      assert.doesNotMatch(good.stderr, /not a dependency|error:/);
+      // No bare specifier was fetched as a URL, no deno.json was needed.
+      assert.ok(!log.some((p) => p.endsWith("/deno.json")), log.join("\n"));
+
+      const tampered = await firstSignatureFile("tampered");
+      const bad = await run([
+        "run",
+        "-A",
+        url,
+        "verify-signatures",
+        "--key",
+        key,
+        tampered,
+        "--digest",
+        `sha256:${basename(tampered, ".json")}`,
+      ], cwd);
+      assert.equal(bad.code, 1, bad.stdout + bad.stderr);
+      assert.doesNotMatch(bad.stderr, /^\s+at /m, "no stack trace");
+
+      const help = await run(["run", "-A", url, "help", "upgrade"], cwd);
+      assert.equal(help.code, 0, help.stderr);
+      assert.match(help.stdout, /Usage: dangerzone-image upgrade/);
     } finally {
       await server.shutdown();
       await Deno.remove(cwd, { recursive: true });

@@ -54,8 +54,8 @@ Deno.test({
       let r = await run([`${reg.host}/dz/s@${digest}`, ...common, "--bundle", "--json"]);
       assert.equal(r.code, 0, r.err);
       const j = JSON.parse(r.out);
-      assert.equal(j.referrers, 1);
-      assert.ok(Number.isSafeInteger(j.tlog.logIndex));
+      assert.equal(j.bundles, 1);
+      assert.ok(Number.isSafeInteger(j.tlog[0].logIndex));
 
       const found = await fetchSigstoreBundles(new RegistrySource(client, "dz/s", {}), digest);
       assert.equal(found.length, 1);
@@ -64,7 +64,7 @@ Deno.test({
         trustedRoot: await loadTrustedRoot(rootPath),
         key: await loadTrustedKey(pubPath),
       });
-      assert.equal(v.tlog.logIndex, j.tlog.logIndex);
+      assert.equal(v.tlog.logIndex, j.tlog[0].logIndex);
 
       // Without the log, or with annotations: usage errors, nothing pushed.
       r = await run([`${reg.host}/dz/s@${digest}`, ...common, "--bundle", "--tlog-upload=false"]);

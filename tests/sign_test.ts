@@ -52,7 +52,7 @@ Deno.test({
       assert.equal(code, 0, s1.err.join("\n"));
       const r1 = JSON.parse(s1.out[0]);
       assert.equal(r1.signatures, 1);
-      assert.equal(typeof r1.tlog.logIndex, "number");
+      assert.equal(typeof r1.tlog[0].logIndex, "number");
 
       // The .sig manifest has cosign's shape.
       const sigTag = `sha256-${digest.slice(7)}.sig`;
@@ -77,7 +77,7 @@ Deno.test({
       );
       const r2 = JSON.parse(s2.out[0]);
       assert.equal(r2.signatures, 2);
-      assert.ok(r2.tlog.logIndex > r1.tlog.logIndex);
+      assert.ok(r2.tlog[0].logIndex > r1.tlog[0].logIndex);
 
       // Both verify with the project's verifier, fetched like upgrade does.
       const sigs = await fetchCosignSignatures(new RegistrySource(client, "dz/app", {}), digest);
@@ -91,7 +91,7 @@ Deno.test({
       // ...and not for another digest.
       assert.equal(verifyCosignSignatures(sigs, image.configDescriptor.digest, opts).ok, false);
 
-      // Against the public-good root, the local log's entry is refused: nothing is pushed.
+      // A private log without its trusted root: a usage error naming --trusted-root; nothing pushed.
       const s3 = sinks();
       const before = (await client.getManifest("dz/app", sigTag)).digest;
       assert.equal(
@@ -99,8 +99,9 @@ Deno.test({
           [ref, "--key", join(dir, "k.key"), "--rekor-url", sigstore.rekorUrl],
           s3.sinks,
         ),
-        1,
+        2,
       );
+      assert.match(s3.err[0], /pass that log's trusted_root\.json with --trusted-root/);
       assert.equal((await client.getManifest("dz/app", sigTag)).digest, before);
 
       // Tag-only references are refused; --tlog-upload=false warns loudly.

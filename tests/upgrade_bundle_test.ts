@@ -158,7 +158,7 @@ Deno.test({
       assert.equal(j.digest, d1);
       assert.equal(j.tlog[0].logIndex, s1.rekor.logIndex);
       assert.equal(j.signer.keyId, lab.key.keyId);
-      assert.equal(j.verifiedSignatures, 1);
+      assert.equal(j.signatures, 1);
       // Stored as a bundle list; no (empty) cosign list is written.
       const stored = JSON.parse(await Deno.readTextFile(bundlePath(data, lab.key.keyId, d1)));
       assert.equal(stored.length, 1);
@@ -219,7 +219,7 @@ Deno.test({
       assert.equal(j.status, "upgraded");
       assert.equal(j.previousDigest, d1);
       assert.equal(j.digest, d2);
-      assert.equal(j.verifiedSignatures, 1);
+      assert.equal(j.signatures, 1);
       assert.equal((await vl()).code, 0);
 
       // Re-point latest to v1 (older log entry): a rollback, refused.
@@ -256,7 +256,7 @@ Deno.test({
       assert.equal(r.code, 0, r.err);
       const summary = JSON.parse(r.out);
       assert.equal(summary.digest, d2);
-      assert.equal(summary.verifiedSignatures, 1);
+      assert.equal(summary.signatures, 1);
       const files = new Map<string, Uint8Array>();
       for (const e of await unpackTar(await Deno.readFile(archive))) {
         if (e.data && e.header.type === "file") files.set(e.header.name, e.data);

@@ -86,7 +86,7 @@ Deno.test({
     let j = JSON.parse(r.out);
     assert.equal(j.status, "upgraded");
     assert.equal(j.digest, d1);
-    assert.equal(j.previousDigest, undefined);
+    assert.equal(j.previousDigest, null);
     assert.equal(j.tlog[0].logIndex, i1);
     assert.equal(j.signer.keyId, lab.key.keyId);
     // skopeo reads the store under the full name.
@@ -250,9 +250,9 @@ Deno.test({
       assert.equal(JSON.parse(r.out).status, "up-to-date");
     }
 
-    // A platform the index lacks: refused.
+    // A platform the index lacks: a usage error (exit 2, as the contract says).
     r = await run(upgrade, [name, ...common, "--platform", "linux/s390x"]);
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 2);
     assert.match(r.err, /no linux\/s390x image/);
 
     // Signing a platform manifest does not make the index verify.

@@ -55,7 +55,7 @@ Deno.test({
     r = await vl("--json");
     assert.equal(r.code, 0, r.err);
     const j = JSON.parse(r.out);
-    assert.equal(j.signedDigest, d1);
+    assert.equal(j.digest, d1);
     assert.equal(j.tlog[0].logIndex, i1);
     r = await vl();
     assert.match(r.out, /^Verified local image /);

@@ -13,8 +13,8 @@
 
 import { readAllLimited } from "../fs/read_limited.ts";
 import { join } from "node:path";
-import { createTarDecoder } from "modern-tar";
-import { DigestMismatchError, DzError, IoError } from "../cli/errors.ts";
+import { createTarDecoder } from "../npm/modern_tar.ts";
+import { DigestMismatchError, DzError, IoError, UsageError } from "../cli/errors.ts";
 import type { Progress } from "../cli/progress.ts";
 import { createHash } from "node:crypto";
 import { digestHex } from "../registry/digest.ts";
@@ -426,6 +426,7 @@ export async function extractArchive(
   options: { limits?: Partial<ArchiveLimits>; progress?: Progress } = {},
 ): Promise<ExtractedArchive> {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  await refuseCompressed(path);
 
   // ---- pass 1: check, in memory only
   const small = new Map<string, Uint8Array>();
@@ -635,6 +636,38 @@ export async function sweepAbandonedExtractions(parent: string): Promise<string[
   return removed;
 }
 
+const COMPRESSED: [string, number[]][] = [
+  ["gzip", [0x1f, 0x8b]],
+  ["zstd", [0x28, 0xb5, 0x2f, 0xfd]],
+  ["xz", [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
+  ["bzip2", [0x42, 0x5a, 0x68]],
+];
+
+/**
+ * A compressed file is not an archive (Dangerzone's is a plain tar): a
+ * usage error naming the fix, not a tar parser's complaint.
+ * @throws UsageError (exit 2)
+ */
+async function refuseCompressed(path: string): Promise<void> {
+  let head = new Uint8Array(0);
+  try {
+    using f = await Deno.open(path, { read: true });
+    const buf = new Uint8Array(6);
+    const n = await f.read(buf);
+    head = buf.subarray(0, n ?? 0);
+  } catch {
+    return; // the reader reports it
+  }
+  for (const [kind, magic] of COMPRESSED) {
+    if (magic.every((b, i) => head[i] === b)) {
+      const tool = kind === "gzip" ? "gunzip -k" : `${kind} -dk`;
+      throw new UsageError(`${path} is ${kind}-compressed, not a plain tar archive`, {
+        hint: `decompress it first (e.g. ${tool} ${path}) and pass the .tar`,
+      });
+    }
+  }
+}
+
 /**
  * Check and unpack `path` into a temporary directory under
  * `<dataDir>/tmp` (same filesystem as the stores), opened as a
@@ -656,7 +689,10 @@ export async function openArchive(
     const layout = await OciLayout.open(dir);
     // Private (0700, this process's) and every blob verified as it was written.
     return {
-      source: new LayoutSource(layout, {}, cleanup, { verifiedPrivate: true }),
+      source: new LayoutSource(layout, {}, cleanup, {
+        verifiedPrivate: true,
+        name: `archive:${path}`,
+      }),
       archive,
     };
   } catch (e) {

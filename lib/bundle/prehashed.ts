@@ -12,7 +12,7 @@
 
 import { Buffer } from "node:buffer";
 import crypto from "node:crypto";
-import { p256, p384, p521 } from "@noble/curves/nist.js";
+import { p256, p384, p521 } from "../npm/noble_curves_nist.ts";
 
 /** Digest algorithms accepted, with their digest length in bytes. */
 export const DIGEST_LENGTHS: Readonly<Record<string, number>> = {

@@ -26,7 +26,7 @@
 
 import { Buffer } from "node:buffer";
 import crypto from "node:crypto";
-import type { TransparencyLogEntry } from "@sigstore/bundle";
+import type { TransparencyLogEntry } from "../npm/sigstore_bundle.ts";
 import { VerificationError } from "../cli/errors.ts";
 import { isRecord } from "../signatures/fields.ts";
 

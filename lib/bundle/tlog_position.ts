@@ -18,9 +18,9 @@
  */
 
 import { Buffer } from "node:buffer";
-import type { TransparencyLogEntry } from "@sigstore/bundle";
-import { RFC3161Timestamp } from "@sigstore/core";
-import type { TrustedRoot } from "@sigstore/protobuf-specs";
+import type { TransparencyLogEntry } from "../npm/sigstore_bundle.ts";
+import { RFC3161Timestamp } from "../npm/sigstore_core.ts";
+import type { TrustedRoot } from "../npm/sigstore_protobuf_specs.ts";
 import { VerificationError } from "../cli/errors.ts";
 
 /** One entry as far as it is authenticated. */

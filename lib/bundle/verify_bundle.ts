@@ -29,9 +29,9 @@
 
 import { Buffer } from "node:buffer";
 import crypto from "node:crypto";
-import { type Bundle, bundleFromJSON } from "@sigstore/bundle";
-import { dsse } from "@sigstore/core";
-import { HashAlgorithm } from "@sigstore/protobuf-specs";
+import { type Bundle, bundleFromJSON } from "../npm/sigstore_bundle.ts";
+import { dsse } from "../npm/sigstore_core.ts";
+import { HashAlgorithm } from "../npm/sigstore_protobuf_specs.ts";
 import {
   PolicyError,
   type SignedEntity,
@@ -40,10 +40,14 @@ import {
   VerificationError as SigstoreVerificationError,
   Verifier,
   type VerifierOptions,
-} from "@sigstore/verify";
+} from "../npm/sigstore_verify.ts";
 import { SignatureFormatError, VerificationError } from "../cli/errors.ts";
 import { installNodeVerifyShim } from "../crypto/node_verify_shim.ts";
-import { type IdentityPolicy, toVerificationPolicy } from "../signatures/identity.ts";
+import {
+  type IdentityPolicy,
+  issuerAccepted,
+  toVerificationPolicy,
+} from "../signatures/identity.ts";
 import { type LoadedTrustedRoot, trustMaterialFor } from "../trust/trusted_root.ts";
 import type { TrustedKey } from "../trust/trusted_key.ts";
 import type { Artifact } from "./artifact.ts";
@@ -270,8 +274,9 @@ function verifierFor(opts: BundleVerifyOptions): Verifier {
 function runVerifier(entity: SignedEntity, opts: BundleVerifyOptions): Signer {
   installNodeVerifyShim();
   const policy = opts.identity ? toVerificationPolicy(opts.identity) : undefined;
+  let signer: Signer;
   try {
-    return verifierFor(opts).verify(entity, policy);
+    signer = verifierFor(opts).verify(entity, policy);
   } catch (e) {
     if (e instanceof SigstoreVerificationError || e instanceof PolicyError) {
       const code = (e as { code?: string }).code ?? "";
@@ -281,6 +286,14 @@ function runVerifier(entity: SignedEntity, opts: BundleVerifyOptions): Signer {
     if (e instanceof VerificationError) throw e;
     refuse("NOT_VERIFIED", `verification failed: ${(e as Error).message ?? e}`, e);
   }
+  const issuer = signer.identity?.extensions?.issuer;
+  if (opts.identity && !issuerAccepted(opts.identity, issuer)) {
+    refuse(
+      "IDENTITY_MISMATCH",
+      `the certificate's OIDC issuer ${issuer ?? "(none)"} is not accepted`,
+    );
+  }
+  return signer;
 }
 
 /**

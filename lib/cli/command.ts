@@ -1,6 +1,7 @@
 /**
- * The command edge: argument parsing (`node:util` `parseArgs`), global
- * options, `--help`, and turning errors into one line and an exit code.
+ * The command edge: argument parsing (`args.ts`), global options, `--help`,
+ * and turning errors into one line (and, with `--json`, one document) and an
+ * exit code.
  * Commands declare a {@linkcode CommandSpec}; {@linkcode defineCommand}
  * returns the `main(args)` that `mod.ts` (or the module itself, when run on
  * its own) calls. Nothing here exits the process.
@@ -8,23 +9,13 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { parseArguments } from "./args.ts";
+import { GLOBAL_OPTIONS, type OptionSpec, PROGRAM } from "./global_options.ts";
+
+export { GLOBAL_OPTIONS, type OptionSpec, PROGRAM };
 import { DzError, EXIT_OTHER, EXIT_USAGE, UsageError } from "./errors.ts";
 import { createProgress, type Progress, type ProgressMode } from "./progress.ts";
 import { defaultDataDir } from "../config/paths.ts";
-
-/** Program name as users type it. */
-export const PROGRAM = "dangerzone-image";
-
-/** One command-specific flag. */
-export interface OptionSpec {
-  type: "string" | "boolean";
-  short?: string;
-  multiple?: boolean;
-  /** Placeholder shown in help, e.g. `FILE`. */
-  value?: string;
-  description: string;
-}
 
 /** Options every command accepts (`../shared/cli.md`, "Global options"). */
 export interface GlobalOptions {
@@ -32,6 +23,8 @@ export interface GlobalOptions {
   key?: string;
   trustedRoot?: string;
   runtime?: string;
+  /** `--authfile`: the registry credentials file (default: {@linkcode authFilePath}). */
+  authFile?: string;
   insecureRegistries: string[];
   /** `--signed-identity`: other repositories whose signatures are accepted. */
   signedIdentities?: string[];
@@ -39,6 +32,8 @@ export interface GlobalOptions {
   /** Total network time budget of the command, in seconds (`--timeout`). */
   timeoutSeconds?: number;
   json: boolean;
+  /** `-q`: no prose on stdout (errors and `--json` documents still printed). */
+  quiet?: boolean;
   progressMode: ProgressMode;
   debug: boolean;
 }
@@ -66,6 +61,15 @@ export interface CommandSpec {
   /** Longer description (optional). */
   description?: string;
   options?: Record<string, OptionSpec>;
+  /**
+   * The global options this command uses, listed in its `--help` (every
+   * command accepts all of them): `true` for the standard text, or this
+   * command's own description (e.g. `sign`'s `--key` is the private key).
+   * `--json`, `-q`, `--debug` and `--help` are always listed.
+   */
+  globals?: Record<string, true | string>;
+  /** Environment variables the command reads → what for (listed in `--help`). */
+  env?: Record<string, string>;
   /** Allowed positional count. */
   positionals: { min: number; max: number; names?: string };
   examples: string[];
@@ -75,68 +79,29 @@ export interface CommandSpec {
   run(ctx: CommandContext): Promise<number>;
 }
 
-/** The global options, as `parseArgs` specs with help text. */
-export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
-  "data-dir": {
-    type: "string",
-    value: "DIR",
-    description:
-      "where signatures and rollback state live (default $DANGERZONE_IMAGE_DATA_DIR, $XDG_DATA_HOME/dangerzone, ~/.local/share/dangerzone)",
-  },
-  key: {
-    type: "string",
-    value: "FILE",
-    description: "trusted cosign public key (default: Dangerzone's published key)",
-  },
-  "trusted-root": {
-    type: "string",
-    value: "FILE",
-    description: "Sigstore trusted_root.json (default: the public-good root, embedded)",
-  },
-  runtime: {
-    type: "string",
-    value: "R",
-    description:
-      "podman, docker, or oci:DIR (default: podman, else docker, else oci:<data-dir>/images)",
-  },
-  "insecure-registry": {
-    type: "string",
-    multiple: true,
-    value: "HOST[:PORT]",
-    description: "allow plain HTTP to that registry (repeatable; loopback always allowed)",
-  },
-  "signed-identity": {
-    type: "string",
-    multiple: true,
-    value: "REPO",
-    description:
-      "also accept signatures made for REPO (a mirror, a renamed image; repeatable; default: the image's own repository)",
-  },
-  proxy: {
-    type: "string",
-    value: "URL",
-    description: "http://, https:// or socks5h:// proxy (default $HTTPS_PROXY / $ALL_PROXY)",
-  },
-  timeout: {
-    type: "string",
-    value: "SECONDS",
-    description: "total time budget for the command's network transfers (default 3600)",
-  },
-  json: { type: "boolean", description: "one JSON document on stdout instead of prose" },
-  progress: {
-    type: "string",
-    value: "MODE",
-    description: "auto (bars on a TTY), plain (lines), none (default auto)",
-  },
-  debug: { type: "boolean", description: "show stack traces and request logs on stderr" },
-  help: { type: "boolean", short: "h", description: "show this help" },
-};
-
-function optionLine(name: string, spec: OptionSpec): string {
-  const flag = `${spec.short ? `-${spec.short}, ` : "    "}--${name}${
+function flagText(name: string, spec: OptionSpec): string {
+  return `${spec.short ? `-${spec.short}, ` : "    "}--${name}${
     spec.type === "string" ? ` ${spec.value ?? "VALUE"}` : ""
   }`;
-  return `  ${flag.padEnd(32)} ${spec.description}`;
+}
+
+/** Options always listed in a command's help. */
+const ALWAYS_LISTED = ["json", "quiet", "debug", "help"];
+
+/** The global options a command's help lists, with its descriptions. */
+export function listedGlobals(spec: CommandSpec): [string, OptionSpec][] {
+  const named = spec.globals ?? {};
+  return Object.entries(GLOBAL_OPTIONS).flatMap(([n, s]): [string, OptionSpec][] => {
+    const own = named[n];
+    if (typeof own === "string") return [[n, { ...s, description: own }]];
+    return own === true || ALWAYS_LISTED.includes(n) ? [[n, s]] : [];
+  });
+}
+
+/** Rows `[left, right]` as two aligned columns. */
+export function columns(rows: [string, string][], indent = "  "): string[] {
+  const width = Math.max(0, ...rows.map(([l]) => l.length));
+  return rows.map(([l, r]) => `${indent}${l.padEnd(width)}  ${r}`.trimEnd());
 }
 
 /** The `--help` text of a command. */
@@ -148,18 +113,20 @@ export function helpText(spec: CommandSpec): string {
   ];
   if (spec.description) lines.push("", spec.description);
   const own = Object.entries(spec.options ?? {});
-  if (own.length) {
-    lines.push("", "Options:");
-    for (const [n, s] of own) lines.push(optionLine(n, s));
-  }
-  lines.push("", "Global options:");
-  for (const [n, s] of Object.entries(GLOBAL_OPTIONS)) lines.push(optionLine(n, s));
+  const globals = listedGlobals(spec);
+  // One column width for both blocks.
+  const all = columns([...own, ...globals].map(([n, s]) => [flagText(n, s), s.description]));
+  if (own.length) lines.push("", "Options:", ...all.slice(0, own.length));
+  lines.push("", "Global options (also accepted before the command name):");
+  lines.push(...all.slice(own.length));
+  const env = Object.entries(spec.env ?? {});
+  if (env.length) lines.push("", "Environment:", ...columns(env));
   lines.push("", "Examples:");
   for (const e of spec.examples) lines.push(`  ${e}`);
   lines.push("", "Deno permissions needed:", `  ${spec.permissions}`);
   lines.push(
     "",
-    "Exit status: 0 success, 1 not verified / refused, 2 usage error, 3 other failure.",
+    "Exit status: 0 success, 1 not verified / refused, 2 usage error, 3 other failure, 130 interrupted.",
   );
   return lines.join("\n");
 }
@@ -172,44 +139,122 @@ function writeSync(file: { writeSync(p: Uint8Array): number }, text: string): vo
   while (off < data.length) off += file.writeSync(data.subarray(off));
 }
 
+/** A path quoted in an OS error message (`… (os error 28): write '/x'`). */
+function quotedPath(message: string): string | undefined {
+  return /'([^']+)'\s*$/.exec(message)?.[1];
+}
+
+/**
+ * An error that is not a {@linkcode DzError} (an OS error escaping the
+ * library) as one: a full disk, a missing file, a network refusal.
+ */
+export function asUserError(error: unknown): unknown {
+  if (!(error instanceof Error) || error instanceof DzError) return error;
+  const code = (error as { code?: string }).code;
+  const path = quotedPath(error.message);
+  if (code === "ENOSPC" || /No space left on device|os error 28/.test(error.message)) {
+    return new DzError(
+      "NO_SPACE",
+      EXIT_OTHER,
+      `no space left on the device${path ? ` writing ${path}` : ""}`,
+      { hint: "free some space there (or choose another --data-dir / --output) and retry" },
+    );
+  }
+  if (error instanceof Deno.errors.NotFound && path) {
+    return new DzError("NOT_FOUND", EXIT_OTHER, `${path} does not exist`, {
+      hint: "check the path",
+    });
+  }
+  return error;
+}
+
 /** Render an error as the one line users see (plus its hint). */
 export function errorLine(command: string, error: unknown): string {
+  const prefix = command ? `${PROGRAM} ${command}` : PROGRAM;
+  error = asUserError(error);
   if (error instanceof DzError) {
-    return `${PROGRAM} ${command}: ${error.message}${error.hint ? ` (${error.hint})` : ""}`;
+    return `${prefix}: ${error.message}${error.hint ? ` (${error.hint})` : ""}`;
   }
   if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
-    return `${PROGRAM} ${command}: permission denied: ${
+    return `${prefix}: permission denied: ${
       (error as Error).message
     } (run with the permissions listed in --help)`;
   }
   const msg = error instanceof Error ? error.message : String(error);
-  return `${PROGRAM} ${command}: unexpected error: ${msg} (rerun with --debug and report it)`;
+  return `${prefix}: unexpected error: ${msg} (rerun with --debug and report it)`;
+}
+
+/** The `--json` document of a failure: `{"ok": false, "error": {code, message, hint}}`. */
+export function errorDocument(error: unknown): {
+  ok: false;
+  error: { code: string; message: string; hint: string | null };
+} {
+  error = asUserError(error);
+  if (error instanceof DzError) {
+    return {
+      ok: false,
+      error: { code: error.code, message: error.message, hint: error.hint ?? null },
+    };
+  }
+  const permission = error instanceof Deno.errors.NotCapable ||
+    error instanceof Deno.errors.PermissionDenied;
+  return {
+    ok: false,
+    error: {
+      code: permission ? "PERMISSION_DENIED" : "INTERNAL",
+      message: error instanceof Error ? error.message : String(error),
+      hint: permission
+        ? "run with the permissions listed in --help"
+        : "rerun with --debug and report it",
+    },
+  };
 }
 
 /** Exit code for any thrown value. */
 export function exitCodeOf(error: unknown): number {
+  error = asUserError(error);
   return error instanceof DzError ? error.exitCode : EXIT_OTHER;
 }
+
+/** `HOST[:PORT]`: a DNS name, IPv4 or bracketed IPv6 address, optional port. */
+const HOST_PORT =
+  /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*)(?::[0-9]{1,5})?$/;
 
 function parseGlobal(values: Record<string, unknown>): GlobalOptions {
   const progress = (values.progress as string | undefined) ?? "auto";
   if (!["auto", "plain", "none"].includes(progress)) {
     throw new UsageError(`--progress must be auto, plain or none, not '${progress}'`);
   }
-  const timeout = values.timeout as string | undefined;
+  const insecure = (values["insecure-registry"] as string[] | undefined) ?? [];
+  for (const h of insecure) {
+    const port = Number(/:([0-9]+)$/.exec(h)?.[1] ?? "1");
+    if (!HOST_PORT.test(h) || port < 1 || port > 65535) {
+      throw new UsageError(`--insecure-registry '${h}' is not HOST[:PORT]`, {
+        hint: "give a registry host name or address, e.g. --insecure-registry 10.0.0.5:5000",
+      });
+    }
+  }
+  const text = (name: string) => {
+    const v = values[name] as string | undefined;
+    if (v === "") throw new UsageError(`--${name} needs a value`);
+    return v;
+  };
+  const timeout = text("timeout");
   if (timeout !== undefined && !(/^\d+(\.\d+)?$/.test(timeout) && Number(timeout) > 0)) {
     throw new UsageError(`--timeout must be a number of seconds above 0, not '${timeout}'`);
   }
   return {
-    dataDir: (values["data-dir"] as string | undefined) ?? defaultDataDir(),
-    key: values.key as string | undefined,
-    trustedRoot: values["trusted-root"] as string | undefined,
-    runtime: values.runtime as string | undefined,
-    insecureRegistries: (values["insecure-registry"] as string[] | undefined) ?? [],
+    dataDir: text("data-dir") ?? defaultDataDir(),
+    key: text("key"),
+    trustedRoot: text("trusted-root"),
+    runtime: text("runtime"),
+    authFile: text("authfile"),
+    insecureRegistries: insecure,
     signedIdentities: (values["signed-identity"] as string[] | undefined) ?? [],
-    proxy: values.proxy as string | undefined,
-    timeoutSeconds: timeout === undefined ? undefined : Number(timeout),
+    proxy: text("proxy"),
+    ...(timeout !== undefined ? { timeoutSeconds: Number(timeout) } : {}),
     json: Boolean(values.json),
+    quiet: Boolean(values.quiet),
     progressMode: progress as ProgressMode,
     debug: Boolean(values.debug),
   };
@@ -232,32 +277,19 @@ export interface Command {
   main(args: string[], sinks?: Sinks): Promise<number>;
 }
 
+/** Every option a command accepts: the global ones and its own. */
+export function acceptedOptions(spec: CommandSpec): Record<string, OptionSpec> {
+  return { ...GLOBAL_OPTIONS, ...(spec.options ?? {}) };
+}
+
 /** Build the `main` of a command from its spec. */
 export function defineCommand(spec: CommandSpec): Command {
   const main = async (args: string[], sinks: Sinks = defaultSinks): Promise<number> => {
     let debug = args.includes("--debug");
     let json = args.includes("--json");
     try {
-      const options: Record<
-        string,
-        { type: "string" | "boolean"; short?: string; multiple?: boolean }
-      > = {};
-      for (const [n, s] of Object.entries({ ...GLOBAL_OPTIONS, ...(spec.options ?? {}) })) {
-        options[n] = {
-          type: s.type,
-          ...(s.short ? { short: s.short } : {}),
-          ...(s.multiple ? { multiple: true } : {}),
-        };
-      }
-      let parsed;
-      try {
-        parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
-      } catch (e) {
-        throw new UsageError(`${(e as Error).message.split("\n")[0]}`, {
-          hint: `see '${PROGRAM} ${spec.name} --help'`,
-        });
-      }
-      const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+      const parsed = parseArguments(args, acceptedOptions(spec), `${PROGRAM} ${spec.name} --help`);
+      const values = parsed.values;
       if (values.help) {
         sinks.out(helpText(spec));
         return 0;
@@ -278,14 +310,16 @@ export function defineCommand(spec: CommandSpec): Command {
       }
       const own: Record<string, string | boolean | string[] | undefined> = {};
       for (const n of Object.keys(spec.options ?? {})) own[n] = values[n];
+      // -q: prose is dropped; a --json document is still printed.
+      const out = global.quiet && !global.json ? () => {} : sinks.out;
       return await spec.run({
         args: parsed.positionals,
         options: own,
         global,
         progress: createProgress(
-          json && global.progressMode === "auto" ? "none" : global.progressMode,
+          (json || global.quiet) && global.progressMode === "auto" ? "none" : global.progressMode,
         ),
-        out: sinks.out,
+        out,
         err: sinks.err,
       });
     } catch (error) {
@@ -298,11 +332,7 @@ export function defineCommand(spec: CommandSpec): Command {
           c = c.cause;
         }
       }
-      if (json) {
-        const code = error instanceof DzError ? error.code : "INTERNAL";
-        const message = error instanceof Error ? error.message : String(error);
-        sinks.out(JSON.stringify({ ok: false, error: { code, message } }));
-      }
+      if (json) sinks.out(JSON.stringify(errorDocument(error)));
       return exitCodeOf(error);
     }
   };

@@ -150,10 +150,13 @@ export class KeyDecryptError extends DzError {
   }
 }
 
-/** A private or public key file that is malformed or of an unsupported kind: exit 3. */
+/**
+ * A private or public key file that is malformed or of the wrong kind (a
+ * public key given to sign with): a usage error, exit 2.
+ */
 export class KeyFormatError extends DzError {
   constructor(message: string, options: DzErrorOptions = {}) {
-    super("KEY_FORMAT", EXIT_OTHER, message, options);
+    super("KEY_FORMAT", EXIT_USAGE, message, options);
   }
 }
 

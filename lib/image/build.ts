@@ -6,7 +6,7 @@
  * @module
  */
 
-import { packTar } from "modern-tar";
+import { packTar } from "../npm/modern_tar.ts";
 import { sha256Digest } from "../registry/digest.ts";
 import { type Descriptor, OCI_MANIFEST } from "../registry/media_types.ts";
 

@@ -112,9 +112,10 @@ export class LayoutSource implements ImageSource {
     readonly layout: OciLayout,
     readonly reference: { tag?: string; digest?: string },
     readonly onClose?: () => Promise<void>,
-    readonly options: { verifiedPrivate?: boolean } = {},
+    readonly options: { verifiedPrivate?: boolean; name?: string } = {},
   ) {
-    this.name = `oci:${layout.dir}`;
+    // An unpacked archive is named after the archive, never its temporary directory.
+    this.name = options.name ?? `oci:${layout.dir}`;
   }
   async #manifestFor(d: Descriptor): Promise<Manifest> {
     const bytes = await this.layout.readBlobBytes(d);

@@ -23,8 +23,8 @@
  * @module
  */
 
-import { scryptAsync } from "@noble/hashes/scrypt.js";
-import { xsalsa20poly1305 } from "@noble/ciphers/salsa.js";
+import { scryptAsync } from "../npm/noble_hashes_scrypt.ts";
+import { xsalsa20poly1305 } from "../npm/noble_ciphers_salsa.ts";
 import { KeyDecryptError, KeyFormatError } from "../cli/errors.ts";
 import { decodeBase64Strict, decodePem, encodeBase64, encodePem } from "./pem.ts";
 

@@ -14,7 +14,7 @@ import {
   type KeyObject,
 } from "node:crypto";
 import { Buffer } from "node:buffer";
-import { IoError, KeyFormatError } from "../cli/errors.ts";
+import { KeyFormatError, UsageError } from "../cli/errors.ts";
 import {
   decryptPrivateKeyPem,
   encryptPrivateKeyPem,
@@ -87,7 +87,7 @@ export async function readPrivateKeyFile(
     file = await Deno.open(path, { read: true });
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
-      throw new IoError(`private key file ${path} does not exist`, {
+      throw new UsageError(`private key file ${path} does not exist`, {
         hint: "give the path of the .key file written by generate-key-pair",
       });
     }

@@ -72,12 +72,12 @@ Deno.test("unsupported or broken private key files are refused with KeyFormatErr
   }
 });
 
-Deno.test("a missing key file is an IoError, not a stack trace", async () => {
+Deno.test("a missing key file is a usage error (exit 2), not a stack trace", async () => {
   const dir = await Deno.makeTempDir();
   try {
     await assert.rejects(
       readPrivateKeyFile(`${dir}/absent.key`, neverAsked),
-      (e: Error & { code?: string }) => e.code === "IO" && /does not exist/.test(e.message),
+      (e: Error & { code?: string }) => e.code === "USAGE" && /does not exist/.test(e.message),
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

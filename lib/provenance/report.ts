@@ -55,7 +55,7 @@ export function provenanceJson(image: string, r: ProvenanceResult): Record<strin
     ref: r.claims.ref,
     branch: r.claims.branch ?? null,
     commit: r.claims.commit,
-    tlog: r.tlog ?? null,
+    tlog: r.tlog ? [r.tlog] : [],
     attestation: r.origin,
     ...(r.platforms ? { platforms: r.platforms } : {}),
   };

@@ -16,7 +16,7 @@
 
 import { Buffer } from "node:buffer";
 import crypto from "node:crypto";
-import { dsse } from "@sigstore/core";
+import { dsse } from "../npm/sigstore_core.ts";
 import type { Signer } from "../keys/signer.ts";
 import { referrersTag, type RegistryClient } from "../registry/client.ts";
 import { sha256Digest } from "../registry/digest.ts";

@@ -77,3 +77,14 @@ export async function removeCredentials(path: string, registry: string): Promise
   });
   return true;
 }
+
+/** Remove every registry's entry (`logout --all`); returns the keys removed. */
+export async function removeAllCredentials(path: string): Promise<string[]> {
+  const config = await readConfig(path);
+  const removed = Object.keys(config.auths ?? {});
+  if (removed.length === 0) return [];
+  await writeFileAtomic(path, JSON.stringify({ ...config, auths: {} }, null, "\t") + "\n", {
+    mode: 0o600,
+  });
+  return removed;
+}

@@ -71,8 +71,19 @@ export type CredentialStore = (registry: string) => Promise<Credentials | undefi
  * Credentials from the auth files, first match wins: the file `login`
  * writes, then podman's. Unreadable or malformed files are skipped.
  */
-export const authFileCredentials: CredentialStore = async (registry) => {
-  for (const path of [authFilePath(), ...extraAuthFilePaths()]) {
+export const authFileCredentials: CredentialStore = (registry) =>
+  credentialsFromFiles([authFilePath(), ...extraAuthFilePaths()], registry);
+
+/** Credentials from `--authfile FILE` only (as podman and skopeo read it). */
+export function authFileCredentialsFrom(path: string): CredentialStore {
+  return (registry) => credentialsFromFiles([path], registry);
+}
+
+async function credentialsFromFiles(
+  paths: string[],
+  registry: string,
+): Promise<Credentials | undefined> {
+  for (const path of paths) {
     let text: string;
     try {
       text = await Deno.readTextFile(path);
@@ -87,7 +98,7 @@ export const authFileCredentials: CredentialStore = async (registry) => {
     }
   }
   return undefined;
-};
+}
 
 /** No credentials at all. */
 export const noCredentials: CredentialStore = () => Promise.resolve(undefined);

@@ -10,7 +10,7 @@
 import type { GlobalOptions } from "../cli/command.ts";
 import { readEnv } from "../config/paths.ts";
 import { RegistryClient } from "./client.ts";
-import { authFileCredentials } from "./credentials.ts";
+import { authFileCredentials, authFileCredentialsFrom } from "./credentials.ts";
 
 /** A client for `registry` configured by the global options. */
 export function clientFor(registry: string, global: GlobalOptions): RegistryClient {
@@ -19,7 +19,7 @@ export function clientFor(registry: string, global: GlobalOptions): RegistryClie
   return new RegistryClient(registry, {
     insecureRegistries: global.insecureRegistries,
     proxy,
-    credentials: authFileCredentials,
+    credentials: global.authFile ? authFileCredentialsFrom(global.authFile) : authFileCredentials,
     budgetMs: global.timeoutSeconds === undefined ? undefined : global.timeoutSeconds * 1000,
     debug: global.debug ? (line) => console.error(`debug: ${line}`) : undefined,
   });

@@ -449,9 +449,11 @@ export class RegistryTransport {
             new URL(url).pathname
           } (HTTP ${res.status})`,
           {
-            hint: creds
-              ? "check the account's permissions"
-              : `run 'dangerzone-image login ${this.registry}'`,
+            hint: !creds
+              ? `run 'dangerzone-image login ${this.registry}'`
+              : res.status === 401
+              ? `the stored user name or password is wrong: run 'dangerzone-image login ${this.registry}' again`
+              : "check the account's permissions",
           },
         );
       }
@@ -475,6 +477,15 @@ export class RegistryTransport {
           }
         } catch {
           // not a registry error body
+        }
+        const manifest = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(new URL(url).pathname);
+        if (res.status === 404 && manifest) {
+          const [, repo, ref] = manifest;
+          throw new RegistryError(
+            404,
+            `no such image/tag ${ref} in ${this.registry}/${repo}; check the name`,
+            { hint: "the registry has no manifest under that name (a typo, or not pushed yet)" },
+          );
         }
         throw new RegistryError(
           res.status,

@@ -10,7 +10,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { createTarDecoder } from "modern-tar";
+import { createTarDecoder } from "../npm/modern_tar.ts";
 import { DigestMismatchError, RuntimeError, VerificationError } from "../cli/errors.ts";
 import { sha256Digest } from "../registry/digest.ts";
 import { readAllLimited } from "../fs/read_limited.ts";

@@ -8,15 +8,15 @@
  * @module
  */
 
-import type { VerificationPolicy } from "@sigstore/verify";
+import type { VerificationPolicy } from "../npm/sigstore_verify.ts";
 import { UsageError } from "../cli/errors.ts";
 
 /** Who must have signed (keyless). */
 export interface IdentityPolicy {
   /** Exact SAN (string), or `{ regex }` matched against the whole SAN. */
   subjectAlternativeName: string | { regex: string };
-  /** Exact OIDC issuer (Fulcio issuer extension). */
-  issuer: string;
+  /** Exact OIDC issuer (Fulcio issuer extension), or `{ regex }` matched against all of it. */
+  issuer: string | { regex: string };
 }
 
 /** Escape every regex metacharacter of `s`. */
@@ -47,5 +47,18 @@ export function toVerificationPolicy(p: IdentityPolicy): VerificationPolicy {
   const san = typeof p.subjectAlternativeName === "string"
     ? exactRegExp(p.subjectAlternativeName)
     : anchoredRegExp(p.subjectAlternativeName.regex);
+  if (typeof p.issuer !== "string") {
+    anchoredRegExp(p.issuer.regex); // refuse a bad regex before verifying
+    // The verifier compares issuers exactly: a regex issuer is checked by issuerAccepted.
+    return { subjectAlternativeName: san };
+  }
   return { subjectAlternativeName: san, extensions: { issuer: p.issuer } };
+}
+
+/** Does the verified certificate's `issuer` satisfy the policy (exact, or the anchored regex)? */
+export function issuerAccepted(p: IdentityPolicy, issuer: string | undefined): boolean {
+  if (issuer === undefined) return false;
+  return typeof p.issuer === "string"
+    ? issuer === p.issuer
+    : anchoredRegExp(p.issuer.regex).test(issuer);
 }

@@ -26,9 +26,9 @@ import {
   toSignedEntity,
   VerificationError as SigstoreVerificationError,
   Verifier,
-} from "@sigstore/verify";
-import { verifyTLogInclusion } from "@sigstore/verify/dist/tlog/index.js";
-import { X509Certificate } from "@sigstore/core";
+} from "../npm/sigstore_verify.ts";
+import { verifyTLogInclusion } from "../npm/sigstore_verify_tlog.ts";
+import { X509Certificate } from "../npm/sigstore_core.ts";
 import { VerificationError } from "../cli/errors.ts";
 import { installNodeVerifyShim } from "../crypto/node_verify_shim.ts";
 import { trustMaterialFor } from "../trust/trusted_root.ts";

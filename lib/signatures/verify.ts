@@ -28,8 +28,8 @@ import {
   VerificationError as SigstoreVerificationError,
   type VerificationPolicy,
   Verifier,
-} from "@sigstore/verify";
-import type { Bundle } from "@sigstore/bundle";
+} from "../npm/sigstore_verify.ts";
+import type { Bundle } from "../npm/sigstore_bundle.ts";
 import { SignatureFormatError, VerificationError } from "../cli/errors.ts";
 import { installNodeVerifyShim } from "../crypto/node_verify_shim.ts";
 import { type LoadedTrustedRoot, trustMaterialFor } from "../trust/trusted_root.ts";

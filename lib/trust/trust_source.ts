@@ -17,7 +17,7 @@
  * @module
  */
 
-import type { Fetcher } from "tuf-js";
+import type { Fetcher } from "../npm/tuf_js.ts";
 import { DzError } from "../cli/errors.ts";
 import {
   type LoadedTrustedRoot,

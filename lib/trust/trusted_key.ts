@@ -7,7 +7,7 @@
  */
 
 import crypto from "node:crypto";
-import { IoError, TrustMaterialError } from "../cli/errors.ts";
+import { IoError, TrustMaterialError, UsageError } from "../cli/errors.ts";
 import { DANGERZONE_KEY_NAME, DANGERZONE_PUBLIC_KEY_PEM } from "./dangerzone_key.ts";
 
 /** A public key the user trusts to sign images. */
@@ -42,6 +42,11 @@ export function sha256Hex(bytes: Uint8Array | string): string {
  */
 export function parseTrustedKey(bytes: Uint8Array, source: string): TrustedKey {
   const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes).trimStart();
+  if (/^-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) {
+    throw new UsageError(`${source} is a private key; --key here takes the public key`, {
+      hint: "pass the .pub file of the key pair (cosign.pub), never the private key",
+    });
+  }
   if (!PEM_PUBLIC.test(text)) {
     throw new TrustMaterialError(`${source} is not a PEM public key (one PUBLIC KEY block)`, {
       hint: "pass the .pub file of a cosign key pair with --key",
@@ -83,6 +88,12 @@ export async function loadTrustedKey(path?: string): Promise<TrustedKey> {
   } catch (cause) {
     if (cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied) {
       throw cause;
+    }
+    if (cause instanceof Deno.errors.NotFound) {
+      throw new UsageError(`key file ${path} does not exist`, {
+        hint: "pass the trusted public key's path with --key (omit --key for Dangerzone's own key)",
+        cause,
+      });
     }
     throw new IoError(`cannot read key file ${path}: ${(cause as Error).message}`, { cause });
   }

@@ -8,9 +8,9 @@
  * @module
  */
 
-import { TrustedRoot } from "@sigstore/protobuf-specs";
-import { toTrustMaterial, type TrustMaterial } from "@sigstore/verify";
-import { IoError, TrustMaterialError } from "../cli/errors.ts";
+import { TrustedRoot } from "../npm/sigstore_protobuf_specs.ts";
+import { toTrustMaterial, type TrustMaterial } from "../npm/sigstore_verify.ts";
+import { DzError, EXIT_USAGE, IoError, TrustMaterialError } from "../cli/errors.ts";
 import publicGoodRoot from "./public_good_trusted_root.json" with { type: "json" };
 
 /** A parsed, checked trusted root. */
@@ -114,6 +114,12 @@ export async function loadTrustedRoot(path?: string): Promise<LoadedTrustedRoot>
   } catch (cause) {
     if (cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied) {
       throw cause;
+    }
+    if (cause instanceof Deno.errors.NotFound) {
+      throw new DzError("NOT_FOUND", EXIT_USAGE, `trusted root ${path} does not exist`, {
+        hint: "pass the path of a trusted_root.json with --trusted-root",
+        cause,
+      });
     }
     throw new IoError(`cannot read trusted root ${path}: ${(cause as Error).message}`, { cause });
   }

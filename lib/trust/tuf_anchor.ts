@@ -11,7 +11,7 @@
  * @module
  */
 
-import seeds from "@sigstore/tuf/seeds.json" with { type: "json" };
+import seeds from "../npm/sigstore_tuf_seeds.ts";
 import { IoError, TrustMaterialError, UsageError } from "../cli/errors.ts";
 import type { EnvReader } from "../config/paths.ts";
 import { decodeBase64Strict } from "../signatures/base64.ts";

@@ -12,7 +12,7 @@
 
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { Metadata, MetadataKind } from "@tufjs/models";
+import { Metadata, MetadataKind } from "../npm/tufjs_models.ts";
 import { writeFileAtomic } from "../fs/atomic.ts";
 import { rootFacts, TRUSTED_ROOT_TARGET } from "./tuf_anchor.ts";
 import { CHAIN_FILE, type ChainFiles, MAX_CHAIN_FILE_BYTES, newestRoot } from "./tuf_files.ts";

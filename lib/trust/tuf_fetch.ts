@@ -11,8 +11,8 @@
  */
 
 import { Buffer } from "node:buffer";
-import type { Fetcher } from "tuf-js";
-import { DownloadHTTPError, DownloadLengthMismatchError } from "tuf-js/dist/error.js";
+import type { Fetcher } from "../npm/tuf_js.ts";
+import { DownloadHTTPError, DownloadLengthMismatchError } from "../npm/tuf_js_errors.ts";
 import { readAllLimited } from "../fs/read_limited.ts";
 import { RegistryTransport } from "../registry/transport.ts";
 import { TRUSTED_ROOT_TARGET } from "./tuf_anchor.ts";

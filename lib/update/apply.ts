@@ -63,7 +63,7 @@ import {
   identityAccepted,
   repositoryOf,
 } from "../signatures/signed_identity.ts";
-import { signedBuildTime } from "./build_time.ts";
+import { signedBuildTime, signedPlatform } from "./build_time.ts";
 import { withLock } from "./lock.ts";
 import { ensureDir, PRIVATE } from "../fs/atomic.ts";
 import {
@@ -78,6 +78,8 @@ import {
   defaultPlatform,
   formatPlatform,
   parsePlatform,
+  platformMatches,
+  platformMissing,
   type PlatformSpec,
   selectPlatform,
 } from "./platform.ts";
@@ -115,11 +117,17 @@ export interface UpdateRequest {
   signedManifest?: Manifest;
   /** Test hook: throw at this stage, as if the process died there. */
   crashAt?: CrashPoint;
+  /**
+   * `upgrade --check`: verify and apply the rollback rule, then stop before
+   * anything is installed or written (status `available` or `up-to-date`).
+   */
+  checkOnly?: boolean;
 }
 
 /** What happened. */
 export interface UpdateResult {
-  status: "upgraded" | "up-to-date";
+  /** `available`: only with {@linkcode UpdateRequest.checkOnly}, nothing was installed. */
+  status: "upgraded" | "up-to-date" | "available";
   /** Signed digest installed under the name before (if any). */
   previousDigest?: string;
   /** The signed digest now installed. */
@@ -281,6 +289,19 @@ async function signedManifestOf(req: UpdateRequest): Promise<Manifest> {
   return m;
 }
 
+/** An explicit --platform on a single-platform image: its config must say that platform. */
+async function assertSinglePlatform(req: UpdateRequest): Promise<void> {
+  const top = await signedManifestOf(req);
+  if (looksLikeIndex(top.mediaType, top.bytes)) return; // selectPlatform checks an index
+  const want = platformOf(req);
+  const have = await signedPlatform(req.source, top);
+  if (have && !platformMatches(have, want)) {
+    throw platformMissing(`${req.imageName} (a single-platform image)`, want, [
+      formatPlatform(have),
+    ]);
+  }
+}
+
 /**
  * With no rollback state of ours (a first install, or the first run after
  * Dangerzone installed the image): the image the runtime already holds under
@@ -332,12 +353,21 @@ export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateRes
     verifiedBundles: verified.bundles.length,
     runtime: req.runtime.name,
   };
-  await ensureDir(req.dataDir, PRIVATE.dirMode);
-  return await withLock(join(req.dataDir, "lock"), async () => {
+  const body = async (): Promise<UpdateResult> => {
     const state = await readImageState(req.dataDir, repository);
     const record = await readInstalled(req.dataDir, req.imageName);
+    if (req.platform) await assertSinglePlatform(req);
 
     if (record && await installedAndIntact(req, record)) {
+      const current = {
+        ...base,
+        status: "up-to-date" as const,
+        previousDigest: record.signedDigest,
+        platformDigest: record.platformDigest,
+        imageId: record.imageId,
+        ...(record.platform ? { platform: record.platform } : {}),
+      };
+      if (req.checkOnly) return current;
       // Keep any newly logged signatures of the same image; the rollback
       // state does not move (new entries for the installed image never do).
       const old = await readSignatures(req.dataDir, req.key.keyId, req.signedDigest) ?? [];
@@ -397,6 +427,16 @@ export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateRes
     };
     if (!req.force) assertNotRollback(state, candidate);
     if (!req.force && !state) await assertNotOlderThanHeld(req, candidate);
+    if (req.checkOnly) {
+      return {
+        ...base,
+        status: "available",
+        ...(record ? { previousDigest: record.signedDigest } : {}),
+        platformDigest: platformManifest.digest,
+        imageId: parseImageManifest(platformManifest.bytes).config.digest,
+        ...(platform ? { platform } : {}),
+      };
+    }
 
     progress.note(
       `installing ${req.imageName} (${platformManifest.digest}) into ${req.runtime.name}`,
@@ -451,5 +491,9 @@ export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateRes
       imageId: installed.imageId,
       ...(platform ? { platform } : {}),
     };
-  }, { notice: (line) => progress.note(line) });
+  };
+  // --check writes nothing, not even the lock.
+  if (req.checkOnly) return await body();
+  await ensureDir(req.dataDir, PRIVATE.dirMode);
+  return await withLock(join(req.dataDir, "lock"), body, { notice: (line) => progress.note(line) });
 }

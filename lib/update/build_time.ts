@@ -24,6 +24,34 @@ export async function signedBuildTime(
   source: ImageSource,
   manifest: Manifest,
 ): Promise<number | undefined> {
+  const created = (await signedConfig(source, manifest))?.created;
+  if (typeof created !== "string") return undefined;
+  const ms = Date.parse(created);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/**
+ * The `os` / `architecture` / `variant` of the config `manifest` names
+ * (undefined when the config does not say).
+ */
+export async function signedPlatform(
+  source: ImageSource,
+  manifest: Manifest,
+): Promise<{ os: string; architecture: string; variant?: string } | undefined> {
+  const c = await signedConfig(source, manifest);
+  if (typeof c?.os !== "string" || typeof c.architecture !== "string") return undefined;
+  return {
+    os: c.os,
+    architecture: c.architecture,
+    ...(typeof c.variant === "string" ? { variant: c.variant } : {}),
+  };
+}
+
+/** The parsed config (checked against its digest and size), or undefined when not JSON. */
+async function signedConfig(
+  source: ImageSource,
+  manifest: Manifest,
+): Promise<Record<string, unknown> | undefined> {
   const config = parseImageManifest(manifest.bytes, `manifest ${manifest.digest}`).config;
   if (!Number.isSafeInteger(config.size) || config.size < 0 || config.size > MAX_CONFIG_BYTES) {
     throw new VerificationError(
@@ -33,13 +61,10 @@ export async function signedBuildTime(
     );
   }
   const bytes = await source.blobBytes(config);
-  let created: unknown;
   try {
-    created = JSON.parse(new TextDecoder().decode(bytes))?.created;
+    const doc = JSON.parse(new TextDecoder().decode(bytes));
+    return typeof doc === "object" && doc !== null ? doc : undefined;
   } catch {
     return undefined;
   }
-  if (typeof created !== "string") return undefined;
-  const ms = Date.parse(created);
-  return Number.isNaN(ms) ? undefined : ms;
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { UsageError, VerificationError } from "../cli/errors.ts";
+import { DzError, EXIT_USAGE, UsageError } from "../cli/errors.ts";
 import type { Descriptor, ImageIndex, Platform } from "../registry/media_types.ts";
 
 /** A platform to select. */
@@ -42,28 +42,39 @@ function normVariant(arch: string, variant: string | undefined): string | undefi
   return variant;
 }
 
+/** Does an image of platform `have` serve `want` (arm64 `v8` equals no variant)? */
+export function platformMatches(have: PlatformSpec | Platform, want: PlatformSpec): boolean {
+  if (have.os !== want.os || have.architecture !== want.architecture) return false;
+  const wantVariant = normVariant(want.architecture, want.variant);
+  return wantVariant === undefined || normVariant(have.architecture, have.variant) === wantVariant;
+}
+
+/** A platform the image does not have: a usage error (exit 2), as the contract says. */
+export function platformMissing(what: string, want: PlatformSpec, have: string[]): DzError {
+  return new DzError(
+    "PLATFORM_MISSING",
+    EXIT_USAGE,
+    `${what} has no ${formatPlatform(want)} image (it has: ${have.join(", ") || "none"})`,
+    {
+      hint: have.length ? `omit --platform, or pass --platform ${have[0]}` : "choose another image",
+    },
+  );
+}
+
 /**
  * The index entry for `want`: same OS and architecture, and the same
  * variant when one is asked for (arm64 `v8` equals no variant).
- * @throws VerificationError when the index has no such platform.
+ * @throws DzError `PLATFORM_MISSING` (exit 2) when the index has no such platform.
  */
 export function selectPlatform(index: ImageIndex, want: PlatformSpec): Descriptor {
   const candidates = index.manifests.filter((d) => {
     const p = d.platform;
-    if (!p || p.os !== want.os || p.architecture !== want.architecture) return false;
-    if (d.annotations?.["vnd.docker.reference.type"] === "attestation-manifest") return false;
-    const wantVariant = normVariant(want.architecture, want.variant);
-    return wantVariant === undefined || normVariant(p.architecture, p.variant) === wantVariant;
+    if (!p || !platformMatches(p, want)) return false;
+    return d.annotations?.["vnd.docker.reference.type"] !== "attestation-manifest";
   });
   if (candidates.length === 0) {
     const have = index.manifests.filter((d) => d.platform).map((d) => formatPlatform(d.platform!));
-    throw new VerificationError(
-      "PLATFORM_MISSING",
-      `the signed image index has no ${formatPlatform(want)} image (it has: ${
-        have.join(", ") || "none"
-      })`,
-      { hint: "choose one with --platform OS/ARCH" },
-    );
+    throw platformMissing("the signed image index", want, have);
   }
   // Prefer the entry without a variant (or the canonical one), then the first.
   return candidates.find((d) => !d.platform?.variant) ?? candidates[0];

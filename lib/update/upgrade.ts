@@ -49,6 +49,8 @@ export interface UpgradeRequest {
   progress?: Progress;
   /** Test hook, see {@linkcode CrashPoint}. */
   crashAt?: CrashPoint;
+  /** `--check`: see {@linkcode UpdateRequest.checkOnly}. */
+  checkOnly?: boolean;
 }
 
 /** {@linkcode UpdateResult} plus what was asked for. */
@@ -62,7 +64,7 @@ export interface UpgradeResult extends UpdateResult {
 export async function upgradeFromRegistry(req: UpgradeRequest): Promise<UpgradeResult> {
   const imageName = req.imageName ?? `${req.client.registry}/${req.repository}:${req.tag}`;
   // A runtime that does not answer fails here, before anything is downloaded.
-  await req.runtime.check();
+  if (!req.checkOnly) await req.runtime.check();
   const source = new RegistrySource(req.client, req.repository, { tag: req.tag });
   const top = await source.resolve();
   const keyId = req.key.keyId;
@@ -94,6 +96,7 @@ export async function upgradeFromRegistry(req: UpgradeRequest): Promise<UpgradeR
     signedIdentities: req.signedIdentities,
     progress: req.progress,
     crashAt: req.crashAt,
+    checkOnly: req.checkOnly,
   });
   if (cheap) {
     try {

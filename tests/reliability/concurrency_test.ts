@@ -92,7 +92,7 @@ Deno.test({
         err: (x) => out.push(x),
       });
       assert.equal(code, 0, `${what}: verify-local: ${out.join("\n")}`);
-      assert.equal(JSON.parse(out.join("")).signedDigest, d2, what);
+      assert.equal(JSON.parse(out.join("")).digest, d2, what);
     };
 
     const caseDir = async (start: "fresh" | "baseline") => {

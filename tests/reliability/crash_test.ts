@@ -229,18 +229,18 @@ Deno.test({
       }
       if (vl.code === 0) {
         // Verified must mean: the image the store holds, the one recorded.
-        if (vl.json.signedDigest !== after.storeDigest) {
+        if (vl.json.digest !== after.storeDigest) {
           problems.push(
-            `verify-local verified ${vl.json.signedDigest}; the store holds ${after.storeDigest}`,
+            `verify-local verified ${vl.json.digest}; the store holds ${after.storeDigest}`,
           );
         }
         // With no record (a fresh install killed before its commit point) verify-local
         // checks as Dangerzone does: the store's digest → its stored, verified signatures.
-        if (after.recordDigest !== undefined && vl.json.signedDigest !== after.recordDigest) {
-          problems.push(`verify-local verified ${vl.json.signedDigest}, not the record`);
+        if (after.recordDigest !== undefined && vl.json.digest !== after.recordDigest) {
+          problems.push(`verify-local verified ${vl.json.digest}, not the record`);
         }
       }
-      if (!r.killed && (vl.code !== 0 || vl.json.signedDigest !== d2)) {
+      if (!r.killed && (vl.code !== 0 || vl.json.digest !== d2)) {
         problems.push("a completed run left the new image unverifiable");
       }
       // A plain rerun finishes the job, not blocked by a stale lock.
@@ -250,7 +250,7 @@ Deno.test({
       problems.push(...final.problems.map((p) => `after rerun: ${p}`));
       if (final.locks.length) problems.push(`lock left after rerun: ${final.locks.join(", ")}`);
       const vl2 = await verifyLocalIn(dir);
-      const verified = vl2.code === 0 && vl2.json.signedDigest === d2 &&
+      const verified = vl2.code === 0 && vl2.json.digest === d2 &&
         final.recordDigest === d2 && final.storeDigest === d2 && !final.staleRecord;
       if (!verified) {
         problems.push(`end state not verified v2: verify-local exit ${vl2.code} ${vl2.err}`);

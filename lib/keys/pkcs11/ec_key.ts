@@ -10,7 +10,7 @@
 
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { Buffer } from "node:buffer";
-import { p256 } from "@noble/curves/nist.js";
+import { p256 } from "../../npm/noble_curves_nist.ts";
 import { Pkcs11Error } from "../../cli/errors.ts";
 
 /** DER of the OID 1.2.840.10045.3.1.7 (prime256v1), as `CKA_EC_PARAMS` holds it. */

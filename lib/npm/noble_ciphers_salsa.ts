@@ -1,0 +1,8 @@
+/**
+ * `@noble/ciphers@2.4.0/salsa.js`, pinned here and only here (deno.json maps the bare
+ * name to this file), so the program also runs from a URL without an import map.
+ *
+ * @module
+ */
+
+export * from "npm:@noble/ciphers@2.4.0/salsa.js";

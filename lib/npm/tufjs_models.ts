@@ -1,0 +1,8 @@
+/**
+ * `@tufjs/models@5.0.2`, pinned here and only here (deno.json maps the bare
+ * name to this file), so the program also runs from a URL without an import map.
+ *
+ * @module
+ */
+
+export * from "npm:@tufjs/models@5.0.2";
