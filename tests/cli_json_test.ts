@@ -269,7 +269,9 @@ Deno.test({
       await expect("logout", [authReg.host, ...auth], 0);
       await expect("logout", [...auth], 2);
 
-      // version, completion
+      // trust status, version, completion
+      await expect("trust", ["status", "--data-dir", data], 0);
+      await expect("trust", ["refresh"], 2);
       await expect("version", [], 0);
       await expect("version", ["extra"], 2);
       await expect("completion", ["bash"], 0);
