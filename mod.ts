@@ -55,6 +55,14 @@ export const COMMANDS: Record<string, { summary: string; load(): Promise<{ comma
       summary: "write one tar with the image and all that verifies it",
       load: () => import("./commands/prepare-archive.ts"),
     },
+    "store-signatures": {
+      summary: "fetch, verify and store an image's signatures without installing it",
+      load: () => import("./commands/store-signatures.ts"),
+    },
+    "copy": {
+      summary: "copy a verified image and its signatures to another registry (a mirror)",
+      load: () => import("./commands/copy.ts"),
+    },
     "load-archive": {
       summary: "verify an archive fully offline, then load it",
       load: () => import("./commands/load-archive.ts"),
