@@ -58,13 +58,17 @@ export function formatUpgrade(r: UpgradeResult): string {
 export const command = defineCommand({
   name: "upgrade",
   summary: "install the newest signed image, refusing rollbacks",
-  usage: "upgrade [IMAGE] [--tag latest] [--platform OS/ARCH]",
+  usage: "upgrade [IMAGE] [--tag latest] [--platform OS/ARCH] [--keep-old]",
   options: {
     "tag": { type: "string", value: "TAG", description: "the tag to follow (default latest)" },
     "platform": {
       type: "string",
       value: "OS/ARCH",
       description: "platform to install from a multi-arch image (default: this machine's)",
+    },
+    "keep-old": {
+      type: "boolean",
+      description: "keep the previously installed image in the runtime (default: remove it)",
     },
     "force": {
       type: "boolean",
@@ -114,6 +118,7 @@ export const command = defineCommand({
         dataDir: ctx.global.dataDir,
         runtime: selectRuntime(ctx.global.runtime, ctx.global.dataDir),
         force: ctx.options.force === true,
+        keepOld: ctx.options["keep-old"] === true,
         signedIdentities: ctx.global.signedIdentities,
         progress: ctx.progress,
       });

@@ -45,6 +45,8 @@ export interface LoadArchiveRequest {
   signedIdentities?: readonly string[];
   progress?: Progress;
   limits?: Partial<ArchiveLimits>;
+  /** `--keep-old`: leave the previous image in the runtime. */
+  keepOld?: boolean;
   /** The update pipeline (default `applyVerifiedUpdate`; tests may wrap it). */
   apply?: (req: UpdateRequest) => Promise<UpdateResult>;
 }
@@ -240,6 +242,7 @@ export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveR
       force: req.force,
       signedIdentities: [signedRepo],
       progress,
+      keepOld: req.keepOld,
     });
     return {
       ...result,

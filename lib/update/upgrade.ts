@@ -49,6 +49,8 @@ export interface UpgradeRequest {
   progress?: Progress;
   /** Test hook, see {@linkcode CrashPoint}. */
   crashAt?: CrashPoint;
+  /** `--keep-old`: leave the previous image in the runtime. */
+  keepOld?: boolean;
 }
 
 /** {@linkcode UpdateResult} plus what was asked for. */
@@ -94,6 +96,7 @@ export async function upgradeFromRegistry(req: UpgradeRequest): Promise<UpgradeR
     signedIdentities: req.signedIdentities,
     progress: req.progress,
     crashAt: req.crashAt,
+    keepOld: req.keepOld,
   });
   if (cheap) {
     try {
