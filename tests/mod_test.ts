@@ -15,6 +15,8 @@ const CONTRACT = [
   "verify-bundle",
   "prepare-archive",
   "load-archive",
+  "copy",
+  "store-signatures",
 ];
 
 Deno.test("mod: every command in ../shared/cli.md is dispatched and has --help", async () => {
