@@ -15,8 +15,12 @@ import { formatPlatform, parsePlatform } from "../lib/update/platform.ts";
 export const command = defineCommand({
   name: "load-archive",
   summary: "verify an archive fully offline, then load it",
-  usage: "load-archive FILE.tar [--platform OS/ARCH] [--force]",
+  usage: "load-archive FILE.tar [--platform OS/ARCH] [--force] [--keep-old]",
   options: {
+    "keep-old": {
+      type: "boolean",
+      description: "keep the previously installed image in the runtime (default: remove it)",
+    },
     "force": { type: "boolean", description: "allow a rollback (and nothing else)" },
     "platform": {
       type: "string",
@@ -68,6 +72,7 @@ export const command = defineCommand({
       ...(carriedTrust ? { carriedTrust } : {}),
       runtime,
       force: Boolean(ctx.options.force),
+      keepOld: Boolean(ctx.options["keep-old"]),
       ...(ctx.options.platform
         ? { platform: formatPlatform(parsePlatform(ctx.options.platform as string)) }
         : {}),

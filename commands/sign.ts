@@ -10,6 +10,7 @@ import { cosignPasswordProvider } from "../lib/keys/password.ts";
 import { signerFromKeyRef } from "../lib/keys/signer.ts";
 import { signImage } from "../lib/publish/sign_image.ts";
 import { signImageBundle } from "../lib/publish/bundle_sign.ts";
+import { signManifests } from "../lib/publish/sign_recursive.ts";
 import { clientFor } from "../lib/registry/from_options.ts";
 import { formatReference, parseRegistryReference } from "../lib/registry/reference.ts";
 import { DEFAULT_REKOR_URL } from "../lib/transparency/rekor_client.ts";
@@ -30,7 +31,7 @@ export const command = defineCommand({
   name: "sign",
   summary: "sign IMAGE@DIGEST the cosign way (key file or PKCS#11 token)",
   usage:
-    "sign IMAGE@DIGEST --key FILE|pkcs11:URI [--rekor-url URL] [--tlog-upload=false] [-a KEY=VALUE] [--bundle] [-y]",
+    "sign IMAGE@DIGEST --key FILE|pkcs11:URI [--rekor-url URL] [--tlog-upload=false] [-a KEY=VALUE] [--recursive] [--bundle] [-y]",
   description:
     "--key names the PRIVATE key here (as with cosign sign). The signature is logged in Rekor,\n" +
     "verified against --trusted-root (use the root of a private Rekor with it), then appended\n" +
@@ -56,6 +57,11 @@ export const command = defineCommand({
       multiple: true,
       value: "KEY=VALUE",
       description: "extra annotation in the signed payload (repeatable)",
+    },
+    "recursive": {
+      type: "boolean",
+      description:
+        "for an index: also sign every manifest it lists (one log entry each), as Dangerzone's release does",
     },
     "bundle": {
       type: "boolean",
@@ -119,89 +125,108 @@ export const command = defineCommand({
     if (bundle && Object.keys(annotations).length > 0) {
       throw new UsageError("-a annotations are not part of a cosign v3 bundle statement");
     }
+    const recursive = Boolean(ctx.options.recursive);
     const trustedRoot = await loadTrustedRoot(ctx.global.trustedRoot);
     const signer = await signerFromKeyRef(keyRef, cosignPasswordProvider());
     const client = clientFor(ref.registry, ctx.global);
     try {
-      if (bundle) {
-        const r = await signImageBundle({
-          client,
-          repository: ref.repository,
-          digest: ref.digest,
-          signer,
-          rekorUrl,
-          trustedRoot,
-        });
-        const image = formatReference({ ...ref, tag: undefined });
-        if (ctx.global.json) {
-          ctx.out(JSON.stringify({
-            ok: true,
-            image,
-            digest: ref.digest,
-            kind: "bundle",
-            manifest: r.manifestDigest,
-            signatures: 0,
-            bundles: r.referrers,
-            added: r.added,
-            tlog: [{
-              logID: r.rekor.logID,
-              logIndex: r.rekor.logIndex,
-              integratedTime: r.rekor.integratedTime,
-              uuid: r.rekor.uuid,
-            }],
-          }));
-        } else {
-          ctx.out(`Signed ${image} (Sigstore bundle)`);
-          ctx.out(`  transparency log index ${r.rekor.logIndex} (entry ${r.rekor.uuid})`);
-          ctx.out(
-            `  referrer ${r.manifestDigest}, listed in ${ref.registry}/${ref.repository}:sha256-${
-              ref.digest.slice(7)
-            } (${r.referrers} referrer${r.referrers === 1 ? "" : "s"})`,
-          );
-        }
-        return 0;
-      }
-      const result = await signImage({
+      // --recursive: the index first, then every manifest it lists, one log entry each.
+      const signed = await signManifests(
         client,
-        repository: ref.repository,
-        digest: ref.digest,
-        signer,
-        rekorUrl: tlog ? rekorUrl : undefined,
-        trustedRoot,
-        annotations,
-      });
-      const image = formatReference({ ...ref, tag: undefined });
+        ref.repository,
+        ref.digest,
+        recursive,
+        async (digest) => {
+          const image = formatReference({ ...ref, tag: undefined, digest });
+          if (bundle) {
+            const r = await signImageBundle({
+              client,
+              repository: ref.repository,
+              digest,
+              signer,
+              rekorUrl,
+              trustedRoot,
+            });
+            return {
+              json: {
+                ok: true,
+                image,
+                digest,
+                kind: "bundle",
+                manifest: r.manifestDigest,
+                signatures: 0,
+                bundles: r.referrers,
+                added: r.added,
+                tlog: [{
+                  logID: r.rekor.logID,
+                  logIndex: r.rekor.logIndex,
+                  integratedTime: r.rekor.integratedTime,
+                  uuid: r.rekor.uuid,
+                }],
+              },
+              text: [
+                `Signed ${image} (Sigstore bundle)`,
+                `  transparency log index ${r.rekor.logIndex} (entry ${r.rekor.uuid})`,
+                `  referrer ${r.manifestDigest}, listed in ${ref.registry}/${ref.repository}:sha256-${
+                  digest.slice(7)
+                } (${r.referrers} referrer${r.referrers === 1 ? "" : "s"})`,
+              ],
+            };
+          }
+          const result = await signImage({
+            client,
+            repository: ref.repository,
+            digest,
+            signer,
+            rekorUrl: tlog ? rekorUrl : undefined,
+            trustedRoot,
+            annotations,
+          });
+          return {
+            json: {
+              ok: true,
+              image,
+              digest,
+              kind: "signature",
+              manifest: result.signatureManifest,
+              signatures: result.signatures,
+              bundles: 0,
+              added: result.added,
+              tlog: result.rekor
+                ? [{
+                  logID: result.rekor.logID,
+                  logIndex: result.rekor.logIndex,
+                  integratedTime: result.rekor.integratedTime,
+                  uuid: result.rekor.uuid,
+                }]
+                : [],
+            },
+            text: [
+              `Signed ${image}`,
+              ...(result.rekor
+                ? [
+                  `  transparency log index ${result.rekor.logIndex} (entry ${result.rekor.uuid})`,
+                ]
+                : []),
+              `  ${
+                result.added ? "pushed" : "already present in"
+              } ${ref.registry}/${ref.repository}:sha256-${
+                digest.slice(7)
+              }.sig (${result.signatures} signature${result.signatures === 1 ? "" : "s"})`,
+            ],
+          };
+        },
+      );
       if (ctx.global.json) {
+        // The top manifest's fields as without --recursive, plus one object per manifest signed.
         ctx.out(JSON.stringify({
-          ok: true,
-          image,
-          digest: ref.digest,
-          kind: "signature",
-          manifest: result.signatureManifest,
-          signatures: result.signatures,
-          bundles: 0,
-          added: result.added,
-          tlog: result.rekor
-            ? [{
-              logID: result.rekor.logID,
-              logIndex: result.rekor.logIndex,
-              integratedTime: result.rekor.integratedTime,
-              uuid: result.rekor.uuid,
-            }]
-            : [],
+          ...signed[0].result.json,
+          ...(recursive
+            ? { signed: signed.map((s) => s.result.json) }
+            : {}),
         }));
       } else {
-        ctx.out(`Signed ${image}`);
-        if (result.rekor) {
-          ctx.out(`  transparency log index ${result.rekor.logIndex} (entry ${result.rekor.uuid})`);
-        }
-        ctx.out(
-          `  ${
-            result.added ? "pushed" : "already present in"
-          } ${ref.registry}/${ref.repository}:sha256-${
-            ref.digest.slice(7)
-          }.sig (${result.signatures} signature${result.signatures === 1 ? "" : "s"})`,
-        );
+        for (const s of signed) for (const line of s.result.text) ctx.out(line);
       }
       return 0;
     } finally {

@@ -86,7 +86,7 @@ export const command = defineCommand({
   name: "upgrade",
   summary: "install the newest signed image, refusing rollbacks",
   usage:
-    "upgrade [IMAGE[:TAG]] [--tag latest] [--platform OS/ARCH] [--check] [--force] [--offline]",
+    "upgrade [IMAGE[:TAG]] [--tag latest] [--platform OS/ARCH] [--check] [--force] [--offline] [--keep-old]",
   description:
     `IMAGE defaults to ${DEFAULT_IMAGE}. Resolves the tag, verifies its signatures (the trusted key, the transparency log, the signed identity), refuses a rollback, pulls every blob verified into the runtime, then stores the signatures and the rollback state in the data directory. --check stops before installing: it reports whether an update is available (JSON "updateAvailable") and writes nothing.`,
   globals: {
@@ -119,6 +119,10 @@ export const command = defineCommand({
       type: "string",
       value: "OS/ARCH",
       description: "platform to install from a multi-arch image (default: this machine's)",
+    },
+    "keep-old": {
+      type: "boolean",
+      description: "keep the previously installed image in the runtime (default: remove it)",
     },
     "force": {
       type: "boolean",
@@ -176,6 +180,7 @@ export const command = defineCommand({
         dataDir: ctx.global.dataDir,
         runtime: selectRuntime(ctx.global.runtime, ctx.global.dataDir),
         force: ctx.options.force === true,
+        keepOld: ctx.options["keep-old"] === true,
         signedIdentities: ctx.global.signedIdentities,
         progress: ctx.progress,
         checkOnly: check,

@@ -18,6 +18,7 @@ import { startLocalSigstore } from "./local_sigstore.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
 import { buildImage } from "../lib/image/build.ts";
 import { pushImage } from "../lib/registry/push.ts";
+import { OCI_INDEX } from "../lib/registry/media_types.ts";
 import { RegistrySource } from "../lib/image/source.ts";
 import { fetchCosignSignatures } from "../lib/image/signatures.ts";
 import { toCosignDownloadJson } from "../lib/signatures/cosign_list.ts";
@@ -94,6 +95,7 @@ async function main(): Promise<number> {
   console.log(bold("dangerzone-image demo") + `  (work dir ${work})`);
   await using reg = await startRegistry();
   await using authReg = await startRegistry({ auth: "htpasswd" });
+  await using mirror = await startRegistry();
   const sigstore = await startLocalSigstore();
   try {
     const trustedRoot = join(work, "trusted_root.json");
@@ -236,6 +238,95 @@ async function main(): Promise<number> {
       `oci:${join(work, "airgapped-images")}`,
       archive,
     ], { env: offline });
+
+    // A multi-arch release, signed the way Dangerzone's release is: the index and each
+    // platform manifest (one log entry each).
+    const multiPath = "freedomofpress/dangerzone/multi";
+    const multi = `${reg.host}/${multiPath}`;
+    const platforms = [["amd64", undefined], ["arm64", "v8"]] as const;
+    const entries = [];
+    for (const [architecture, variant] of platforms) {
+      const img = await buildImage({
+        files: { "etc/dangerzone-version": `3.0 ${architecture}\n` },
+        architecture,
+      });
+      await pushImage(client, multiPath, img);
+      entries.push({
+        ...img.manifestDescriptor,
+        platform: { os: "linux", architecture, ...(variant ? { variant } : {}) },
+      });
+    }
+    const indexBytes = new TextEncoder().encode(
+      JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: entries }),
+    );
+    const dIndex = await client.putManifest(multiPath, "latest", indexBytes, OCI_INDEX);
+    console.log(
+      `\n${bold("== publish a multi-arch index (linux/amd64, linux/arm64)")}\n  ${multi}@${dIndex}`,
+    );
+    await dz("sign --recursive: the index and every platform manifest", [
+      "sign",
+      "--key",
+      key,
+      "--rekor-url",
+      sigstore.rekorUrl,
+      ...trust,
+      "--recursive",
+      `${multi}@${dIndex}`,
+    ], { env });
+    await dz("upgrade the multi-arch image (this machine's platform)", [
+      "upgrade",
+      "--key",
+      pub,
+      ...trust,
+      ...runtime,
+      multi,
+    ], { env });
+    await dz("store-signatures (verify and store, install nothing)", [
+      "store-signatures",
+      "--key",
+      pub,
+      ...trust,
+      multi,
+    ], { env: { ...env, DANGERZONE_IMAGE_DATA_DIR: join(work, "sigs-only") } });
+    const mirrored = `${mirror.host}/dangerzone/multi`;
+    await dz("copy to a second registry (a mirror for a fleet), verified first", [
+      "copy",
+      "--key",
+      pub,
+      ...trust,
+      `${multi}:latest`,
+      mirrored,
+    ], { env });
+    const fleet = { ...env, DANGERZONE_IMAGE_DATA_DIR: join(work, "fleet") };
+    const fleetRuntime = ["--runtime", `oci:${join(work, "fleet-images")}`];
+    await dz("upgrade from the mirror without --signed-identity is refused", [
+      "upgrade",
+      "--key",
+      pub,
+      ...trust,
+      ...fleetRuntime,
+      mirrored,
+    ], { env: fleet, expect: 1 });
+    await dz("upgrade from the mirror, accepting the original repository's signatures", [
+      "upgrade",
+      "--key",
+      pub,
+      ...trust,
+      ...fleetRuntime,
+      "--signed-identity",
+      multi,
+      mirrored,
+    ], { env: fleet });
+    const unsignedPath = "freedomofpress/dangerzone/unsigned";
+    await pushImage(client, unsignedPath, await buildImage({ files: { x: "unsigned" } }), "latest");
+    await dz("copy refuses an unsigned image (nothing written to the mirror)", [
+      "copy",
+      "--key",
+      pub,
+      ...trust,
+      `${reg.host}/${unsignedPath}`,
+      `${mirror.host}/dangerzone/unsigned`,
+    ], { env, expect: 1 });
 
     // Real signatures from Dangerzone's test assets, logged in the public-good Rekor:
     // verified offline against the embedded public-good trusted root.

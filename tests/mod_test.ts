@@ -18,6 +18,8 @@ const CONTRACT = [
   "status",
   "version",
   "completion",
+  "copy",
+  "store-signatures",
 ];
 
 /** Commands beyond the contract (cli.md is silent on them). */

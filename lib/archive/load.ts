@@ -53,6 +53,8 @@ export interface LoadArchiveRequest {
   signedIdentities?: readonly string[];
   progress?: Progress;
   limits?: Partial<ArchiveLimits>;
+  /** `--keep-old`: leave the previous image in the runtime. */
+  keepOld?: boolean;
   /** The update pipeline (default `applyVerifiedUpdate`; tests may wrap it). */
   apply?: (req: UpdateRequest) => Promise<UpdateResult>;
 }
@@ -260,6 +262,7 @@ export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveR
       force: req.force,
       signedIdentities: [signedRepo],
       progress,
+      keepOld: req.keepOld,
     });
     return {
       ...result,

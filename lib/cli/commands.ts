@@ -60,6 +60,14 @@ export const COMMANDS: Record<string, { summary: string; load(): Promise<{ comma
       summary: "verify an archive fully offline, then load it",
       load: () => import("../../commands/load-archive.ts"),
     },
+    "store-signatures": {
+      summary: "fetch, verify and store the signatures of an image's current digest",
+      load: () => import("../../commands/store-signatures.ts"),
+    },
+    "copy": {
+      summary: "copy a verified image and its signatures to another registry (a mirror)",
+      load: () => import("../../commands/copy.ts"),
+    },
     "trust": {
       summary: "show which Sigstore trusted root is in use, from where, its version and expiry",
       load: () => import("../../commands/trust.ts"),

@@ -4,6 +4,10 @@
  * `--timeout` (the command's network budget) and `--debug` request logging
  * (never with secrets).
  *
+ * The proxy: `--proxy` if given; else, on Tails, Tor's SOCKS port with a
+ * random username per run (`tails.ts`; one line on stderr says so, once);
+ * else `$HTTPS_PROXY` / `$ALL_PROXY`.
+ *
  * @module
  */
 
@@ -11,11 +15,44 @@ import type { GlobalOptions } from "../cli/command.ts";
 import { readEnv } from "../config/paths.ts";
 import { RegistryClient } from "./client.ts";
 import { authFileCredentials, authFileCredentialsFrom } from "./credentials.ts";
+import { isTails, randomTorUsername, readOsRelease, TOR_SOCKS_PORT, torProxyUrl } from "./tails.ts";
+
+/** Where {@linkcode clientFor} learns about the machine (tests replace it). */
+export interface ClientEnvironment {
+  /** The content of `/etc/os-release` (default: read it). */
+  osRelease?: () => string | undefined;
+  /** Tor's SOCKS port (default 9050). */
+  torPort?: number;
+  /** Where the one-line Tails notice goes (default: stderr). */
+  notice?: (line: string) => void;
+}
+
+/** This run's SOCKS username on Tails: one per process, so one set of Tor circuits per run. */
+let runUsername: string | undefined;
+let noticeShown = false;
+
+/** The Tor proxy URL when the machine is Tails (saying so once per run), else undefined. */
+export function tailsProxy(environment: ClientEnvironment = {}): string | undefined {
+  if (!isTails((environment.osRelease ?? readOsRelease)())) return undefined;
+  runUsername ??= randomTorUsername();
+  const port = environment.torPort ?? TOR_SOCKS_PORT;
+  if (!noticeShown) {
+    noticeShown = true;
+    (environment.notice ?? ((l) => console.error(l)))(
+      `Tails detected: every request goes through Tor (socks5h://127.0.0.1:${port}, isolated stream); --proxy overrides`,
+    );
+  }
+  return torProxyUrl(runUsername, port);
+}
 
 /** A client for `registry` configured by the global options. */
-export function clientFor(registry: string, global: GlobalOptions): RegistryClient {
-  const proxy = global.proxy ?? readEnv("HTTPS_PROXY") ?? readEnv("https_proxy") ??
-    readEnv("ALL_PROXY") ?? readEnv("all_proxy");
+export function clientFor(
+  registry: string,
+  global: GlobalOptions,
+  environment: ClientEnvironment = {},
+): RegistryClient {
+  const proxy = global.proxy ?? tailsProxy(environment) ?? readEnv("HTTPS_PROXY") ??
+    readEnv("https_proxy") ?? readEnv("ALL_PROXY") ?? readEnv("all_proxy");
   return new RegistryClient(registry, {
     insecureRegistries: global.insecureRegistries,
     proxy,

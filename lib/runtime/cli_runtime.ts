@@ -34,7 +34,14 @@ import type { ImageSource } from "../image/source.ts";
 import { OciLayout } from "../oci/layout.ts";
 import { DigestMismatchError, RuntimeError, VerificationError } from "../cli/errors.ts";
 import { sha256Digest } from "../registry/digest.ts";
-import type { ContainerRuntime, ContentCheck, InstalledImage, InstallOptions } from "./runtime.ts";
+import type {
+  ContainerRuntime,
+  ContentCheck,
+  InstalledImage,
+  InstallOptions,
+  RemovedImage,
+} from "./runtime.ts";
+import { repositoryOf } from "../signatures/signed_identity.ts";
 import { stageImage } from "./stage.ts";
 import { failureLine, runTool, type ToolOutput } from "./exec.ts";
 import { parseImageIndex, parseImageManifest } from "./image_manifest.ts";
@@ -212,6 +219,49 @@ export class CliRuntime implements ContainerRuntime {
 
   inspect(name: string): Promise<InstalledImage | undefined> {
     return this.#inspectRef(name);
+  }
+
+  /** The names (`RepoTags`) image `id` has, or undefined when the runtime does not hold it. */
+  async #namesOf(id: string): Promise<string[] | undefined> {
+    const out = await this.#exec("image", ["inspect", "--format", "{{json .RepoTags}}", id]);
+    if (out.code !== 0) {
+      if (/no such|not known|not found|unknown/i.test(out.stderr)) return undefined;
+      throw new RuntimeError(
+        `${this.name} image inspect failed: ${failureLine(out.stderr, out.code)}`,
+      );
+    }
+    const names = JSON.parse(out.stdout.trim() || "[]") as unknown;
+    return Array.isArray(names) ? names.filter((n): n is string => typeof n === "string") : [];
+  }
+
+  async removeImage(
+    imageId: string,
+    repository: string,
+    keep: (name: string) => Promise<boolean> = () => Promise.resolve(false),
+  ): Promise<RemovedImage> {
+    const id = normalizeId(imageId);
+    const names = await this.#namesOf(id);
+    if (names === undefined) return { untagged: [], removed: false, keptFor: [] };
+    const wanted = repositoryOf(repository) ?? repository;
+    const mine: string[] = [];
+    for (const n of names) if (repositoryOf(n) === wanted && !(await keep(n))) mine.push(n);
+    const keptFor = names.filter((n) => !mine.includes(n));
+    const untagged: string[] = [];
+    for (const n of mine) {
+      // Only while the name still points at this image (never untag the new one).
+      const held = await this.#inspectRef(n);
+      if (held?.imageId !== id) continue;
+      if (this.name === "podman") await this.#run("untag", [id, n]);
+      else await this.#run("rmi", ["--no-prune", n]);
+      untagged.push(n);
+    }
+    if (keptFor.length > 0) return { untagged, removed: false, keptFor };
+    const left = await this.#namesOf(id);
+    if (left === undefined) return { untagged, removed: true, keptFor };
+    if (left.length > 0) return { untagged, removed: false, keptFor: left };
+    // Not forced: an image a container uses stays (the runtime refuses, the caller warns).
+    await this.#run("rmi", [id]);
+    return { untagged, removed: true, keptFor };
   }
 
   async #inspectRef(ref: string): Promise<InstalledImage | undefined> {

@@ -18,11 +18,13 @@ import type { Manifest } from "../registry/client.ts";
 import type { ImageSource } from "../image/source.ts";
 import { CONTAINERD_NAME, LayoutError, OciLayout, REF_NAME } from "../oci/layout.ts";
 import { DigestMismatchError, RuntimeError } from "../cli/errors.ts";
-import type { ContainerRuntime, ContentCheck, InstalledImage } from "./runtime.ts";
+import type { ContainerRuntime, ContentCheck, InstalledImage, RemovedImage } from "./runtime.ts";
+import { repositoryOf } from "../signatures/signed_identity.ts";
 import type { ImageManifest } from "../registry/media_types.ts";
 import { stageImage } from "./stage.ts";
 import { parseImageManifest } from "./image_manifest.ts";
 import { withLock } from "../update/lock.ts";
+import { writeFileAtomic } from "../fs/atomic.ts";
 
 /** An OCI image layout directory used as the image store. */
 export class OciStoreRuntime implements ContainerRuntime {
@@ -132,6 +134,50 @@ export class OciStoreRuntime implements ContainerRuntime {
       );
     }
     return await this.#rehash(got.manifest, progress);
+  }
+
+  /**
+   * Take the index entries of `repository` whose image is `imageId` out of
+   * `index.json` (under the store lock); blobs are left in place (they may
+   * be shared, and an interrupted removal must not break another image).
+   */
+  async removeImage(
+    imageId: string,
+    repository: string,
+    keep: (name: string) => Promise<boolean> = () => Promise.resolve(false),
+  ): Promise<RemovedImage> {
+    let layout: OciLayout;
+    try {
+      layout = await OciLayout.open(this.dir);
+    } catch {
+      return { untagged: [], removed: false, keptFor: [] };
+    }
+    const wanted = repositoryOf(repository) ?? repository;
+    return await withLock(join(this.dir, ".dangerzone-image.lock"), async () => {
+      const untagged: string[] = [];
+      const keptFor: string[] = [];
+      for (const entry of (await layout.index()).manifests) {
+        const name = entry.annotations?.[REF_NAME];
+        if (!name) continue;
+        let config: string | undefined;
+        try {
+          config = parseImageManifest(await layout.readBlobBytes(entry)).config.digest;
+        } catch {
+          continue; // not an image manifest of ours: leave it
+        }
+        if (config !== imageId) continue;
+        if (repositoryOf(name) === wanted && !(await keep(name))) untagged.push(name);
+        else keptFor.push(name);
+      }
+      if (untagged.length > 0) {
+        const index = await layout.index();
+        index.manifests = index.manifests.filter((d) =>
+          !untagged.includes(d.annotations?.[REF_NAME] ?? "")
+        );
+        await writeFileAtomic(join(this.dir, "index.json"), JSON.stringify(index));
+      }
+      return { untagged, removed: untagged.length > 0 && keptFor.length === 0, keptFor };
+    });
   }
 
   async #entry(

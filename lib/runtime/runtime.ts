@@ -50,6 +50,16 @@ export interface ContentCheck {
   bytes: number;
 }
 
+/** What {@linkcode ContainerRuntime.removeImage} did. */
+export interface RemovedImage {
+  /** Names of the repository taken off the image. */
+  untagged: string[];
+  /** The image itself was removed (no other name, no container, used it). */
+  removed: boolean;
+  /** Names outside the repository that keep the image (it is then left in place). */
+  keptFor: string[];
+}
+
 /** A place verified images are installed into. */
 export interface ContainerRuntime {
   /** `podman`, `docker` or `oci:DIR`. */
@@ -85,4 +95,17 @@ export interface ContainerRuntime {
    * @throws VerificationError (exit 1) naming the first blob or layer that differs
    */
   verifyContent(name: string, manifest: ImageManifest, progress?: Progress): Promise<ContentCheck>;
+  /**
+   * Remove an older image after an update (as Dangerzone does): take off
+   * image `imageId` every name it has in `repository` (`registry/path`, any
+   * tag) except those `keep` says to keep, then remove the image if no
+   * other name uses it. Never forced: an image a container uses, or one
+   * still named, stays.
+   * @throws RuntimeError when the runtime refuses (the caller warns, the update stands)
+   */
+  removeImage(
+    imageId: string,
+    repository: string,
+    keep?: (name: string) => Promise<boolean>,
+  ): Promise<RemovedImage>;
 }

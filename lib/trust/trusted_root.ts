@@ -5,12 +5,19 @@
  * network, no TUF client at run time). It holds the Rekor log keys, Fulcio
  * CAs, CT logs and TSAs that verification trusts.
  *
+ * `SIGSTORE_REKOR_PUBLIC_KEY=FILE` (a PEM public key; the variable cosign
+ * and Dangerzone document for pinning or rotating the Rekor key) replaces
+ * every transparency log of the root by one log with that key (see
+ * {@linkcode withRekorPublicKey}).
+ *
  * @module
  */
 
 import { TrustedRoot } from "../npm/sigstore_protobuf_specs.ts";
 import { toTrustMaterial, type TrustMaterial } from "../npm/sigstore_verify.ts";
+import { createHash, createPublicKey } from "node:crypto";
 import { DzError, EXIT_USAGE, IoError, TrustMaterialError } from "../cli/errors.ts";
+import { type EnvReader, readEnv } from "../config/paths.ts";
 import publicGoodRoot from "./public_good_trusted_root.json" with { type: "json" };
 
 /** A parsed, checked trusted root. */
@@ -102,27 +109,129 @@ export function publicGoodTrustedRoot(): LoadedTrustedRoot {
   return parseTrustedRoot(structuredClone(publicGoodRoot), PUBLIC_GOOD_SOURCE);
 }
 
+/** The environment variable naming a PEM file whose key replaces the root's Rekor keys. */
+export const REKOR_PUBLIC_KEY_ENV = "SIGSTORE_REKOR_PUBLIC_KEY";
+
+function keyDetailsOf(key: ReturnType<typeof createPublicKey>, source: string): string {
+  const type = key.asymmetricKeyType;
+  if (type === "ed25519") return "PKIX_ED25519";
+  if (type === "ec") {
+    const curve = key.asymmetricKeyDetails?.namedCurve;
+    if (curve === "prime256v1") return "PKIX_ECDSA_P256_SHA_256";
+    if (curve === "secp384r1") return "PKIX_ECDSA_P384_SHA_384";
+    if (curve === "secp521r1") return "PKIX_ECDSA_P521_SHA_512";
+  }
+  if (type === "rsa") return "PKIX_RSA_PKCS1V15_2048_SHA256";
+  throw new TrustMaterialError(`${source}: a ${type ?? "unknown"} key cannot be a Rekor log key`, {
+    hint: "give the Rekor log's public key (PEM, ECDSA or Ed25519)",
+  });
+}
+
 /**
- * Load `--trusted-root FILE`, or the embedded public-good root.
- * @throws IoError (unreadable), TrustMaterialError (not JSON, refused).
+ * `root` with all its transparency logs replaced by one whose key is
+ * `pem` (what `SIGSTORE_REKOR_PUBLIC_KEY` does in cosign and Dangerzone):
+ * its log ID is the sha256 of the key's DER SubjectPublicKeyInfo (Rekor's
+ * log ID). Its validity window is the one the root already gives that key
+ * when it lists it (earliest start, and end if every listing has one);
+ * for a key the root does not know, it starts at the epoch with no end,
+ * as cosign treats a key given this way (the key is the user's explicit
+ * choice; entries are still checked against it and their inclusion
+ * proofs). Fulcio CAs, CT logs and TSAs are kept.
+ * @throws TrustMaterialError when `pem` is not a usable public key
  */
-export async function loadTrustedRoot(path?: string): Promise<LoadedTrustedRoot> {
-  if (path === undefined) return publicGoodTrustedRoot();
-  let text: string;
+export function withRekorPublicKey(
+  root: LoadedTrustedRoot,
+  pem: string,
+  source: string,
+): LoadedTrustedRoot {
+  let key;
   try {
-    text = await Deno.readTextFile(path);
+    key = createPublicKey({ key: pem, format: "pem" });
+  } catch (cause) {
+    throw new TrustMaterialError(`${source} is not a PEM public key`, {
+      cause,
+      hint: `point ${REKOR_PUBLIC_KEY_ENV} at the Rekor log's public key (rekor.pub)`,
+    });
+  }
+  if (key.type !== "public") {
+    throw new TrustMaterialError(`${source} is not a public key`, {
+      hint: `point ${REKOR_PUBLIC_KEY_ENV} at the Rekor log's public key (rekor.pub)`,
+    });
+  }
+  const der = new Uint8Array(key.export({ format: "der", type: "spki" }));
+  const keyDetails = keyDetailsOf(key, source);
+  const b64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
+  const logId = b64(new Uint8Array(createHash("sha256").update(der).digest()));
+  const tlogs = Array.isArray(root.json.tlogs) ? root.json.tlogs.filter(isRecord) : [];
+  const same = tlogs.filter((t) => isRecord(t.logId) && t.logId.keyId === logId);
+  const windows = same.flatMap((t) =>
+    isRecord(t.publicKey) && isRecord(t.publicKey.validFor) ? [t.publicKey.validFor] : []
+  );
+  const starts = windows.map((w) => String(w.start)).sort((a, b) => Date.parse(a) - Date.parse(b));
+  const ends = windows.map((w) => w.end);
+  const validFor: Record<string, string> = {
+    start: starts[0] ?? new Date(0).toISOString(),
+  };
+  if (ends.length > 0 && ends.every((e) => typeof e === "string")) {
+    validFor.end = (ends as string[]).sort((a, b) => Date.parse(b) - Date.parse(a))[0];
+  }
+  const baseUrl = typeof same[0]?.baseUrl === "string"
+    ? same[0].baseUrl
+    : typeof tlogs[0]?.baseUrl === "string"
+    ? tlogs[0].baseUrl
+    : "https://rekor.sigstore.dev";
+  const json = {
+    ...structuredClone(root.json),
+    tlogs: [{
+      baseUrl,
+      hashAlgorithm: "SHA2_256",
+      publicKey: { rawBytes: b64(der), keyDetails, validFor },
+      logId: { keyId: logId },
+    }],
+  };
+  return parseTrustedRoot(json, `${root.source} with the Rekor key of ${source}`);
+}
+
+async function readTrustFile(path: string, what: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
   } catch (cause) {
     if (cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied) {
       throw cause;
     }
     if (cause instanceof Deno.errors.NotFound) {
-      throw new DzError("NOT_FOUND", EXIT_USAGE, `trusted root ${path} does not exist`, {
-        hint: "pass the path of a trusted_root.json with --trusted-root",
+      throw new DzError("NOT_FOUND", EXIT_USAGE, `${what} ${path} does not exist`, {
+        hint: what === "trusted root"
+          ? "pass the path of a trusted_root.json with --trusted-root"
+          : "give the path of a PEM public key",
         cause,
       });
     }
-    throw new IoError(`cannot read trusted root ${path}: ${(cause as Error).message}`, { cause });
+    throw new IoError(`cannot read ${what} ${path}: ${(cause as Error).message}`, { cause });
   }
+}
+
+/**
+ * Load `--trusted-root FILE`, or the embedded public-good root; then, when
+ * `env` has `SIGSTORE_REKOR_PUBLIC_KEY=FILE`, replace its Rekor keys by
+ * that file's ({@linkcode withRekorPublicKey}). `env` defaults to this
+ * process's environment.
+ * @throws IoError (unreadable), TrustMaterialError (not JSON, refused, not a key).
+ */
+export async function loadTrustedRoot(
+  path?: string,
+  env: EnvReader = readEnv,
+): Promise<LoadedTrustedRoot> {
+  const root = await loadTrustedRootFile(path);
+  const rekorKey = env(REKOR_PUBLIC_KEY_ENV);
+  if (!rekorKey) return root;
+  const pem = await readTrustFile(rekorKey, `${REKOR_PUBLIC_KEY_ENV}`);
+  return withRekorPublicKey(root, pem, `${REKOR_PUBLIC_KEY_ENV}=${rekorKey}`);
+}
+
+async function loadTrustedRootFile(path?: string): Promise<LoadedTrustedRoot> {
+  if (path === undefined) return publicGoodTrustedRoot();
+  const text = await readTrustFile(path, "trusted root");
   let json: unknown;
   try {
     json = JSON.parse(text);

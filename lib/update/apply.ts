@@ -122,6 +122,10 @@ export interface UpdateRequest {
    * anything is installed or written (status `available` or `up-to-date`).
    */
   checkOnly?: boolean;
+  /** `--keep-old`: leave the previously installed image in the runtime. */
+  keepOld?: boolean;
+  /** Where a warning line goes (default: stderr). */
+  warn?: (line: string) => void;
 }
 
 /** What happened. */
@@ -148,6 +152,8 @@ export interface UpdateResult {
   verifiedBundles: number;
   /** The runtime's name. */
   runtime: string;
+  /** Image IDs of older images removed from the runtime after the install. */
+  removedImages?: string[];
 }
 
 /** The valid signatures of a digest, of both kinds. */
@@ -483,9 +489,11 @@ export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateRes
     };
     checkRecordChain(next); // the runtime's ID must be the verified config digest
     await writeInstalled(req.dataDir, next);
+    const removedImages = await removeOlderImage(req, repository, record, installed.imageId);
     return {
       ...base,
       status: "upgraded",
+      ...(removedImages.length > 0 ? { removedImages } : {}),
       ...(record ? { previousDigest: record.signedDigest } : {}),
       platformDigest: platformManifest.digest,
       imageId: installed.imageId,
@@ -496,4 +504,35 @@ export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateRes
   if (req.checkOnly) return await body();
   await ensureDir(req.dataDir, PRIVATE.dirMode);
   return await withLock(join(req.dataDir, "lock"), body, { notice: (line) => progress.note(line) });
+}
+
+/**
+ * After the install is committed: remove the image installed before under
+ * this name from the runtime (as Dangerzone does), unless `keepOld`. Its
+ * names in this repository are taken off and the image removed if nothing
+ * else names it (never forced). A failure is a warning line: the update stands.
+ */
+async function removeOlderImage(
+  req: UpdateRequest,
+  repository: string,
+  record: InstalledRecord | undefined,
+  newImageId: string,
+): Promise<string[]> {
+  if (req.keepOld || !record || record.imageId === newImageId) return [];
+  if (record.runtime !== req.runtime.name) return [];
+  try {
+    // A name with its own install record of that image (another tag we installed) keeps it.
+    const keep = async (name: string) =>
+      name !== req.imageName &&
+      (await readInstalled(req.dataDir, name).catch(() => undefined))?.imageId === record.imageId;
+    const r = await req.runtime.removeImage(record.imageId, repository, keep);
+    return r.removed ? [record.imageId] : [];
+  } catch (e) {
+    (req.warn ?? ((l) => console.error(l)))(
+      `warning: could not remove the older image ${record.imageId} from ${req.runtime.name}: ${
+        (e as Error).message ?? e
+      } (remove it by hand, or pass --keep-old)`,
+    );
+    return [];
+  }
 }

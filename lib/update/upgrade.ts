@@ -51,6 +51,8 @@ export interface UpgradeRequest {
   crashAt?: CrashPoint;
   /** `--check`: see {@linkcode UpdateRequest.checkOnly}. */
   checkOnly?: boolean;
+  /** `--keep-old`: leave the previous image in the runtime. */
+  keepOld?: boolean;
 }
 
 /** {@linkcode UpdateResult} plus what was asked for. */
@@ -97,6 +99,7 @@ export async function upgradeFromRegistry(req: UpgradeRequest): Promise<UpgradeR
     progress: req.progress,
     crashAt: req.crashAt,
     checkOnly: req.checkOnly,
+    keepOld: req.keepOld,
   });
   if (cheap) {
     try {

@@ -25,12 +25,19 @@ export interface Socks5Connection {
   /** Host as the client sent it (dotted IPv4 or the name). */
   host: string;
   port: number;
+  /** The RFC 1929 username the client sent (only with `userPass`). */
+  username?: string;
 }
 
 /** Options for {@linkcode startSocks5Proxy}. */
 export interface Socks5Options {
   /** Names the relay resolves itself, e.g. `{ "registry.test": "127.0.0.1" }`. */
   hosts?: Record<string, string>;
+  /**
+   * Prefer username/password authentication (RFC 1929) when the client
+   * offers it, as Tor does, and record the username (any is accepted).
+   */
+  userPass?: boolean;
 }
 
 /** A running relay; `stop()` or `await using`. */
@@ -93,11 +100,20 @@ export function startSocks5Proxy(options: Socks5Options = {}): Promise<Socks5Pro
       const [ver, nMethods] = await r.read(2);
       if (ver !== 5) return;
       const methods = await r.read(nMethods);
-      if (!methods.includes(0)) {
+      let username: string | undefined;
+      if (options.userPass && methods.includes(2)) {
+        await writeAll(client, new Uint8Array([5, 2]));
+        const [, ulen] = await r.read(2);
+        username = new TextDecoder().decode(await r.read(ulen));
+        const [plen] = await r.read(1);
+        await r.read(plen);
+        await writeAll(client, new Uint8Array([1, 0])); // accepted
+      } else if (!methods.includes(0)) {
         await writeAll(client, new Uint8Array([5, 0xff])); // no acceptable method
         return;
+      } else {
+        await writeAll(client, new Uint8Array([5, 0]));
       }
-      await writeAll(client, new Uint8Array([5, 0]));
       const [v, cmd, , atyp] = await r.read(4);
       if (v !== 5 || cmd !== 1) {
         await writeAll(client, reply(7)); // command not supported
@@ -118,7 +134,7 @@ export function startSocks5Proxy(options: Socks5Options = {}): Promise<Socks5Pro
       }
       const pb = await r.read(2);
       const port = (pb[0] << 8) | pb[1];
-      connections.push({ atyp: kind, host, port });
+      connections.push({ atyp: kind, host, port, ...(username !== undefined ? { username } : {}) });
       const target = kind === "domain" ? (options.hosts?.[host] ?? host) : host;
       try {
         upstream = await Deno.connect({ hostname: target, port });
