@@ -96,6 +96,7 @@ export const command = defineCommand({
         trustedRoot: r.trustedRoot,
         runtime: runtime.name,
         tlog: r.tlog,
+        removedImages: r.removedImages ?? [],
       }));
     } else if (r.status === "up-to-date") {
       ctx.out(`${r.imageName} is already up to date (${r.digest})`);

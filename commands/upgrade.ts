@@ -49,6 +49,7 @@ export function upgradeJson(r: UpgradeResult, check: boolean): Record<string, un
     signer: r.signer ?? null,
     tlog: r.tlog,
     runtime: r.runtime,
+    removedImages: r.removedImages ?? [],
   };
 }
 

@@ -207,6 +207,16 @@ Deno.test({
       await expect("verify-local", [name, ...inst], 0);
       await expect("verify-local", [`${lab.reg.host}/dz/never:latest`, ...inst], 1);
 
+      // store-signatures; copy to a mirror repository (verified first), refused when unsigned
+      await expect("store-signatures", [name, ...trust, "--data-dir", join(dir, "data3")], 0);
+      await expect("store-signatures", [`${lab.reg.host}/dz/unsigned`, ...trust], 1);
+      await expect("copy", [name, `${lab.reg.host}/dz/mirror:latest`, ...trust], 0);
+      await expect(
+        "copy",
+        [`${lab.reg.host}/dz/unsigned:latest`, `${lab.reg.host}/dz/mirror2:latest`, ...trust],
+        1,
+      );
+
       // verify-signatures: what upgrade stored; refused for another digest
       const keyId = (await loadTrustedKey(pub)).keyId;
       const sigFile = join(data, "signatures", keyId, `${d1.slice(7)}.json`);

@@ -52,7 +52,7 @@ Deno.test({
         doc.signed.map((s: { digest: string }) => s.digest),
         [idx.digest, idx.amd64Digest, arm64Digest],
       );
-      const indexes = doc.signed.map((s: { tlog: { logIndex: number } }) => s.tlog.logIndex);
+      const indexes = doc.signed.map((s: { tlog: { logIndex: number }[] }) => s.tlog[0].logIndex);
       assert.equal(new Set(indexes).size, 3, "one log entry per manifest");
 
       // Each manifest's .sig verifies with the trusted key, for that digest only.
