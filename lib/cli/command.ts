@@ -12,6 +12,7 @@ import { parseArgs } from "node:util";
 import { DzError, EXIT_OTHER, EXIT_USAGE, UsageError } from "./errors.ts";
 import { createProgress, type Progress, type ProgressMode } from "./progress.ts";
 import { defaultDataDir } from "../config/paths.ts";
+import { runInterruptible } from "./interrupt.ts";
 
 /** Program name as users type it. */
 export const PROGRAM = "dangerzone-image";
@@ -278,16 +279,17 @@ export function defineCommand(spec: CommandSpec): Command {
       }
       const own: Record<string, string | boolean | string[] | undefined> = {};
       for (const n of Object.keys(spec.options ?? {})) own[n] = values[n];
-      return await spec.run({
-        args: parsed.positionals,
-        options: own,
-        global,
-        progress: createProgress(
-          json && global.progressMode === "auto" ? "none" : global.progressMode,
-        ),
-        out: sinks.out,
-        err: sinks.err,
-      });
+      // SIGINT / SIGTERM: the work rejects, its finally-blocks run, one line, exit 130.
+      return await runInterruptible(() =>
+        spec.run({
+          args: parsed.positionals,
+          options: own,
+          global,
+          // With --json, bars stay off; notes (a lock wait…) still reach stderr.
+          progress: createProgress(global.progressMode, undefined, json ? false : undefined),
+          out: sinks.out,
+          err: sinks.err,
+        }), { dataDir: global.dataDir, err: sinks.err });
     } catch (error) {
       sinks.err(errorLine(spec.name, error));
       if (debug && error instanceof Error && error.stack) {
