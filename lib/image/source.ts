@@ -63,6 +63,9 @@ export interface ImageSource {
   close(): Promise<void>;
 }
 
+/** Largest blob a {@linkcode RegistrySource} keeps in memory once fetched (bytes). */
+const SMALL_BLOB = 64 * 1024;
+
 /** Options of {@linkcode RegistrySource}. */
 export interface RegistrySourceOptions {
   /**
@@ -117,8 +120,14 @@ export class RegistrySource implements ImageSource {
       { ...d, what: `blob ${d.digest}` },
     );
   }
-  blobBytes(d: Pick<Descriptor, "digest" | "size">) {
-    return this.client.getBlobBytes(this.repository, d);
+  /** Small verified blobs already fetched (the config read for its build time): not fetched twice. */
+  readonly #small = new Map<string, Uint8Array>();
+  async blobBytes(d: Pick<Descriptor, "digest" | "size">): Promise<Uint8Array> {
+    const held = this.#small.get(d.digest);
+    if (held && held.byteLength === d.size) return held;
+    const bytes = await this.client.getBlobBytes(this.repository, d);
+    if (bytes.byteLength <= SMALL_BLOB && this.#small.size < 64) this.#small.set(d.digest, bytes);
+    return bytes;
   }
   /**
    * With a resume area: download the blob there (resuming what is kept),
@@ -132,6 +141,13 @@ export class RegistrySource implements ImageSource {
   ): Promise<"exists" | "written" | undefined> {
     const store = this.options.resume;
     if (!store || !Number.isSafeInteger(d.size)) return undefined;
+    const held = this.#small.get(d.digest);
+    if (held && held.byteLength === d.size) {
+      // Verified when it was fetched (digest and size); hashed again as it is written.
+      const r = await layout.writeBlob(d, new Blob([held as BlobPart]).stream());
+      options.transfer?.advance(d.size);
+      return r;
+    }
     const path = await fetchBlobResumable(this.client, this.repository, d, store, {
       transfer: options.transfer,
     });
