@@ -134,7 +134,9 @@ Deno.test({
       // Counted by request: a killed run's last response may still be winding down.
       const first = meter.requests.length;
       const image = new Set(blobs.map((b) => b.digest));
-      const again = await cli(args.filter((a) => a !== "plain").map((a) => a === "--progress" ? "--json" : a));
+      const again = await cli(
+        args.filter((a) => a !== "plain").map((a) => a === "--progress" ? "--json" : a),
+      );
       assert.equal(again.code, 0, again.err);
       assert.equal(JSON.parse(again.out).status, "upgraded");
       const fetched = meter.requests.slice(first).filter((q) => image.has(q.digest))

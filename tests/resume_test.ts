@@ -89,7 +89,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "resume: the next run continues from the kept partial (re-hashed); Range ignored (200) restarts from 0; a wrong 206 is refused",
+  name:
+    "resume: the next run continues from the kept partial (re-hashed); Range ignored (200) restarts from 0; a wrong 206 is refused",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {

@@ -132,9 +132,7 @@ class Phase {
     const speed = this.speed(t);
     const tail = [
       pct !== undefined ? `${pct}%` : "",
-      known
-        ? `${formatBytes(this.bytes)}/${formatBytes(this.total)}`
-        : formatBytes(this.bytes),
+      known ? `${formatBytes(this.bytes)}/${formatBytes(this.total)}` : formatBytes(this.bytes),
       speed > 0 ? `${formatBytes(speed)}/s` : "",
       known && speed > 0 ? `${formatDuration((this.total - this.bytes) / speed)} left` : "",
     ].filter(Boolean).join(" ");
@@ -172,9 +170,10 @@ export function renderLine(phases: readonly Phase[], t: number, width: number): 
     const w = Math.min(24, room);
     const filled = Math.round((first.pct / 100) * w);
     const bar = `[${"#".repeat(filled)}${"-".repeat(w - filled)}]`;
-    const line = [`${first.head} ${bar} ${first.tail}`, ...segments.slice(1).map((s) =>
-      `${s.head} ${s.tail}`
-    )].join(" | ");
+    const line = [
+      `${first.head} ${bar} ${first.tail}`,
+      ...segments.slice(1).map((s) => `${s.head} ${s.tail}`),
+    ].join(" | ");
     return fitWidth(line, width);
   }
   return fitWidth(plain, width);

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { createProgress, fitWidth, formatBytes, formatDuration, silentProgress } from "./progress.ts";
+import {
+  createProgress,
+  fitWidth,
+  formatBytes,
+  formatDuration,
+  silentProgress,
+} from "./progress.ts";
 
 /** A fake clock the tests move by hand. */
 function clock() {
@@ -23,7 +29,10 @@ Deno.test("progress: plain mode prints a start, periodic lines with speed, and a
   t.done();
   p.note("verifying");
   assert.equal(out[0], "fetch ab12 (2.0 KiB): started\n");
-  assert.ok(out.some((l) => /^fetch: 50% 1\.0 KiB\/2\.0 KiB .*\/s .* left\n$/.test(l)), out.join(""));
+  assert.ok(
+    out.some((l) => /^fetch: 50% 1\.0 KiB\/2\.0 KiB .*\/s .* left\n$/.test(l)),
+    out.join(""),
+  );
   assert.match(out.at(-2)!, /^fetch: done, 1 item, 2\.0 KiB in 2\.0 s, 1\.0 KiB\/s\n$/);
   assert.equal(out.at(-1), "verifying\n");
 });
@@ -61,7 +70,9 @@ Deno.test("progress: auto on a terminal aggregates a phase on one line cut to th
     b.done();
     const text = out.join("");
     // Every redraw starts at column 0 and no drawn line reaches the last column.
-    for (const piece of text.replace("a note\n", "").split(/\r\x1b\[2K|\n/)) {
+    for (
+      const piece of text.replace("a note\n", "").split("\r\x1b[2K").flatMap((x) => x.split("\n"))
+    ) {
       assert.ok([...piece].length < width, `${width}: '${piece}' is ${[...piece].length} wide`);
     }
     const last = out.filter((s) => s.includes("fetch 0/2")).at(-1)!;

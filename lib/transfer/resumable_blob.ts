@@ -78,7 +78,9 @@ async function appendBody(
       }
       if (got.done) return;
       if (part.offset + got.value.byteLength > size) {
-        throw new DigestMismatchError(`${what}: more than the ${size} bytes its descriptor declares`);
+        throw new DigestMismatchError(
+          `${what}: more than the ${size} bytes its descriptor declares`,
+        );
       }
       await part.append(got.value);
       buf = new Uint8Array(got.value.buffer);
