@@ -221,9 +221,7 @@ export const command = defineCommand({
         // The top manifest's fields as without --recursive, plus one object per manifest signed.
         ctx.out(JSON.stringify({
           ...signed[0].result.json,
-          ...(recursive
-            ? { signed: signed.map((s) => s.result.json) }
-            : {}),
+          ...(recursive ? { signed: signed.map((s) => s.result.json) } : {}),
         }));
       } else {
         for (const s of signed) for (const line of s.result.text) ctx.out(line);

@@ -34,9 +34,10 @@ declare -A PKG_CMD=(
   [softhsm2]=softhsm2-util
   [apache2-utils]=htpasswd
   [docker.io]=dockerd
+  [tmux]=tmux
 )
 missing=()
-for pkg in docker-registry podman skopeo umoci softhsm2 apache2-utils docker.io; do
+for pkg in docker-registry podman skopeo umoci softhsm2 apache2-utils docker.io tmux; do
   if dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' &&
     command -v "${PKG_CMD[$pkg]}" >/dev/null 2>&1; then
     continue

@@ -431,7 +431,7 @@ export async function extractArchive(
   // ---- pass 1: check, in memory only
   const small = new Map<string, Uint8Array>();
   let kept = 0;
-  const scan = await walkArchive(path, limits, "checking", options.progress, async (entry) => {
+  const scan = await walkArchive(path, limits, "verify", options.progress, async (entry) => {
     const keep = entry.size <= MAX_MANIFEST && kept + entry.size <= KEEP_BUDGET;
     try {
       if (keep) {
@@ -482,7 +482,7 @@ export async function extractArchive(
 
   // ---- pass 2: unpack what pass 1 accepted, checking every digest again
   await Deno.mkdir(join(dir, "blobs", "sha256"), { recursive: true });
-  const unpacked = await walkArchive(path, limits, "unpacking", undefined, async (entry) => {
+  const unpacked = await walkArchive(path, limits, "unpack", options.progress, async (entry) => {
     if (scan.blobs.get(entry.digest) !== entry.size) {
       await entry.body.cancel();
       throw new ArchiveError(`${path} changed while it was being read`);

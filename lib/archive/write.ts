@@ -132,7 +132,7 @@ export async function writeArchive(
         size: d.size,
         mtime: FIXED_MTIME,
         open: async () => {
-          open = options.progress?.start(`blob ${d.digest.slice(7, 19)}`, d.size);
+          open = options.progress?.start(`write ${d.digest.slice(7, 19)}`, d.size);
           return await source.blob(d, open);
         },
         onDone: () => {

@@ -16,6 +16,7 @@ export { GLOBAL_OPTIONS, type OptionSpec, PROGRAM };
 import { DzError, EXIT_OTHER, EXIT_USAGE, UsageError } from "./errors.ts";
 import { createProgress, type Progress, type ProgressMode } from "./progress.ts";
 import { defaultDataDir } from "../config/paths.ts";
+import { runInterruptible } from "./interrupt.ts";
 
 /** Options every command accepts (`../shared/cli.md`, "Global options"). */
 export interface GlobalOptions {
@@ -312,16 +313,21 @@ export function defineCommand(spec: CommandSpec): Command {
       for (const n of Object.keys(spec.options ?? {})) own[n] = values[n];
       // -q: prose is dropped; a --json document is still printed.
       const out = global.quiet && !global.json ? () => {} : sinks.out;
-      return await spec.run({
-        args: parsed.positionals,
-        options: own,
-        global,
-        progress: createProgress(
-          (json || global.quiet) && global.progressMode === "auto" ? "none" : global.progressMode,
-        ),
-        out,
-        err: sinks.err,
-      });
+      // SIGINT / SIGTERM: the work rejects, its finally-blocks run, one line, exit 130.
+      return await runInterruptible(() =>
+        spec.run({
+          args: parsed.positionals,
+          options: own,
+          global,
+          // With --json or -q, bars stay off; notes (a lock wait…) still reach stderr.
+          progress: createProgress(
+            global.progressMode,
+            undefined,
+            json || global.quiet ? false : undefined,
+          ),
+          out,
+          err: sinks.err,
+        }), { dataDir: global.dataDir, err: sinks.err });
     } catch (error) {
       sinks.err(errorLine(spec.name, error));
       if (debug && error instanceof Error && error.stack) {

@@ -9,6 +9,7 @@
 import { dirname, join } from "node:path";
 import { DzError, IoError } from "../cli/errors.ts";
 import { intoReader } from "./byte_stream.ts";
+import { withInterrupt } from "../transfer/interrupt.ts";
 
 /** Options of the atomic writers. */
 export interface AtomicOptions {
@@ -19,7 +20,10 @@ export interface AtomicOptions {
   mode?: number;
   /** Mode of the directories created for the file, set explicitly (default: 0o777 less the umask). */
   dirMode?: number;
-  /** Abandon the write (nothing is left at the path) when this aborts. */
+  /**
+   * Abandon the write (nothing is left at the path, the temp file is
+   * removed) when this aborts. The process's interrupt (Ctrl-C) always does.
+   */
   signal?: AbortSignal;
   /**
    * fsync the file and its directory (default true). Only files that are
@@ -267,7 +271,7 @@ export async function writeStreamAtomic(
   try {
     try {
       if (options.mode !== undefined) await Deno.chmod(tmp, options.mode);
-      await copyInto(file, stream, options.signal);
+      await copyInto(file, stream, withInterrupt(options.signal));
       if (options.durable !== false) await file.sync();
     } finally {
       file.close();

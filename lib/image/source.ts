@@ -18,7 +18,10 @@ import {
 import type { Descriptor } from "../registry/media_types.ts";
 import { type ImageReference, parseImageReference } from "../registry/reference.ts";
 import { clientFor } from "../registry/from_options.ts";
-import { COSIGN_KIND, OciLayout } from "../oci/layout.ts";
+import { COSIGN_KIND, OciLayout, verifyingStream } from "../oci/layout.ts";
+import { passThroughBytes } from "../fs/byte_stream.ts";
+import type { ResumeStore } from "../transfer/resume_store.ts";
+import { fetchBlobResumable } from "../transfer/resumable_blob.ts";
 import { sha256Digest } from "../registry/digest.ts";
 import { openArchive } from "../archive/read.ts";
 
@@ -54,10 +57,22 @@ export interface ImageSource {
   linkBlob?(
     descriptor: Pick<Descriptor, "digest" | "size">,
     layout: OciLayout,
-    options?: { durable?: boolean },
+    options?: { durable?: boolean; transfer?: Transfer },
   ): Promise<"exists" | "written" | undefined>;
   /** Release what the source holds (connections, temp dirs). */
   close(): Promise<void>;
+}
+
+/** Largest blob a {@linkcode RegistrySource} keeps in memory once fetched (bytes). */
+const SMALL_BLOB = 64 * 1024;
+
+/** Options of {@linkcode RegistrySource}. */
+export interface RegistrySourceOptions {
+  /**
+   * Download large blobs through this resume area (`lib/transfer/`): a
+   * transfer cut short continues by HTTP Range, in this run or the next.
+   */
+  resume?: ResumeStore;
 }
 
 /** Images in a registry repository. */
@@ -67,6 +82,7 @@ export class RegistrySource implements ImageSource {
     readonly client: RegistryClient,
     readonly repository: string,
     readonly reference: { tag?: string; digest?: string },
+    readonly options: RegistrySourceOptions = {},
   ) {
     this.name = `${client.registry}/${repository}`;
   }
@@ -88,11 +104,63 @@ export class RegistrySource implements ImageSource {
       kind === "sigs" ? cosignSignatureTag(digest) : cosignAttestationTag(digest),
     );
   }
-  blob(d: Pick<Descriptor, "digest" | "size">, transfer?: Transfer) {
-    return this.client.getBlob(this.repository, d, transfer);
+  async blob(
+    d: Pick<Descriptor, "digest" | "size">,
+    transfer?: Transfer,
+  ): Promise<ReadableStream<Uint8Array>> {
+    const store = this.options.resume;
+    if (!store || !Number.isSafeInteger(d.size)) {
+      return await this.client.getBlob(this.repository, d, transfer);
+    }
+    const path = await fetchBlobResumable(this.client, this.repository, d, store, { transfer });
+    // Served from the complete file, hashed once more as it is read; forgotten once read whole.
+    const file = await Deno.open(path, { read: true });
+    return verifyingStream(
+      passThroughBytes(file.readable, { onEnd: () => void store.remove(d.digest) }),
+      { ...d, what: `blob ${d.digest}` },
+    );
   }
-  blobBytes(d: Pick<Descriptor, "digest" | "size">) {
-    return this.client.getBlobBytes(this.repository, d);
+  /** Small verified blobs already fetched (the config read for its build time): not fetched twice. */
+  readonly #small = new Map<string, Uint8Array>();
+  async blobBytes(d: Pick<Descriptor, "digest" | "size">): Promise<Uint8Array> {
+    const held = this.#small.get(d.digest);
+    if (held && held.byteLength === d.size) return held;
+    const bytes = await this.client.getBlobBytes(this.repository, d);
+    if (bytes.byteLength <= SMALL_BLOB && this.#small.size < 64) this.#small.set(d.digest, bytes);
+    return bytes;
+  }
+  /**
+   * With a resume area: download the blob there (resuming what is kept),
+   * then hard-link the verified file into `layout` (copied, and hashed again,
+   * when it is on another filesystem). Undefined without one.
+   */
+  async linkBlob(
+    d: Pick<Descriptor, "digest" | "size">,
+    layout: OciLayout,
+    options: { durable?: boolean; transfer?: Transfer } = {},
+  ): Promise<"exists" | "written" | undefined> {
+    const store = this.options.resume;
+    if (!store || !Number.isSafeInteger(d.size)) return undefined;
+    const held = this.#small.get(d.digest);
+    if (held && held.byteLength === d.size) {
+      // Verified when it was fetched (digest and size); hashed again as it is written.
+      const r = await layout.writeBlob(d, new Blob([held as BlobPart]).stream());
+      options.transfer?.advance(d.size);
+      return r;
+    }
+    const path = await fetchBlobResumable(this.client, this.repository, d, store, {
+      transfer: options.transfer,
+    });
+    let result = await layout.linkBlob(path, d, { durable: options.durable });
+    if (result === undefined) {
+      const file = await Deno.open(path, { read: true });
+      result = await layout.writeBlob(
+        d,
+        verifyingStream(file.readable, { ...d, what: `blob ${d.digest}` }),
+      );
+    }
+    await store.remove(d.digest);
+    return result;
   }
   close(): Promise<void> {
     this.client.close();
@@ -157,11 +225,15 @@ export class LayoutSource implements ImageSource {
   async linkBlob(
     d: Pick<Descriptor, "digest" | "size">,
     layout: OciLayout,
-    options: { durable?: boolean } = {},
+    options: { durable?: boolean; transfer?: Transfer } = {},
   ): Promise<"exists" | "written" | undefined> {
     // A layout someone else can write could change a blob after it is linked: copy those.
     if (!this.options.verifiedPrivate) return undefined;
-    return await layout.linkBlob(this.layout.blobPath(d.digest), d, options);
+    const linked = await layout.linkBlob(this.layout.blobPath(d.digest), d, {
+      durable: options.durable,
+    });
+    if (linked !== undefined) options.transfer?.advance(d.size);
+    return linked;
   }
   async close(): Promise<void> {
     await this.onClose?.();

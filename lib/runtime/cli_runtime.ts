@@ -202,7 +202,14 @@ export class CliRuntime implements ContainerRuntime {
       const configDigest = staged.manifest.config.digest;
       try {
         // A local directory needs no credentials: a missing $REGISTRY_AUTH_FILE must not matter.
-        await this.#run("pull", ["--quiet", "--authfile", "/dev/null", ...select, `oci:${tmp}`]);
+        const loading = progress.start(`load ${names[0]} into podman`);
+        try {
+          await this.#run("pull", ["--quiet", "--authfile", "/dev/null", ...select, `oci:${tmp}`]);
+        } catch (e) {
+          loading.done(false);
+          throw e;
+        }
+        loading.done(true);
         const loaded = await this.inspect(configDigest);
         if (!loaded || loaded.imageId !== configDigest) {
           throw new RuntimeError(`podman did not keep image ${configDigest} after loading it`);
@@ -315,7 +322,7 @@ export class CliRuntime implements ContainerRuntime {
       throw new RuntimeError(`cannot run ${this.binary}: ${(e as Error).message}`, { cause: e });
     }
     const stderr = new Response(proc.stderr).text();
-    const transfer = progress.start(`re-reading ${name} from ${this.name}`, 0);
+    const transfer = progress.start(`verify ${name} re-read from ${this.name}`, 0);
     let result: ContentCheck;
     try {
       result = await checkDockerArchive(

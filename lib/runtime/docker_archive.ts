@@ -52,7 +52,7 @@ export function dockerArchiveStream(
   }]);
   function* parts(): Generator<TarPart> {
     for (const { d, isConfig } of blobs) {
-      const transfer = progress.start(`blob ${d.digest.slice(7, 19)}`, d.size);
+      const transfer = progress.start(`load ${d.digest.slice(7, 19)} into docker`, d.size);
       yield {
         kind: "stream",
         name: memberName(d, isConfig),

@@ -104,7 +104,7 @@ export class OciStoreRuntime implements ContainerRuntime {
     for (const blob of [manifest.config, ...manifest.layers]) {
       if (seen.has(blob.digest)) continue;
       seen.add(blob.digest);
-      const transfer = progress?.start(`re-hashing ${blob.digest.slice(7, 19)}`, blob.size);
+      const transfer = progress?.start(`verify ${blob.digest.slice(7, 19)}`, blob.size);
       try {
         await layout.rehashBlob(blob, (n) => transfer?.advance(n));
       } catch (e) {

@@ -18,6 +18,7 @@ import type { Descriptor, ImageManifest } from "../registry/media_types.ts";
 import { sha256Digest } from "../registry/digest.ts";
 import { DigestMismatchError } from "../cli/errors.ts";
 import { parseImageManifest } from "./image_manifest.ts";
+import { withInterrupt } from "../transfer/interrupt.ts";
 
 /** What {@linkcode stageImage} wrote. */
 export interface StagedImage {
@@ -85,23 +86,29 @@ async function copyBlobs(
   // A few blobs at a time; the first failure stops the others, and every
   // transfer has ended (its temp file removed) before the error propagates.
   const abort = new AbortController();
+  // An interrupt (Ctrl-C) stops every transfer too; each removes its temp file.
+  const signal = withInterrupt(abort.signal);
   let failure = undefined as { error: unknown } | undefined;
   let next = 0;
   const worker = async () => {
     while (!failure && next < todo.length) {
       const blob = todo[next++];
-      const transfer = progress.start(`blob ${blob.digest.slice(7, 19)}`, blob.size);
+      const transfer = progress.start(`fetch ${blob.digest.slice(7, 19)}`, blob.size);
       try {
-        // A source holding the blob verified in a private directory links it (no copy).
-        const linked = await source.linkBlob?.(blob, layout, { durable: options.durable });
+        signal.throwIfAborted();
+        // A source holding the blob verified in a private directory (an
+        // unpacked archive, the resume area) links it: no copy.
+        const linked = await source.linkBlob?.(blob, layout, {
+          durable: options.durable,
+          transfer,
+        });
         if (linked !== undefined) {
           if (linked === "written") written.push(blob.digest);
-          transfer.advance(blob.size);
           transfer.done(true);
           continue;
         }
         const stream = await source.blob(blob, transfer);
-        if (await layout.writeBlob(blob, stream, { signal: abort.signal }) === "written") {
+        if (await layout.writeBlob(blob, stream, { signal }) === "written") {
           written.push(blob.digest);
         }
         transfer.done(true);
@@ -116,6 +123,7 @@ async function copyBlobs(
     Array.from({ length: Math.min(STAGE_CONCURRENCY, todo.length) }, worker),
   );
   if (failure) throw failure.error;
+  signal.throwIfAborted();
   const fetched = todo.length;
   const m = await layout.writeBlob(
     { digest: manifest.digest, size: manifest.bytes.byteLength },

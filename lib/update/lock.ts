@@ -17,6 +17,7 @@
 import { dirname } from "node:path";
 import { IoError } from "../cli/errors.ts";
 import { ensureDir } from "../fs/atomic.ts";
+import { interruptSignal } from "../transfer/interrupt.ts";
 import { currentOwner, hostname, type LockOwner, ownerStatus } from "./lock_owner.ts";
 
 /** Options of {@linkcode withLock}. */
@@ -30,6 +31,8 @@ export interface LockOptions {
    * lock or a symlink removed. The command's progress channel.
    */
   notice?: (line: string) => void;
+  /** Stop waiting (rejecting with its reason) when this aborts (default: the process's interrupt). */
+  signal?: AbortSignal;
 }
 
 interface LockContent extends LockOwner {
@@ -223,6 +226,7 @@ export async function withLock<T>(
   const started = Date.now();
   const deadline = started + (options.timeoutMs ?? 10 * 60 * 1000);
   const notice = options.notice ?? (() => {});
+  const signal = options.signal ?? interruptSignal();
   const mine: LockContent = { ...await currentOwner(started), nonce: nonce() };
   let announced: string | undefined;
   try {
@@ -264,7 +268,9 @@ export async function withLock<T>(
       announced = who;
       notice(`waiting for ${path} held by ${holder(found)}`);
     }
+    signal.throwIfAborted();
     await sleep(options.pollMs ?? 100);
+    signal.throwIfAborted();
   }
   const heartbeat = setInterval(() => {
     const now = new Date();

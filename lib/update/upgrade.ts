@@ -30,6 +30,7 @@ import {
 } from "./apply.ts";
 import { fetchBundlesFromRegistry, fetchSignaturesFromRegistry } from "./fetch_signatures.ts";
 import { readInstalled } from "./installed.ts";
+import { ResumeStore } from "../transfer/resume_store.ts";
 
 /** What to upgrade. */
 export interface UpgradeRequest {
@@ -67,7 +68,10 @@ export async function upgradeFromRegistry(req: UpgradeRequest): Promise<UpgradeR
   const imageName = req.imageName ?? `${req.client.registry}/${req.repository}:${req.tag}`;
   // A runtime that does not answer fails here, before anything is downloaded.
   if (!req.checkOnly) await req.runtime.check();
-  const source = new RegistrySource(req.client, req.repository, { tag: req.tag });
+  // Large blobs go through the data dir's resume area: a cut transfer continues by Range.
+  const source = new RegistrySource(req.client, req.repository, { tag: req.tag }, {
+    resume: ResumeStore.forDataDir(req.dataDir),
+  });
   const top = await source.resolve();
   const keyId = req.key.keyId;
   const known = (await readSignatures(req.dataDir, keyId, top.digest).catch(() => [])) ?? [];
