@@ -152,10 +152,15 @@ export function programFunction(code: string): string {
       return "";
     },
   );
-  const stray = body.match(/^\s*import(?:\s+[\w{*]|\s*["'{*])[^\n]*/m) ?? body.match(/\bimport\s*\(\s*[^)]*\)/);
-  if (stray) throw new BundleError(`the program bundle has an import this cannot lazy-load: ${stray[0]}`);
+  const stray = body.match(/^\s*import(?:\s+[\w{*]|\s*["'{*])[^\n]*/m) ??
+    body.match(/\bimport\s*\(\s*[^)]*\)/);
+  if (stray) {
+    throw new BundleError(`the program bundle has an import this cannot lazy-load: ${stray[0]}`);
+  }
   const from = "__deno_internal_createRequire(import.meta.url)";
-  if (body.split(from).length > 2) throw new BundleError(`the program calls ${from} more than once`);
+  if (body.split(from).length > 2) {
+    throw new BundleError(`the program calls ${from} more than once`);
+  }
   body = body.replace(from, '__deno_internal_createRequire("file:///dangerzone-image.js")');
   const meta = body.match(/import\.meta\.\w+/);
   if (meta) throw new BundleError(`the program uses ${meta[0]}, which a function cannot answer`);
@@ -165,7 +170,9 @@ export function programFunction(code: string): string {
     : null;
   if (!local) throw new BundleError("the program bundle must end in export { MODULES }");
   body = body.replace(exports[0][0], `return { MODULES: ${local[1] ?? "MODULES"} };\n`);
-  if (/^export\s/m.test(body)) throw new BundleError("the program bundle exports more than MODULES");
+  if (/^export\s/m.test(body)) {
+    throw new BundleError("the program bundle exports more than MODULES");
+  }
   const indent = (s: string) => s.split("\n").map((l) => (l ? `  ${l}` : l)).join("\n");
   return `async function __dzProgram() {\n${indent([...loads, body.trim()].join("\n"))}\n}\n`;
 }
@@ -242,7 +249,9 @@ export async function buildBundle(out = DEFAULT_OUT): Promise<BuiltBundle> {
     const commit = await gitCommit();
 
     const header = [
-      `// ${config.name ?? "dangerzone-image"} ${config.version ?? ""}: the whole program in one file.`,
+      `// ${config.name ?? "dangerzone-image"} ${
+        config.version ?? ""
+      }: the whole program in one file.`,
       "// Run: deno run --no-config [permissions] dangerzone-image.js <command> …",
       `// Built by scripts/bundle.ts with deno bundle (Deno ${Deno.version.deno})` +
       (commit ? ` from commit ${commit}` : "") + ".",
