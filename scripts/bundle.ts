@@ -238,7 +238,7 @@ export async function buildBundle(out = DEFAULT_OUT): Promise<BuiltBundle> {
     const entry = join(tmp, "program_entry.ts");
     await Deno.writeTextFile(entry, programEntry(dispatcher.commands));
     const programJs = join(tmp, "program.js");
-    await deno(bundleArgs(entry, programJs));
+    await deno(bundleArgs(entry, programJs, ["--check"]));
     const fnJs = join(tmp, "program_function.js");
     await Deno.writeTextFile(fnJs, `export ${programFunction(await Deno.readTextFile(programJs))}`);
     const minJs = join(tmp, "program.min.js");

@@ -34,10 +34,9 @@ import { signBlob } from "../lib/publish/sign_blob.ts";
 import { DEFAULT_REKOR_URL } from "../lib/transparency/rekor_client.ts";
 import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
 import { buildBundle, ROOT } from "./bundle.ts";
-import { outputName, sha256File, sha256sumsText, TARGETS } from "./compile.ts";
+import { BUNDLE_NAME, outputName, sha256File, sha256sumsText, TARGETS } from "./compile.ts";
 
-/** The bundle's file name in a release. */
-export const BUNDLE_NAME = "dangerzone-image.js";
+export { BUNDLE_NAME };
 
 /** The checksum file's name. */
 export const SUMS_NAME = "SHA256SUMS";

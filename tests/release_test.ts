@@ -50,31 +50,42 @@ Deno.test({
       const binary = outputName("aarch64-apple-darwin");
       await Deno.writeFile(join(rel, binary), crypto.getRandomValues(new Uint8Array(65_536)));
 
-      const made = await run(Deno.execPath(), [
-        "run",
-        "-A",
-        join(ROOT, "scripts", "release.ts"),
-        "--key",
-        key,
-        "--rekor-url",
-        ss.rekorUrl,
-        "--trusted-root",
-        root,
-        "--dir",
-        rel,
-      ], dir, { COSIGN_PASSWORD: "release-pw" });
+      const made = await run(
+        Deno.execPath(),
+        [
+          "run",
+          "-A",
+          join(ROOT, "scripts", "release.ts"),
+          "--key",
+          key,
+          "--rekor-url",
+          ss.rekorUrl,
+          "--trusted-root",
+          root,
+          "--dir",
+          rel,
+        ],
+        dir,
+        { COSIGN_PASSWORD: "release-pw" },
+      );
       assert.equal(made.code, 0, made.err);
       const names = [...Deno.readDirSync(rel)].map((e) => e.name).sort();
-      assert.deepEqual(names, [
-        "SHA256SUMS",
-        "SHA256SUMS.sigstore.json",
-        binary,
-        `${binary}.sigstore.json`,
-        "dangerzone-image.js",
-        "dangerzone-image.js.sigstore.json",
-      ].sort());
+      assert.deepEqual(
+        names,
+        [
+          "SHA256SUMS",
+          "SHA256SUMS.sigstore.json",
+          binary,
+          `${binary}.sigstore.json`,
+          "dangerzone-image.js",
+          "dangerzone-image.js.sigstore.json",
+        ].sort(),
+      );
       const sums = await Deno.readTextFile(join(rel, "SHA256SUMS"));
-      assert.match(sums, new RegExp(`^[0-9a-f]{64} {2}${binary}\n[0-9a-f]{64} {2}dangerzone-image\\.js\n$`));
+      assert.match(
+        sums,
+        new RegExp(`^[0-9a-f]{64} {2}${binary}\n[0-9a-f]{64} {2}dangerzone-image\\.js\n$`),
+      );
 
       // What an air-gapped user does: sha256sum -c, then verify-bundle with the carried bundle.
       const check = await run("sha256sum", ["-c", "SHA256SUMS"], rel);
