@@ -199,25 +199,42 @@ function __dzImport(spec) {
 }
 `;
 
+/** `name@version` of the npm packages mod.ts's graph reaches (and their dependencies). */
 async function npmPackages(): Promise<string[]> {
   const info = JSON.parse(await deno(["info", "--json", join(ROOT, "mod.ts")])) as {
-    npmPackages?: Record<string, { name: string; version: string }>;
+    modules: { kind?: string; npmPackage?: string }[];
+    npmPackages?: Record<string, { name: string; version: string; dependencies?: string[] }>;
   };
-  return Object.values(info.npmPackages ?? {}).map((p) => `${p.name}@${p.version}`).sort();
+  const all = info.npmPackages ?? {};
+  const seen = new Set<string>();
+  const visit = (id: string) => {
+    if (seen.has(id) || !all[id]) return;
+    seen.add(id);
+    for (const dep of all[id].dependencies ?? []) visit(dep);
+  };
+  for (const m of info.modules) if (m.kind === "npm" && m.npmPackage) visit(m.npmPackage);
+  return [...seen].map((id) => `${all[id].name}@${all[id].version}`).sort();
 }
 
+/** The commit the tree is at, with a note when the tree differs from it. */
 async function gitCommit(): Promise<string | undefined> {
-  try {
-    const out = await new Deno.Command("git", {
-      args: ["rev-parse", "HEAD"],
-      cwd: ROOT,
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    return out.success ? decoder.decode(out.stdout).trim() : undefined;
-  } catch {
-    return undefined;
-  }
+  const git = async (args: string[]) => {
+    try {
+      const out = await new Deno.Command("git", {
+        args,
+        cwd: ROOT,
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      return out.success ? decoder.decode(out.stdout).trim() : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const head = await git(["rev-parse", "HEAD"]);
+  if (!head) return undefined;
+  const dirty = await git(["status", "--porcelain", "--untracked-files=no"]);
+  return dirty ? `${head} (with uncommitted changes)` : head;
 }
 
 /** Build the one-file bundle at `out` (atomically). */
@@ -255,7 +272,7 @@ export async function buildBundle(out = DEFAULT_OUT): Promise<BuiltBundle> {
       "// Run: deno run --no-config [permissions] dangerzone-image.js <command> …",
       `// Built by scripts/bundle.ts with deno bundle (Deno ${Deno.version.deno})` +
       (commit ? ` from commit ${commit}` : "") + ".",
-      `// npm packages resolved for the graph (deno.lock): ${packages.join(", ")}.`,
+      `// npm packages (pinned by deno.lock): ${packages.join(", ")}.`,
       "// The dispatcher comes first; the commands are in __dzProgram() at the end, which",
       "// runs (and loads node: modules) only when a command is run.",
       "",
