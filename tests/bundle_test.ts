@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { basename, join } from "node:path";
-import { buildBundle } from "../scripts/bundle.ts";
+import { buildBundle, ROOT } from "../scripts/bundle.ts";
 import { command as prepare } from "../commands/prepare-archive.ts";
 import { signBlob } from "../lib/publish/sign_blob.ts";
 import { startSigningLab } from "./helpers/signed_images.ts";
@@ -86,6 +86,22 @@ Deno.test("bundle: one file, alone in its folder, with the trusted root and Dang
   const cmdHelp = await runBundle([], ["verify-signatures", "--help"]);
   assert.equal(cmdHelp.code, 0, cmdHelp.err);
   assert.match(cmdHelp.out, /verify-signatures/);
+});
+
+Deno.test("bundle: reproducible (a second build is byte for byte the same) and location-free", async () => {
+  const { path } = await bundled();
+  const dir = await Deno.makeTempDir();
+  try {
+    const again = join(dir, "again.js");
+    await buildBundle(again);
+    const a = await Deno.readFile(path);
+    const b = await Deno.readFile(again);
+    assert.ok(a.length === b.length && a.every((x, i) => x === b[i]), "same bytes");
+    const text = dec.decode(a);
+    assert.ok(!text.includes(ROOT), "no path of the build machine inside");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test({
