@@ -11,17 +11,19 @@
  * Start-up: a plain bundle hoists every `node:` import to its top, and
  * loading Deno's Node compatibility layer alone costs 2–3× an empty
  * `deno run`, even for `--help`. So the file has two parts, both outputs of
- * `deno bundle`, in plain readable JavaScript:
+ * `deno bundle`:
  *
- * - the dispatcher: `mod.ts` bundled with `./commands/*` left external; it
+ * - the dispatcher (readable): `mod.ts` bundled with `./commands/*` left external; it
  *   answers `--help`, `--version` and unknown commands without loading
  *   anything, and its `import("./commands/NAME.ts")` calls are rewritten to
  *   `__dzImport("./commands/NAME.ts")`;
- * - the program: every command bundled into one ES module (the `deno bundle`
- *   of a generated entry that maps each of those specifiers to its command),
- *   turned into the body of `async function __dzProgram()` at the end of the
- *   file ({@linkcode programFunction}); V8 only pre-parses it until a
- *   command runs, and Deno's code cache keeps that cheap.
+ * - the program: every command bundled into one ES module (the `deno bundle
+ *   --check` of a generated entry that maps each of those specifiers to its
+ *   command), turned into the body of an async function
+ *   ({@linkcode programFunction}), minified with `--keep-names` (start-up
+ *   grows with the file's size: V8 still pre-parses what it does not run) and
+ *   scoped into `function __dzProgram()` at the end of the file
+ *   ({@linkcode scopeMinified}). Nothing of it runs until a command does.
  *
  * @module
  */
@@ -130,8 +132,8 @@ const NODE_IMPORT =
  * function: its `node:` imports become `await import("node:…")` at the
  * function's start (where ES imports are evaluated, before any code), and
  * its `export { MODULES }` its return value. A program with any other
- * import, or using `import.meta` beyond `main`, is refused: neither can be
- * served from inside a function. `createRequire(import.meta.url)` (which the
+ * import, or using `import.meta`, is refused: neither can be served from
+ * inside a function. `createRequire(import.meta.url)` (which the
  * bundle uses to `require` `node:` builtins only) gets a fixed file URL.
  */
 export function programFunction(code: string): string {
