@@ -78,16 +78,19 @@ Deno.test("bundle: node: imports become awaited imports at the top of __dzProgra
   }
 });
 
-Deno.test("bundle: the minified program stays in its own scope", async () => {
+Deno.test("bundle: the minified program is compiled on first use, strict, in its own scope", async () => {
   const wrapped = scopeMinified(
-    "var a=1;async function b(){return {MODULES:{v:a}}}export{b as __dzProgram};",
+    "var a=1;async function b(){return {MODULES:{v:a,strict:this===void 0}}}export{b as __dzProgram};",
   );
-  const f = new Function(`${wrapped}\nreturn [typeof a, __dzProgram()];`) as () => [
+  assert.doesNotMatch(wrapped, /^var a/m, "the program is a string, not code of the file");
+  const f = new Function(`${wrapped}\nreturn [__dzProgram(), typeof a, typeof b];`) as () => [
+    Promise<{ MODULES: { v: number; strict: boolean } }>,
     string,
-    Promise<{ MODULES: { v: number } }>,
+    string,
   ];
-  const [leaked, p] = f();
-  assert.equal(leaked, "undefined", "minified names do not leak");
-  assert.equal((await p).MODULES.v, 1);
+  const [p, a, b] = f();
+  assert.deepEqual([a, b], ["undefined", "undefined"], "minified names do not leak");
+  assert.deepEqual((await p).MODULES, { v: 1, strict: true });
+  assert.equal(typeof (globalThis as Record<string, unknown>).a, "undefined");
   assert.throws(() => scopeMinified("var a=1;"), BundleError);
 });

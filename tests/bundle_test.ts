@@ -66,14 +66,19 @@ Deno.test("bundle: one file, alone in its folder, with the trusted root and Dang
   const { dir, path } = await bundled();
   assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["dangerzone-image.js"]);
   const text = await Deno.readTextFile(path);
+  const m = text.match(/\nfunction __dzProgramSource\(\) \{\n {2}return (".*");\n\}\n$/s);
+  assert.ok(m, "the program is the string at the end");
+  const dispatcher = text.slice(0, m.index);
+  const program = JSON.parse(m[1]) as string;
   // Dangerzone's published key and the public-good Rekor are inside.
-  assert.ok(text.includes("MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE3CUlnwh825Z5wQAJV6TekEi6bCK2"));
-  assert.ok(text.includes("https://rekor.sigstore.dev"));
-  // Nothing to fetch at run time: the only imports are of node: builtins, when a command runs.
-  const imports = [...text.matchAll(/\bimport\s*\(\s*["']([^"']*)["']/g)].map((m) => m[1]);
+  assert.ok(program.includes("MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE3CUlnwh825Z5wQAJV6TekEi6bCK2"));
+  assert.ok(program.includes("https://rekor.sigstore.dev"));
+  // Nothing to fetch at run time: the dispatcher imports nothing, the program node: builtins only.
+  assert.ok(!/\bimport\s*\(|^import[\s{*]/m.test(dispatcher), "the dispatcher imports nothing");
+  const imports = [...program.matchAll(/\bimport\s*\(\s*["']([^"']*)["']/g)].map((i) => i[1]);
   assert.ok(imports.length > 0 && imports.every((s) => s.startsWith("node:")), imports.join(" "));
-  assert.ok(!/^import[\s{*]/m.test(text), "the dispatcher imports nothing up front");
-  assert.ok(!/\bimport\s*\(\s*[^"'\s]/.test(text), "no import of a computed specifier");
+  assert.ok(!/\bimport\s*\(\s*[^"'\s]/.test(program), "no import of a computed specifier");
+  assert.ok(!/^\s*import[\s{*]/m.test(program), "no static import left");
   // --help and --version answer without the program.
   const help = await runBundle([], ["--help"]);
   assert.equal(help.code, 0, help.err);
