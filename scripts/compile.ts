@@ -5,7 +5,7 @@
  *
  * What is embedded ({@linkcode EMBEDDINGS}): by default (`--embed bundle`)
  * the one-file bundle `dist/dangerzone-image.js` that `scripts/bundle.ts`
- * writes first, compiled with `--no-config` (≈0.42 MB embedded: the same
+ * writes first, compiled with `--no-config` (≈0.43 MB embedded: the same
  * bytes the bundle tests run, no `node_modules`); `--embed npm` compiles
  * `mod.ts` with `--exclude-unused-npm` and no `node_modules` directory
  * (≈4.7 MB embedded: the sources plus the npm packages the graph reaches).
