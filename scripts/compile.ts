@@ -1,7 +1,16 @@
 /**
- * `deno task compile [--target T]… [--out-dir DIR] [--timeout-seconds N]`:
+ * `deno task compile [--target T]… [--out-dir DIR] [--embed bundle|npm] [--timeout-seconds N]`:
  * build self-contained `dangerzone-image` binaries with `deno compile`, one
  * per target, into `dist/`, and write `dist/SHA256SUMS` (`sha256sum` format).
+ *
+ * What is embedded ({@linkcode EMBEDDINGS}): by default (`--embed bundle`)
+ * the one-file bundle `dist/dangerzone-image.js` that `scripts/bundle.ts`
+ * writes first, compiled with `--no-config` (≈0.43 MB embedded: the same
+ * bytes the bundle tests run, no `node_modules`); `--embed npm` compiles
+ * `mod.ts` with `--exclude-unused-npm` and no `node_modules` directory
+ * (≈4.7 MB embedded: the sources plus the npm packages the graph reaches).
+ * Embedding the whole `node_modules` tree (what `deno compile mod.ts` does
+ * with this `deno.json`) embeds ≈19.5 MB.
  *
  * `deno compile` needs the Deno runtime stub ("denort") of the pinned Deno
  * version for each target. It takes it, in order, from `DENORT_BIN` (a path
@@ -27,8 +36,8 @@
  * Nothing is read from the source tree at run time (the trusted root is
  * imported `with { type: "json" }`, the default key is a module), and every
  * command is a string-literal dynamic import, so no `--include` is needed.
- * Type checking stays on, and `--frozen-lockfile` pins the npm packages to
- * `deno.lock`.
+ * `--frozen-lockfile` pins the npm packages to `deno.lock` (the bundle is
+ * built with it and type-checked by `deno bundle --check`).
  *
  * A binary built for the host is run once (`--version`) before it is kept.
  *
@@ -39,6 +48,7 @@ import { createHash } from "node:crypto";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeFileAtomic } from "../lib/fs/atomic.ts";
+import { buildBundle, BundleError } from "./bundle.ts";
 
 /** Every target this project ships (`deno compile --target` names). */
 export const TARGETS = [
@@ -56,6 +66,8 @@ export type Target = typeof TARGETS[number];
 export const ENV_VARS: readonly string[] = [
   "HOME",
   "USERPROFILE",
+  "LOCALAPPDATA",
+  "TMPDIR",
   "PATH",
   "DANGERZONE_IMAGE_DATA_DIR",
   "DANGERZONE_IMAGE_TUF_URL",
@@ -67,10 +79,12 @@ export const ENV_VARS: readonly string[] = [
   "DOCKER_HOST",
   "REGISTRY_AUTH_FILE",
   "DOCKER_CONFIG",
+  "DOCKER_HOST",
   "HTTPS_PROXY",
   "https_proxy",
   "ALL_PROXY",
   "all_proxy",
+  "SIGSTORE_REKOR_PUBLIC_KEY",
   "COSIGN_PASSWORD",
   "COSIGN_PKCS11_MODULE_PATH",
   "COSIGN_PKCS11_PIN",
@@ -93,6 +107,15 @@ export const PERMISSION_FLAGS: readonly string[] = [
 /** Project root (where `deno.json` and `mod.ts` are). */
 export const ROOT: string = fileURLToPath(new URL("..", import.meta.url));
 
+/** How the program is embedded (see the module doc). */
+export const EMBEDDINGS = ["bundle", "npm"] as const;
+
+/** One of {@linkcode EMBEDDINGS}. */
+export type Embedding = typeof EMBEDDINGS[number];
+
+/** File name of the one-file bundle (the entry of `--embed bundle`). */
+export const BUNDLE_NAME = "dangerzone-image.js";
+
 /** File name of the binary for `target`. */
 export function outputName(target: Target): string {
   return `dangerzone-image-${target}${target.includes("windows") ? ".exe" : ""}`;
@@ -109,24 +132,33 @@ export function hostTarget(): Target | undefined {
   return isTarget(t) ? t : undefined;
 }
 
-/** The `deno` arguments that compile `entry` for `target` into `outDir`. */
+/**
+ * The `deno` arguments that compile for `target` into `outDir`. `bundle`:
+ * `entry` is the one-file bundle (default `outDir/dangerzone-image.js`),
+ * compiled without config or lockfile (it imports nothing but `node:`
+ * builtins). `npm`: `entry` is `mod.ts`, with the project's config,
+ * `--frozen-lockfile` and only the npm packages the graph reaches.
+ */
 export function compileArgs(
   target: Target,
-  options: { entry?: string; outDir?: string; config?: string } = {},
+  options: { entry?: string; outDir?: string; config?: string; embed?: Embedding } = {},
 ): string[] {
-  const entry = options.entry ?? join(ROOT, "mod.ts");
   const outDir = options.outDir ?? join(ROOT, "dist");
+  const embed = options.embed ?? "bundle";
+  const head = ["compile", "--target", target, "--output", join(outDir, outputName(target))];
+  if (embed === "bundle") {
+    const entry = options.entry ?? join(outDir, BUNDLE_NAME);
+    return [...head, "--no-config", "--no-lock", ...PERMISSION_FLAGS, entry];
+  }
   return [
-    "compile",
-    "--target",
-    target,
-    "--output",
-    join(outDir, outputName(target)),
+    ...head,
     "--config",
     options.config ?? join(ROOT, "deno.json"),
     "--frozen-lockfile",
+    "--node-modules-dir=none",
+    "--exclude-unused-npm",
     ...PERMISSION_FLAGS,
-    entry,
+    options.entry ?? join(ROOT, "mod.ts"),
   ];
 }
 
@@ -162,6 +194,7 @@ export interface CompileOptions {
   targets: Target[];
   outDir: string;
   timeoutSeconds: number;
+  embed: Embedding;
 }
 
 /** Parse this script's arguments. */
@@ -169,6 +202,7 @@ export function parseCompileArgs(args: string[]): CompileOptions {
   const targets: Target[] = [];
   let outDir = join(ROOT, "dist");
   let timeoutSeconds = 900;
+  let embed: Embedding = "bundle";
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const value = () => {
@@ -183,18 +217,24 @@ export function parseCompileArgs(args: string[]): CompileOptions {
       }
       if (!targets.includes(t)) targets.push(t);
     } else if (a === "--out-dir") outDir = value();
-    else if (a === "--timeout-seconds") {
+    else if (a === "--embed") {
+      const e = value();
+      if (!(EMBEDDINGS as readonly string[]).includes(e)) {
+        throw new CompileError(`--embed must be one of ${EMBEDDINGS.join(", ")}, not '${e}'`);
+      }
+      embed = e as Embedding;
+    } else if (a === "--timeout-seconds") {
       timeoutSeconds = Number(value());
       if (!Number.isInteger(timeoutSeconds) || timeoutSeconds <= 0) {
         throw new CompileError("--timeout-seconds needs a positive integer");
       }
     } else {
       throw new CompileError(
-        `unknown argument '${a}' (usage: compile.ts [--target T]… [--out-dir DIR] [--timeout-seconds N])`,
+        `unknown argument '${a}' (usage: compile.ts [--target T]… [--out-dir DIR] [--embed bundle|npm] [--timeout-seconds N])`,
       );
     }
   }
-  return { targets: targets.length ? targets : [...TARGETS], outDir, timeoutSeconds };
+  return { targets: targets.length ? targets : [...TARGETS], outDir, timeoutSeconds, embed };
 }
 
 /** How the runtime stub for a target will be found. */
@@ -359,6 +399,10 @@ export async function main(args: string[]): Promise<number> {
       denoExec: Deno.execPath(),
     });
     await Deno.mkdir(opts.outDir, { recursive: true });
+    if (opts.embed === "bundle") {
+      const b = await buildBundle(join(opts.outDir, BUNDLE_NAME));
+      console.error(`wrote ${b.path} (${b.size} bytes), the program every binary embeds`);
+    }
     const env: Record<string, string> = denortBin ? { DENORT_BIN: denortBin } : {};
     for (const target of opts.targets) {
       const src = plan.get(target)!;
@@ -368,22 +412,22 @@ export async function main(args: string[]): Promise<number> {
         })`,
       );
       await runCompile(
-        compileArgs(target, { outDir: opts.outDir }),
+        compileArgs(target, { outDir: opts.outDir, embed: opts.embed }),
         env,
         opts.timeoutSeconds,
       );
       if (target === hostTarget()) await smokeTest(join(opts.outDir, outputName(target)));
     }
-    // SHA256SUMS covers every shipped binary present in the output directory.
+    // SHA256SUMS covers the bundle and every shipped binary present in the output directory.
     const entries: { name: string; sha256: string }[] = [];
-    for (const t of TARGETS) {
-      const p = join(opts.outDir, outputName(t));
+    for (const name of [BUNDLE_NAME, ...TARGETS.map(outputName)]) {
+      const p = join(opts.outDir, name);
       try {
         await Deno.stat(p);
       } catch {
         continue;
       }
-      entries.push({ name: outputName(t), sha256: await sha256File(p) });
+      entries.push({ name, sha256: await sha256File(p) });
     }
     const sums = sha256sumsText(entries);
     await writeFileAtomic(join(opts.outDir, "SHA256SUMS"), new TextEncoder().encode(sums), {
@@ -393,7 +437,7 @@ export async function main(args: string[]): Promise<number> {
     console.error(`wrote ${join(opts.outDir, "SHA256SUMS")} (check with: sha256sum -c SHA256SUMS)`);
     return 0;
   } catch (e) {
-    if (e instanceof CompileError) {
+    if (e instanceof CompileError || e instanceof BundleError) {
       console.error(`compile: ${e.message}`);
       return 3;
     }

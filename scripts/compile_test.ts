@@ -7,9 +7,12 @@
  */
 import assert from "node:assert/strict";
 import { join, relative } from "node:path";
+import { buildBundle } from "./bundle.ts";
 import {
+  BUNDLE_NAME,
   compileArgs,
   denortCachePath,
+  EMBEDDINGS,
   ENV_VARS,
   hostTarget,
   outputName,
@@ -55,26 +58,42 @@ async function runtimeSources(): Promise<string[]> {
   return files.sort();
 }
 
-Deno.test("compile: one command line per target, with the baked permissions", () => {
+Deno.test("compile: one command line per target and embedding, with the baked permissions", () => {
   assert.equal(TARGETS.length, 5);
-  const names = new Set<string>();
-  for (const t of TARGETS) {
-    const args = compileArgs(t, { outDir: "/out", entry: "/src/mod.ts", config: "/src/deno.json" });
-    assert.equal(args[0], "compile");
-    assert.equal(args[args.indexOf("--target") + 1], t);
-    const output = args[args.indexOf("--output") + 1];
-    assert.equal(output, `/out/${outputName(t)}`);
-    names.add(output);
-    assert.equal(args.at(-1), "/src/mod.ts");
-    assert.equal(args[args.indexOf("--config") + 1], "/src/deno.json");
-    for (const f of PERMISSION_FLAGS) assert.ok(args.includes(f), f);
-    // Never everything, never unchecked, never FFI (which is --allow-all in disguise).
-    for (const bad of ["-A", "--allow-all", "--no-check", "--allow-ffi", "--allow-import"]) {
-      assert.ok(!args.some((a) => a === bad || a.startsWith(`${bad}=`)), bad);
+  for (const embed of EMBEDDINGS) {
+    const names = new Set<string>();
+    for (const t of TARGETS) {
+      const args = compileArgs(t, {
+        outDir: "/out",
+        entry: "/src/entry",
+        config: "/src/deno.json",
+        embed,
+      });
+      assert.equal(args[0], "compile");
+      assert.equal(args[args.indexOf("--target") + 1], t);
+      const output = args[args.indexOf("--output") + 1];
+      assert.equal(output, `/out/${outputName(t)}`);
+      names.add(output);
+      assert.equal(args.at(-1), "/src/entry");
+      if (embed === "npm") {
+        assert.equal(args[args.indexOf("--config") + 1], "/src/deno.json");
+        assert.ok(args.includes("--frozen-lockfile"));
+        assert.ok(args.includes("--exclude-unused-npm"));
+        assert.ok(args.includes("--node-modules-dir=none"), "no node_modules tree embedded");
+      } else {
+        // The bundle imports nothing but node: builtins: no config, lockfile or npm.
+        assert.ok(args.includes("--no-config") && args.includes("--no-lock"));
+      }
+      for (const f of PERMISSION_FLAGS) assert.ok(args.includes(f), f);
+      // Never everything, never unchecked, never FFI (which is --allow-all in disguise).
+      for (const bad of ["-A", "--allow-all", "--no-check", "--allow-ffi", "--allow-import"]) {
+        assert.ok(!args.some((a) => a === bad || a.startsWith(`${bad}=`)), bad);
+      }
     }
-    assert.ok(args.includes("--frozen-lockfile"));
+    assert.equal(names.size, 5, "distinct outputs");
   }
-  assert.equal(names.size, 5, "distinct outputs");
+  // The default embedding is the bundle in the output directory.
+  assert.equal(compileArgs(TARGETS[0], { outDir: "/out" }).at(-1), `/out/${BUNDLE_NAME}`);
   assert.equal(outputName("x86_64-pc-windows-msvc"), "dangerzone-image-x86_64-pc-windows-msvc.exe");
   assert.equal(outputName("aarch64-apple-darwin"), "dangerzone-image-aarch64-apple-darwin");
   const run = PERMISSION_FLAGS.find((f) => f.startsWith("--allow-run="));
@@ -90,6 +109,9 @@ Deno.test("compile: argument parsing selects targets and rejects unknown ones", 
     ["aarch64-apple-darwin"],
   );
   assert.equal(parseCompileArgs(["--out-dir", "/x"]).outDir, "/x");
+  assert.equal(parseCompileArgs([]).embed, "bundle");
+  assert.equal(parseCompileArgs(["--embed", "npm"]).embed, "npm");
+  assert.throws(() => parseCompileArgs(["--embed", "tree"]), /--embed must be one of/);
   assert.throws(() => parseCompileArgs(["--target", "riscv64-linux"]), /unknown target/);
   assert.throws(() => parseCompileArgs(["--target"]), /needs a value/);
   assert.throws(() => parseCompileArgs(["--frobnicate"]), /unknown argument/);
@@ -100,10 +122,9 @@ Deno.test("compile: every flag used exists in the pinned Deno's `deno compile --
   const help = await deno(["compile", "--help"]);
   assert.equal(help.code, 0, help.stderr);
   const known = new Set(help.stdout.match(/--[a-z][a-z0-9-]*/g) ?? []);
-  const used = compileArgs(TARGETS[0]).filter((a) => a.startsWith("--")).map((a) =>
-    a.split("=")[0]
-  );
-  assert.ok(used.length >= 8);
+  const used = EMBEDDINGS.flatMap((embed) => compileArgs(TARGETS[0], { embed }))
+    .filter((a) => a.startsWith("--")).map((a) => a.split("=")[0]);
+  assert.ok(used.length >= 16);
   for (const flag of used) assert.ok(known.has(flag), `${flag} is not in deno compile --help`);
   // And the target names are Deno's: `deno compile --target` rejects others.
   const bad = await deno(["compile", "--target", "nonsense-target", "--output", "/dev/null", "x"]);
@@ -210,10 +231,16 @@ Deno.test("compile: the module graph is embeddable (literal imports, no source r
   }
   // The trusted root is imported as data, so it is embedded.
   assert.ok(names.has("lib/trust/public_good_trusted_root.json"));
-  // `mod.ts --help` loads only the dispatcher: its static imports are types only.
+  // `mod.ts --help` loads only the dispatcher: its static imports are the option table,
+  // the argument parser and the command registry (lazy loaders), nothing else.
+  const DISPATCHER = ["./lib/cli/global_options.ts", "./lib/cli/args.ts", "./lib/cli/commands.ts"];
   const mod = local.find((m) => m.specifier === `file://${join(ROOT, "mod.ts")}`)!;
   const eager = (mod.dependencies ?? []).filter((d) => d.code && !d.isDynamic);
-  assert.deepEqual(eager.map((d) => d.specifier), [], "mod.ts imports code eagerly");
+  assert.deepEqual(
+    eager.map((d) => d.specifier).filter((s) => !DISPATCHER.includes(s)),
+    [],
+    "mod.ts imports code eagerly",
+  );
 
   // The source itself: no computed imports, no reading of source files at run time.
   const forbidden: [RegExp, string][] = [
@@ -248,24 +275,41 @@ Deno.test("compile: the baked --allow-env list covers every variable the code re
 });
 
 Deno.test({
-  name: "compile: the host build embeds the whole graph (deno compile with the CLI as stub)",
+  name: "compile: the host build embeds the bundle alone, or the graph without unused npm",
   ignore: hostTarget() === undefined,
   async fn() {
     // The real runtime stub cannot be downloaded here; the deno CLI stands in
-    // for it so that `deno compile` runs its full graph, type-check and
-    // embedding steps with our exact flags. (The output is not runnable: it
-    // is the CLI with a payload it ignores; the script refuses this stub.)
+    // for it so that `deno compile` runs its full graph and embedding steps
+    // with our exact flags. (The output is not runnable: it is the CLI with a
+    // payload it ignores; the script refuses this stub.) What the binary adds
+    // to its stub is the embedded payload.
     const dir = await Deno.makeTempDir();
     try {
-      const res = await deno(compileArgs(hostTarget()!, { outDir: dir }), {
-        DENORT_BIN: Deno.execPath(),
-      });
-      assert.equal(res.code, 0, res.stderr);
-      const listing = res.stdout + res.stderr;
+      const cli = (await Deno.stat(Deno.execPath())).size;
+      const bundle = await buildBundle(join(dir, BUNDLE_NAME));
+      const target = hostTarget()!;
+      const env = { DENORT_BIN: Deno.execPath() };
+      const b = await deno(compileArgs(target, { outDir: dir, embed: "bundle" }), env);
+      assert.equal(b.code, 0, b.stderr);
+      const listing = b.stdout + b.stderr;
+      assert.ok(listing.includes(BUNDLE_NAME), listing);
+      assert.doesNotMatch(listing, /node_modules|\.ts \(/, "nothing but the bundle embedded");
+      const payload = (await Deno.stat(join(dir, outputName(target)))).size - cli;
+      assert.ok(payload > bundle.size && payload < 8_000_000, `payload ${payload}`);
+
+      const n = await deno(compileArgs(target, { outDir: dir, embed: "npm" }), env);
+      assert.equal(n.code, 0, n.stderr);
+      const npmListing = n.stdout + n.stderr;
       for (const f of ["public_good_trusted_root.json", "dangerzone_key.ts", "verify.ts"]) {
-        assert.ok(listing.includes(f), `${f} not embedded`);
+        assert.ok(npmListing.includes(f), `${f} not embedded`);
       }
-      assert.ok((await Deno.stat(join(dir, outputName(hostTarget()!)))).size > 1_000_000);
+      assert.doesNotMatch(
+        npmListing,
+        /\bmock\b/,
+        "npm packages the graph does not reach are left out",
+      );
+      const npmPayload = (await Deno.stat(join(dir, outputName(target)))).size - cli;
+      assert.ok(npmPayload > payload && npmPayload < 15_000_000, `payload ${npmPayload}`);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -299,7 +343,12 @@ Deno.test({
       if (res.code === 0) {
         // A connected machine: the binary was built and ran; SHA256SUMS checks.
         const sums = await Deno.readTextFile(join(dir, "SHA256SUMS"));
-        assert.match(sums, new RegExp(`^[0-9a-f]{64} {2}${outputName(hostTarget()!)}\\n$`));
+        assert.match(
+          sums,
+          new RegExp(
+            `^[0-9a-f]{64} {2}${outputName(hostTarget()!)}\\n[0-9a-f]{64} {2}${BUNDLE_NAME}\\n$`,
+          ),
+        );
         const check = await new Deno.Command("sha256sum", { args: ["-c", "SHA256SUMS"], cwd: dir })
           .output();
         assert.equal(check.code, 0);
@@ -307,7 +356,10 @@ Deno.test({
           args: ["--help"],
           stdout: "piped",
         }).output();
-        assert.match(decoder.decode(v.stdout), /Usage: dangerzone-image <command>/);
+        assert.match(
+          decoder.decode(v.stdout),
+          /Usage: dangerzone-image \[global options\] <command>/,
+        );
       } else {
         assert.equal(res.code, 3, res.stderr);
         const lines = res.stderr.trim().split("\n").filter((l) => l.startsWith("compile:"));

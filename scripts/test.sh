@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The README's test command (and what .ci/run runs): on a clean Debian machine with node/npm (as root, CI=true,
 # no stdin, network only to npm + Debian mirrors) install what is missing,
-# then run `deno task check` and `deno task test`.
+# then run `deno task check`, `deno publish --dry-run` and `deno task test`.
 #
 # Last line printed: `tests: N passed, N failed, N skipped`.
 # Exit status: deno test's status; non-zero as well if it ran no tests or if
-# `deno task check` failed (tests still run so their output is available).
+# `deno task check` or `deno publish --dry-run` failed (tests still run so their output is
+# available).
 set -euo pipefail
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -21,6 +22,16 @@ log "deno task check"
 deno task check </dev/null || check_status=$?
 if ((check_status != 0)); then
   log "deno task check FAILED (status $check_status); running the tests anyway"
+fi
+
+# The JSR package as it would be published (name, exports, licence, slow types); offline
+# except the npm registry. --allow-dirty: what is checked is the package, not the git state.
+publish_status=0
+log "deno publish --dry-run"
+deno publish --dry-run --allow-dirty </dev/null || publish_status=$?
+if ((publish_status != 0)); then
+  log "deno publish --dry-run FAILED (status $publish_status); running the tests anyway"
+  ((check_status != 0)) || check_status=$publish_status
 fi
 
 out="$(mktemp -t dz-ci-test.XXXXXX)"
@@ -46,7 +57,7 @@ if [[ -z $summary ]] || ((passed + failed == 0)); then
   log "deno test ran no tests"
 fi
 if ((check_status != 0)); then
-  log "note: deno task check failed (status $check_status)"
+  log "note: deno task check or deno publish --dry-run failed (status $check_status)"
 fi
 
 # Must stay the last line of output.

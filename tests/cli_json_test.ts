@@ -190,6 +190,21 @@ Deno.test({
       await expect("sign", [image1, ...signArgs, "--rekor-url", lab.rekorUrl, "--bundle"], 0);
       await expect("sign", [`${lab.reg.host}/${repo}:latest`, ...signArgs], 2);
 
+      // sign-blob, and a missing file
+      const blob = join(dir, "blob.bin");
+      await Deno.writeTextFile(blob, "release artifact");
+      const blobArgs = ["--key", `${prefix}.key`, "--trusted-root", lab.rootPath];
+      await expect(
+        "sign-blob",
+        [blob, "--bundle", `${blob}.sigstore.json`, ...blobArgs, "--rekor-url", lab.rekorUrl],
+        0,
+      );
+      await expect(
+        "sign-blob",
+        [join(dir, "missing.bin"), "--bundle", join(dir, "m.json"), ...blobArgs],
+        2,
+      );
+
       // tag
       await expect("tag", [image1, "v1"], 0);
       await expect("tag", [`${lab.reg.host}/${repo}@sha256:${"1".repeat(64)}`, "v0"], 3);

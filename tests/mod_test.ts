@@ -5,6 +5,7 @@ import { COMMANDS, main, usage } from "../mod.ts";
 const CONTRACT = [
   "attest-provenance",
   "sign",
+  "sign-blob",
   "generate-key-pair",
   "tag",
   "login",

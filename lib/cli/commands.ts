@@ -20,6 +20,10 @@ export const COMMANDS: Record<string, { summary: string; load(): Promise<{ comma
       summary: "sign IMAGE@DIGEST the cosign way (key file or PKCS#11 token)",
       load: () => import("../../commands/sign.ts"),
     },
+    "sign-blob": {
+      summary: "sign a file into a Sigstore bundle (cosign sign-blob), logged in Rekor",
+      load: () => import("../../commands/sign-blob.ts"),
+    },
     "generate-key-pair": {
       summary: "write a cosign-compatible encrypted key pair",
       load: () => import("../../commands/generate-key-pair.ts"),
