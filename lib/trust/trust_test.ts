@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import { createRequire } from "node:module";
-import { TrustMaterialError } from "../cli/errors.ts";
+import { TrustMaterialError, UsageError } from "../cli/errors.ts";
 import { testdata, testdataOrSkip } from "../../tests/helpers/testdata.ts";
 import { trustedRootFromSeeds } from "../../scripts/refresh_trusted_root.ts";
 import { defaultTrustedKey, loadTrustedKey, parseTrustedKey } from "./trusted_key.ts";
@@ -70,7 +70,11 @@ Deno.test("default key is Dangerzone's published key, key id = sha256 of the fil
 Deno.test("trusted key: private keys and garbage are refused", () => {
   const { privateKey } = crypto.generateKeyPairSync("ec", { namedCurve: "P-256" });
   const priv = privateKey.export({ format: "pem", type: "pkcs8" }) as string;
-  assert.throws(() => parseTrustedKey(enc.encode(priv), "k"), TrustMaterialError);
+  // A private key where the public one is expected is a usage mistake (exit 2).
+  assert.throws(
+    () => parseTrustedKey(enc.encode(priv), "k"),
+    (e: unknown) => e instanceof UsageError && e.exitCode === 2 && /private key/.test(e.message),
+  );
   assert.throws(() => parseTrustedKey(enc.encode("hello"), "k"), /not a PEM public key/);
   const broken = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n";
   assert.throws(() => parseTrustedKey(enc.encode(broken), "k"), /cannot parse/);

@@ -64,7 +64,7 @@ Deno.test({
       assert.equal(code, 0, s1.err.join("\n"));
       const r1 = JSON.parse(s1.out[0]);
       assert.equal(r1.signatures, 1);
-      assert.equal(typeof r1.tlog.logIndex, "number");
+      assert.equal(typeof r1.tlog[0].logIndex, "number");
       assert.ok(!s1.out.concat(s1.err).join("\n").includes(PIN));
 
       // The PIN from COSIGN_PKCS11_PIN, the key by id: a second signature is appended.
