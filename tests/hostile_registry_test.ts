@@ -168,7 +168,7 @@ Deno.test({
       return base(req, url);
     });
     const r = await upgrade(reg.host);
-    await assertRefused(r, reg.host, { seconds: 30, match: /HTTP 404/ });
+    await assertRefused(r, reg.host, { seconds: 30, match: /no such image\/tag latest/ });
   },
 });
 

@@ -105,7 +105,7 @@ Deno.test({
     assert.equal(code, 3);
     assert.equal(lines.length, 1, lines.join("\n"));
     assert.match(lines[0], /cannot reach/);
-    await assert.rejects(() => client.getManifest("dz/dead", "moved"), /404/);
+    await assert.rejects(() => client.getManifest("dz/dead", "moved"), /no such image\/tag moved/);
 
     const bad: string[] = [];
     const usage = await tag.main(
