@@ -437,6 +437,8 @@ export async function checkUpdateState(s: UpdateState): Promise<StateReport> {
       }
     } else if (rel === recordFile) {
       // read below
+    } else if (/^partial\/[0-9a-f]{64}$/.test(rel)) {
+      // The resume area: a blob cut by the kill, kept to continue (re-hashed before reuse).
     } else {
       problems.push(`unexpected file in the data dir: ${rel}`);
     }
