@@ -21,6 +21,7 @@ import {
 import { parseCosignSignatureList } from "../lib/signatures/cosign_list.ts";
 import { verifyCosignSignatures } from "../lib/signatures/verify.ts";
 import { onPath } from "../lib/runtime/exec.ts";
+import { canStartDockerd, startDockerd } from "./helpers/dockerd.ts";
 
 const dec = new TextDecoder();
 const opts = { sanitizeResources: false, sanitizeOps: false };
@@ -104,7 +105,9 @@ Deno.test({
     });
     assert.ok(v.ok, JSON.stringify(v.reports));
 
-    // The members, in tarfile's order: ./, blobs (sorted), dangerzone.json, index.json, oci-layout.
+    // The members, in tarfile's order: ./, blobs (sorted), dangerzone.json, index.json,
+    // manifest.json (ours alone: docker-archive's list, so `docker load -i` of Engine < 25
+    // takes the archive too), oci-layout.
     const members = await tarMembers(out);
     const names = [...members.keys()];
     const blobs = names.filter((n) => n.startsWith("./blobs/sha256/"));
@@ -115,6 +118,7 @@ Deno.test({
       ...[...blobs].sort(),
       "./dangerzone.json",
       "./index.json",
+      "./manifest.json",
       "./oci-layout",
     ]);
     // Dangerzone's own archive of the same image, from a cosign-save layout, by Python.
@@ -124,7 +128,11 @@ Deno.test({
       const theirs = join(lab.dir, "theirs.tar");
       await dangerzoneTar(layout, theirs);
       const their = await tarMembers(theirs);
-      assert.deepEqual(names, [...their.keys()], "the same members in the same order");
+      assert.deepEqual(
+        names.filter((n) => n !== "./manifest.json"),
+        [...their.keys()],
+        "the same members in the same order (and docker-archive's manifest.json)",
+      );
       for (const [name, bytes] of their) {
         assert.deepEqual(members.get(name), bytes, `${name}: the same bytes`);
       }
@@ -318,5 +326,39 @@ Deno.test({
     assert.ok(
       images2.some((i: { Id: string }) => `sha256:${i.Id}` === idx2.amd64.configDescriptor.digest),
     );
+  },
+});
+
+Deno.test({
+  name: "docker load -i (Engine 20.10, docker-archive reader) takes our archive as it is",
+  ignore: !canStartDockerd(),
+  ...opts,
+  async fn() {
+    await using lab = await startSigningLab();
+    await using dockerd = await startDockerd();
+    const trust = ["--key", lab.keyPath, "--trusted-root", lab.rootPath];
+    const repo = "dz/dockerload";
+    const idx = await recursivelySigned(lab, repo);
+    const out = join(lab.dir, "dz.tar");
+    assert.equal(
+      await prepare.main(
+        ["--output", out, `${lab.reg.host}/${repo}`, "--platform", "linux/amd64", ...trust],
+        sinks().sinks,
+      ),
+      0,
+    );
+    // Still Dangerzone's archive, and still ours.
+    await dangerzoneChecks(out);
+    const loaded = await dockerd.docker("load", "-i", out);
+    assert.match(loaded, new RegExp(`Loaded image: ${lab.reg.host}/${repo}:latest`));
+    const id = (await dockerd.docker(
+      "image",
+      "inspect",
+      "--format",
+      "{{.Id}}",
+      `${lab.reg.host}/${repo}:latest`,
+    ))
+      .trim();
+    assert.equal(id, idx.amd64.configDescriptor.digest);
   },
 });

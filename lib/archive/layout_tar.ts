@@ -19,6 +19,13 @@ export const OCI_LAYOUT_FILE = "oci-layout";
 /** The layout index. */
 export const INDEX_FILE = "index.json";
 
+/**
+ * `manifest.json`, docker-archive's list of images (what `docker load` of
+ * Engine < 25 reads): written so that `docker load -i` takes the archive as
+ * it is; never read for anything that counts (the layout is the archive).
+ */
+export const DOCKER_MANIFEST_FILE = "manifest.json";
+
 /** `kind` annotation values cosign save writes. */
 export const KIND = {
   imageIndex: "dev.cosignproject.cosign/imageIndex",
@@ -57,7 +64,14 @@ export class ArchiveError extends VerificationError {
 /** What a tar entry is, once its name is accepted. */
 export type EntryKind =
   | { kind: "dir" }
-  | { kind: "json"; file: typeof OCI_LAYOUT_FILE | typeof INDEX_FILE | typeof DANGERZONE_MANIFEST }
+  | {
+    kind: "json";
+    file:
+      | typeof OCI_LAYOUT_FILE
+      | typeof INDEX_FILE
+      | typeof DANGERZONE_MANIFEST
+      | typeof DOCKER_MANIFEST_FILE;
+  }
   | { kind: "blob"; digest: string };
 
 const BLOB_NAME = /^blobs\/sha256\/([0-9a-f]{64})$/;
@@ -114,7 +128,10 @@ export function classifyEntry(rawName: string, type: string | undefined): {
       `archive entry '${printable(name)}' is a ${t}; only regular files are allowed`,
     );
   }
-  if (name === OCI_LAYOUT_FILE || name === INDEX_FILE || name === DANGERZONE_MANIFEST) {
+  if (
+    name === OCI_LAYOUT_FILE || name === INDEX_FILE || name === DANGERZONE_MANIFEST ||
+    name === DOCKER_MANIFEST_FILE
+  ) {
     return { name, entry: { kind: "json", file: name } };
   }
   const m = BLOB_NAME.exec(name);

@@ -402,6 +402,7 @@ export async function prepareArchive(req: PrepareRequest): Promise<PrepareResult
     documents,
     blobs,
     ...(req.tufChain ? { tuf: req.tufChain } : {}),
+    repoTag: `${reference.registry}/${reference.repository}:${reference.tag ?? "latest"}`,
   };
   const written = await writeArchive(req.output, source, plan, {
     progress,

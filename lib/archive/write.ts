@@ -4,11 +4,16 @@
  * `tarfile.add(dir, arcname=".")`), streamed:
  *
  * - members `./`, `./blobs/`, `./blobs/sha256/`, every blob in name order,
- *   `./dangerzone.json`, `./index.json`, `./oci-layout` (tarfile's sorted walk);
+ *   `./dangerzone.json`, `./index.json`, [`./manifest.json`,] `./oci-layout`
+ *   (tarfile's sorted walk);
  * - `./dangerzone.json`: the full cosign index (image, `sigs`, `atts`, …);
  * - `./index.json`: the same document with only the image entries, so
  *   `podman load -i` and `docker load -i` take the archive as it is;
  * - both as Python's `json.dump` writes them, `./oci-layout` as `cosign save` does;
+ * - for a single-platform image, `./manifest.json` (docker-archive's image
+ *   list, its config and layers named by their `blobs/sha256/…` paths, as
+ *   Docker ≥ 25 writes it too), so that `docker load -i` of Docker Engine
+ *   20.10–24, which reads only that, loads the archive as it is;
  * - when given, the TUF chain behind the trusted root that verified the image,
  *   under `./dangerzone-image/tuf/` (extra members: Dangerzone's loader and
  *   `podman load -i` read only the layout's own files).
@@ -27,7 +32,13 @@ import { writeStreamAtomic } from "../fs/atomic.ts";
 import type { ImageSource } from "../image/source.ts";
 import { digestHex } from "../registry/digest.ts";
 import { type Descriptor, type ImageIndex, OCI_INDEX } from "../registry/media_types.ts";
-import { DANGERZONE_MANIFEST, imagesOnly, INDEX_FILE, OCI_LAYOUT_FILE } from "./layout_tar.ts";
+import {
+  DANGERZONE_MANIFEST,
+  DOCKER_MANIFEST_FILE,
+  imagesOnly,
+  INDEX_FILE,
+  OCI_LAYOUT_FILE,
+} from "./layout_tar.ts";
 import { pythonJson } from "./python_json.ts";
 import { type TarPart, tarStream } from "./tar_stream.ts";
 
@@ -41,6 +52,8 @@ export interface ArchivePlan {
   blobs: Descriptor[];
   /** TUF chain files (`N.root.json`, `timestamp.json`, …) to carry under {@linkcode TUF_ARCHIVE_DIR}. */
   tuf?: ReadonlyMap<string, Uint8Array>;
+  /** `name:tag` the image is loaded under by `docker load -i` (docker-archive `RepoTags`). */
+  repoTag?: string;
 }
 
 /** Where an archive carries the TUF chain of its trusted root. */
@@ -56,6 +69,30 @@ export interface ArchiveWritten {
 
 const FIXED_MTIME = new Date(0);
 const encoder = new TextEncoder();
+
+/**
+ * docker-archive's `manifest.json` for the archive's image, when it is a
+ * single-platform manifest held in `plan.documents` (an index has no
+ * docker-archive form); undefined otherwise.
+ */
+export function dockerManifest(plan: ArchivePlan): Uint8Array | undefined {
+  const image = plan.index[0];
+  const bytes = image ? plan.documents.get(image.digest) : undefined;
+  if (!bytes) return undefined;
+  let m: { config?: { digest?: string }; layers?: { digest?: string }[]; manifests?: unknown };
+  try {
+    m = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return undefined;
+  }
+  if (m.manifests !== undefined || !m.config?.digest || !Array.isArray(m.layers)) return undefined;
+  const path = (d: string) => `blobs/sha256/${digestHex(d)}`;
+  return encoder.encode(JSON.stringify([{
+    Config: path(m.config.digest),
+    RepoTags: plan.repoTag ? [plan.repoTag] : null,
+    Layers: m.layers.map((l) => path(l.digest!)),
+  }]));
+}
 
 /** `oci-layout` byte for byte as `cosign save` (go-containerregistry) writes it. */
 export const COSIGN_OCI_LAYOUT = '{\n    "imageLayoutVersion": "1.0.0"\n}';
@@ -152,6 +189,9 @@ export async function writeArchive(
     }
     yield file(`./${DANGERZONE_MANIFEST}`, indexes.full);
     yield file(`./${INDEX_FILE}`, indexes.images);
+    // In tarfile's sorted order, between index.json and oci-layout.
+    const docker = dockerManifest(plan);
+    if (docker) yield file(`./${DOCKER_MANIFEST_FILE}`, docker);
     yield file(`./${OCI_LAYOUT_FILE}`, encoder.encode(COSIGN_OCI_LAYOUT));
   }
 
