@@ -15,7 +15,7 @@ import { sha256Digest } from "../lib/registry/digest.ts";
 import { isIndexType, OCI_EMPTY, OCI_INDEX, OCI_MANIFEST } from "../lib/registry/media_types.ts";
 import { cosignAttestationToBundle } from "../lib/signatures/bundle_convert.ts";
 import { attestationFromLayer, cosignManifestLayers } from "../lib/signatures/cosign_layers.ts";
-import { dsseBundle, fulcioLeaf, keyPair, startFixture } from "../lib/bundle/test_fixtures.ts";
+import { dsseBundle, fulcioLeaf, keyPair, startFixture } from "./helpers/bundle_fixtures.ts";
 import { GITHUB_ACTIONS_ISSUER } from "../lib/provenance/policy.ts";
 import { verifyFoundBundle } from "../lib/provenance/verify_provenance.ts";
 import { parseTrustedRoot } from "../lib/trust/trusted_root.ts";

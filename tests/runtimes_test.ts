@@ -11,7 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildImage, type BuiltImage } from "../lib/image/build.ts";
+import { buildImage, type BuiltImage } from "./helpers/image_build.ts";
 import { OciLayout } from "../lib/oci/layout.ts";
 import { LayoutSource } from "../lib/image/source.ts";
 import { CliRuntime } from "../lib/runtime/cli_runtime.ts";

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { packTar, type TarEntry } from "modern-tar";
-import { buildImage } from "../image/build.ts";
+import { buildImage } from "../../tests/helpers/image_build.ts";
 import { sha256Digest } from "../registry/digest.ts";
 import { OCI_INDEX } from "../registry/media_types.ts";
 import { extractArchive, openArchive } from "./read.ts";

@@ -21,7 +21,7 @@ import {
   startFixture,
   statementFor,
   SUBJECT,
-} from "./test_fixtures.ts";
+} from "../../tests/helpers/bundle_fixtures.ts";
 
 const enc = new TextEncoder();
 const hexOf = (b: Uint8Array) => crypto.createHash("sha256").update(b).digest("hex");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { OciLayout } from "./layout.ts";
-import { buildImage } from "../image/build.ts";
+import { buildImage } from "../../tests/helpers/image_build.ts";
 import { DigestMismatchError } from "../cli/errors.ts";
 import { sha256Digest } from "../registry/digest.ts";
 

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildImage, type BuiltImage } from "../image/build.ts";
+import { buildImage, type BuiltImage } from "../../tests/helpers/image_build.ts";
 import { OciLayout } from "../oci/layout.ts";
 import { LayoutSource } from "../image/source.ts";
 import { OciStoreRuntime } from "./oci_store.ts";

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { VerificationError } from "../cli/errors.ts";
 import { KeyObjectSigner } from "../keys/signer.ts";
 import { cosignSignStatement, createDsseBundle } from "../publish/bundle_sign.ts";
-import { keyPair, messageBundle } from "../bundle/test_fixtures.ts";
+import { keyPair, messageBundle } from "../../tests/helpers/bundle_fixtures.ts";
 import { startLocalSigstore } from "../../scripts/local_sigstore.ts";
 import { parseTrustedKey, type TrustedKey } from "../trust/trusted_key.ts";
 import { loadTrustedRoot } from "../trust/trusted_root.ts";

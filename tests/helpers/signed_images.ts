@@ -15,8 +15,8 @@
 
 import { join } from "node:path";
 import { RegistryClient } from "../../lib/registry/client.ts";
-import { buildImage, type BuiltImage } from "../../lib/image/build.ts";
-import { pushImage } from "../../lib/registry/push.ts";
+import { buildImage, type BuiltImage } from "./image_build.ts";
+import { pushImage } from "./image_push.ts";
 import { signImage } from "../../lib/publish/sign_image.ts";
 import { generateCosignKeyPair } from "../../lib/keys/private_key.ts";
 import { type Signer, signerFromKeyFile } from "../../lib/keys/signer.ts";

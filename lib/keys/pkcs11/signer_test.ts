@@ -19,7 +19,7 @@ import {
   SOFTHSM_MODULE,
   softHsmOrSkip,
   type SoftHsmToken,
-} from "./softhsm_testing.ts";
+} from "../../../tests/helpers/softhsm.ts";
 
 const ignore = softHsmOrSkip();
 const data = new TextEncoder().encode(
