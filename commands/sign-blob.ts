@@ -11,7 +11,7 @@
  */
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
-import { IoError, UsageError } from "../lib/cli/errors.ts";
+import { IoError, UsageError } from "../lib/errors/errors.ts";
 import { writeFileAtomic } from "../lib/fs/atomic.ts";
 import { cosignPasswordProvider } from "../lib/keys/password.ts";
 import { signerFromKeyRef } from "../lib/keys/signer.ts";

@@ -5,7 +5,7 @@
  */
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
-import { UsageError } from "../lib/cli/errors.ts";
+import { UsageError } from "../lib/errors/errors.ts";
 import { cosignPasswordProvider } from "../lib/keys/password.ts";
 import { signerFromKeyRef } from "../lib/keys/signer.ts";
 import { signImage } from "../lib/publish/sign_image.ts";

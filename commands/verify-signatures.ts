@@ -5,7 +5,7 @@
  */
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
-import { IoError, UsageError, VerificationError } from "../lib/cli/errors.ts";
+import { IoError, UsageError, VerificationError } from "../lib/errors/errors.ts";
 import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
 import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
 import { type SignatureReport, verifySignatureListText } from "../lib/signatures/verify.ts";

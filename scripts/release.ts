@@ -26,7 +26,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { errorLine, exitCodeOf } from "../lib/cli/command.ts";
-import { UsageError } from "../lib/cli/errors.ts";
+import { UsageError } from "../lib/errors/errors.ts";
 import { writeFileAtomic } from "../lib/fs/atomic.ts";
 import { cosignPasswordProvider } from "../lib/keys/password.ts";
 import { signerFromKeyRef } from "../lib/keys/signer.ts";

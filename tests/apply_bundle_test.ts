@@ -33,7 +33,7 @@ import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
 import { applyVerifiedUpdate, type UpdateRequest } from "../lib/update/apply.ts";
 import { verifyLocalImage } from "../lib/update/verify_local.ts";
 import { readInstalled } from "../lib/update/installed.ts";
-import { VerificationError } from "../lib/cli/errors.ts";
+import { VerificationError } from "../lib/errors/errors.ts";
 
 function newSigner() {
   const { privateKey } = crypto.generateKeyPairSync("ec", { namedCurve: "P-256" });

@@ -12,7 +12,7 @@ import { RegistryClient } from "../lib/registry/client.ts";
 import { buildImage } from "./helpers/image_build.ts";
 import { pushImage } from "./helpers/image_push.ts";
 import { sha256Digest } from "../lib/registry/digest.ts";
-import { AuthError } from "../lib/cli/errors.ts";
+import { AuthError } from "../lib/errors/errors.ts";
 import { startRegistry, type TestRegistry } from "./helpers/registry.ts";
 import { startFaultProxy } from "./helpers/fault_proxy.ts";
 import { type Recorder, startRecorder } from "./helpers/hostile_server.ts";

@@ -11,7 +11,7 @@ import { buildImage } from "./helpers/image_build.ts";
 import { pushImage } from "./helpers/image_push.ts";
 import { startSocks5Proxy } from "./helpers/socks5.ts";
 import { startRegistry } from "./helpers/registry.ts";
-import type { GlobalOptions } from "../lib/cli/command.ts";
+import type { GlobalOptions } from "../lib/config/options.ts";
 
 function globals(extra: Partial<GlobalOptions>): GlobalOptions {
   return {

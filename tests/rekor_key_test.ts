@@ -12,7 +12,7 @@ import { loadTrustedRoot, REKOR_PUBLIC_KEY_ENV } from "../lib/trust/trusted_root
 import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
 import { verifySignatureListText } from "../lib/signatures/verify.ts";
 import { command as verifySignatures } from "../commands/verify-signatures.ts";
-import { TrustMaterialError } from "../lib/cli/errors.ts";
+import { TrustMaterialError } from "../lib/errors/errors.ts";
 
 const ignore = testdataOrSkip("SIGSTORE_REKOR_PUBLIC_KEY");
 const KEY_ID = "95b432860b272938246b10e1cfc89a24e1db352b3aebaa799c4284c42c46bd95";

@@ -19,7 +19,7 @@ import { onPath } from "../lib/runtime/exec.ts";
 import { OCI_INDEX } from "../lib/registry/media_types.ts";
 import { sha256Digest } from "../lib/registry/digest.ts";
 import type { Manifest } from "../lib/registry/client.ts";
-import { DigestMismatchError, RuntimeError, VerificationError } from "../lib/cli/errors.ts";
+import { DigestMismatchError, RuntimeError, VerificationError } from "../lib/errors/errors.ts";
 import { canStartDockerd, startDockerd } from "./helpers/dockerd.ts";
 import { parseImageManifest } from "../lib/runtime/image_manifest.ts";
 

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 import type { ImageIndex } from "../registry/media_types.ts";
 import { COSIGN_KIND } from "../oci/layout.ts";
 

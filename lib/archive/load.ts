@@ -13,9 +13,9 @@
  * @module
  */
 
-import { UsageError, VerificationError } from "../cli/errors.ts";
+import { UsageError, VerificationError } from "../errors/errors.ts";
 import { acceptedIdentities, repositoryOf } from "../signatures/signed_identity.ts";
-import type { Progress } from "../cli/progress.ts";
+import type { Progress } from "../progress/progress.ts";
 import { applyVerifiedUpdate, type UpdateRequest, type UpdateResult } from "../update/apply.ts";
 import { fetchCosignSignatures } from "../image/signatures.ts";
 import { fetchSigstoreBundles } from "../image/bundles.ts";

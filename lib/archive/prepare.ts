@@ -14,8 +14,8 @@
  * @module
  */
 
-import { UsageError, VerificationError } from "../cli/errors.ts";
-import type { Progress } from "../cli/progress.ts";
+import { UsageError, VerificationError } from "../errors/errors.ts";
+import type { Progress } from "../progress/progress.ts";
 import type { Manifest } from "../registry/client.ts";
 import type { ImageSource } from "../image/source.ts";
 import { fetchCosignSignatureLayers } from "../image/signatures.ts";

@@ -14,8 +14,8 @@
 import { readAllLimited } from "../fs/read_limited.ts";
 import { join } from "node:path";
 import { createTarDecoder } from "../npm/modern_tar.ts";
-import { DigestMismatchError, DzError, IoError, UsageError } from "../cli/errors.ts";
-import type { Progress } from "../cli/progress.ts";
+import { DigestMismatchError, DzError, IoError, UsageError } from "../errors/errors.ts";
+import type { Progress } from "../progress/progress.ts";
 import { createHash } from "node:crypto";
 import { digestHex } from "../registry/digest.ts";
 import { byteStreamFrom, intoReader } from "../fs/byte_stream.ts";

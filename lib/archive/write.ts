@@ -21,8 +21,8 @@
  * @module
  */
 
-import type { Progress, Transfer } from "../cli/progress.ts";
-import { DzError, IoError } from "../cli/errors.ts";
+import type { Progress, Transfer } from "../progress/progress.ts";
+import { DzError, IoError } from "../errors/errors.ts";
 import { writeStreamAtomic } from "../fs/atomic.ts";
 import type { ImageSource } from "../image/source.ts";
 import { digestHex } from "../registry/digest.ts";

@@ -5,7 +5,7 @@
  * an otherwise perfect keyless bundle fail.
  */
 import assert from "node:assert/strict";
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 import { parseTrustedRoot } from "../trust/trusted_root.ts";
 import { startLocalSigstore } from "../../scripts/local_sigstore.ts";
 import { bytesArtifact } from "./artifact.ts";

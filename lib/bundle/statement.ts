@@ -8,7 +8,7 @@
  * @module
  */
 
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 import { isRecord } from "../signatures/fields.ts";
 
 /** DSSE payload type of an in-toto statement. */

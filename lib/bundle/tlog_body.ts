@@ -27,7 +27,7 @@
 import { Buffer } from "node:buffer";
 import crypto from "node:crypto";
 import type { TransparencyLogEntry } from "../npm/sigstore_bundle.ts";
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 import { isRecord } from "../signatures/fields.ts";
 
 /** What the signature covers, as the log entry must record it. */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import crypto from "node:crypto";
 import type { TransparencyLogEntry } from "@sigstore/bundle";
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 import { checkTlogBody, type SignedContent } from "./tlog_body.ts";
 import { keyPair } from "../../tests/helpers/bundle_fixtures.ts";
 

@@ -41,7 +41,7 @@ import {
   Verifier,
   type VerifierOptions,
 } from "../npm/sigstore_verify.ts";
-import { SignatureFormatError, VerificationError } from "../cli/errors.ts";
+import { SignatureFormatError, VerificationError } from "../errors/errors.ts";
 import { installNodeVerifyShim } from "../crypto/node_verify_shim.ts";
 import {
   type IdentityPolicy,

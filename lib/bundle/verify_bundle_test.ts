@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import crypto from "node:crypto";
 import { bundleToJSON } from "@sigstore/bundle";
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 import { parseTrustedRoot, publicGoodTrustedRoot } from "../trust/trusted_root.ts";
 import { parseTrustedKey, type TrustedKey } from "../trust/trusted_key.ts";
 import { cosignAttestationToBundle } from "../signatures/bundle_convert.ts";

@@ -7,7 +7,7 @@
  */
 
 import { dirname, join } from "node:path";
-import { DzError, IoError } from "../cli/errors.ts";
+import { DzError, IoError } from "../errors/errors.ts";
 import { intoReader } from "./byte_stream.ts";
 import { withInterrupt } from "../transfer/interrupt.ts";
 

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { DzError, NetworkError, VerificationError } from "../cli/errors.ts";
+import { DzError, NetworkError, VerificationError } from "../errors/errors.ts";
 import type { Manifest } from "../registry/client.ts";
 import { referrersTag } from "../registry/client.ts";
 import { parseDigest } from "../registry/digest.ts";

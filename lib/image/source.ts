@@ -7,8 +7,8 @@
  * @module
  */
 
-import type { GlobalOptions } from "../cli/command.ts";
-import type { Transfer } from "../cli/progress.ts";
+import type { GlobalOptions } from "../config/options.ts";
+import type { Transfer } from "../progress/progress.ts";
 import {
   cosignAttestationTag,
   cosignSignatureTag,

@@ -25,7 +25,7 @@
 
 import { scryptAsync } from "../npm/noble_hashes_scrypt.ts";
 import { xsalsa20poly1305 } from "../npm/noble_ciphers_salsa.ts";
-import { KeyDecryptError, KeyFormatError } from "../cli/errors.ts";
+import { KeyDecryptError, KeyFormatError } from "../errors/errors.ts";
 import { decodeBase64Strict, decodePem, encodeBase64, encodePem } from "./pem.ts";
 
 /** PEM label cosign writes today. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { Buffer } from "node:buffer";
-import { KeyDecryptError, KeyFormatError } from "../cli/errors.ts";
+import { KeyDecryptError, KeyFormatError } from "../errors/errors.ts";
 import { testdata, testdataOrSkip } from "../../tests/helpers/testdata.ts";
 import {
   COSIGN_PRIVATE_KEY_LABEL,

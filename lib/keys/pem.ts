@@ -6,7 +6,7 @@
  * @module
  */
 
-import { KeyFormatError } from "../cli/errors.ts";
+import { KeyFormatError } from "../errors/errors.ts";
 
 /** One decoded PEM block. */
 export interface PemBlock {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { KeyFormatError } from "../cli/errors.ts";
+import { KeyFormatError } from "../errors/errors.ts";
 import { decodeBase64Strict, decodePem, encodeBase64, encodePem } from "./pem.ts";
 
 Deno.test("encodePem/decodePem round trip with 64-column lines and a final newline", () => {

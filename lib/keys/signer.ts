@@ -8,7 +8,7 @@
 
 import { type KeyObject, sign as nodeSign } from "node:crypto";
 import { Buffer } from "node:buffer";
-import { KeyFormatError } from "../cli/errors.ts";
+import { KeyFormatError } from "../errors/errors.ts";
 import type { PasswordProvider } from "./password.ts";
 import { isEcP256, publicKeyPem, readPrivateKeyFile } from "./private_key.ts";
 import { signerFromPkcs11Uri } from "./pkcs11/signer.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createPublicKey, generateKeyPairSync, verify } from "node:crypto";
 import { Buffer } from "node:buffer";
-import { KeyFormatError, UsageError } from "../cli/errors.ts";
+import { KeyFormatError, UsageError } from "../errors/errors.ts";
 import { testdata, testdataOrSkip } from "../../tests/helpers/testdata.ts";
 import { fixedPasswordProvider, type PasswordProvider } from "./password.ts";
 import { generateCosignKeyPair } from "./private_key.ts";

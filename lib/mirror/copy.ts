@@ -25,9 +25,9 @@
  * @module
  */
 
-import type { Progress } from "../cli/progress.ts";
-import { silentProgress } from "../cli/progress.ts";
-import { RegistryError } from "../cli/errors.ts";
+import type { Progress } from "../progress/progress.ts";
+import { silentProgress } from "../progress/progress.ts";
+import { RegistryError } from "../errors/errors.ts";
 import {
   cosignAttestationTag,
   cosignSignatureTag,

@@ -9,7 +9,7 @@
  */
 
 import { join } from "node:path";
-import { DigestMismatchError, IoError, VerificationError } from "../cli/errors.ts";
+import { DigestMismatchError, IoError, VerificationError } from "../errors/errors.ts";
 import { digestHex, digestingByteStream, parseDigest, sha256Digest } from "../registry/digest.ts";
 import { type Descriptor, type ImageIndex, OCI_INDEX } from "../registry/media_types.ts";
 import { fsyncDir, writeFileAtomic, writeStreamAtomic } from "../fs/atomic.ts";

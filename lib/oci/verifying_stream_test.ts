@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { isVerifyingStream, OciLayout, verifyingStream } from "./layout.ts";
-import { DigestMismatchError } from "../cli/errors.ts";
+import { DigestMismatchError } from "../errors/errors.ts";
 import { sha256Digest } from "../registry/digest.ts";
 import { writeStreamAtomic } from "../fs/atomic.ts";
 

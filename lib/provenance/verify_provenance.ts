@@ -14,7 +14,7 @@
  */
 
 import { Buffer } from "node:buffer";
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 import { digestArtifact } from "../bundle/artifact.ts";
 import { parseBundle, verifyBundle } from "../bundle/verify_bundle.ts";
 import { fetchSigstoreBundles, type FoundBundle } from "../image/bundles.ts";

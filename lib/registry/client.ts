@@ -13,8 +13,8 @@ import {
   InvalidReferenceError,
   NetworkError,
   RegistryError,
-} from "../cli/errors.ts";
-import type { Transfer } from "../cli/progress.ts";
+} from "../errors/errors.ts";
+import type { Transfer } from "../progress/progress.ts";
 import { digestHex, digestingByteStream, parseDigest, sha256Digest } from "./digest.ts";
 import {
   type Descriptor,

@@ -9,7 +9,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { DigestMismatchError, InvalidReferenceError } from "../cli/errors.ts";
+import { DigestMismatchError, InvalidReferenceError } from "../errors/errors.ts";
 import { passThroughBytes } from "../fs/byte_stream.ts";
 
 const SHA256 = /^sha256:[a-f0-9]{64}$/;

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { InvalidReferenceError } from "../cli/errors.ts";
+import { InvalidReferenceError } from "../errors/errors.ts";
 import { parseDigest } from "./digest.ts";
 
 /** Is `tag` a tag by the distribution grammar `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`? */

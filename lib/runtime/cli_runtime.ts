@@ -26,13 +26,13 @@
  * @module
  */
 
-import type { Progress } from "../cli/progress.ts";
-import { silentProgress } from "../cli/progress.ts";
+import type { Progress } from "../progress/progress.ts";
+import { silentProgress } from "../progress/progress.ts";
 import type { Manifest } from "../registry/client.ts";
 import type { ImageManifest } from "../registry/media_types.ts";
 import type { ImageSource } from "../image/source.ts";
 import { OciLayout } from "../oci/layout.ts";
-import { DigestMismatchError, RuntimeError, VerificationError } from "../cli/errors.ts";
+import { DigestMismatchError, RuntimeError, VerificationError } from "../errors/errors.ts";
 import { sha256Digest } from "../registry/digest.ts";
 import type {
   ContainerRuntime,

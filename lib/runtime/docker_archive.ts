@@ -12,8 +12,8 @@
  * @module
  */
 
-import type { Progress } from "../cli/progress.ts";
-import { silentProgress } from "../cli/progress.ts";
+import type { Progress } from "../progress/progress.ts";
+import { silentProgress } from "../progress/progress.ts";
 import type { ImageSource } from "../image/source.ts";
 import type { Descriptor, ImageManifest } from "../registry/media_types.ts";
 import { digestHex } from "../registry/digest.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 import type { Descriptor, ImageIndex, ImageManifest } from "../registry/media_types.ts";
 import { isIndexType } from "../registry/media_types.ts";
 import { parseDigest } from "../registry/digest.ts";

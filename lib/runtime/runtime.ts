@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Progress } from "../cli/progress.ts";
+import type { Progress } from "../progress/progress.ts";
 import type { Manifest } from "../registry/client.ts";
 import type { ImageManifest } from "../registry/media_types.ts";
 import type { ImageSource } from "../image/source.ts";

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { OciLayout } from "../oci/layout.ts";
 import { LayoutSource } from "../image/source.ts";
 import { sha256Digest } from "../registry/digest.ts";
-import { DigestMismatchError } from "../cli/errors.ts";
+import { DigestMismatchError } from "../errors/errors.ts";
 import { stageImage } from "./stage.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);

@@ -10,7 +10,7 @@
 import { Buffer } from "node:buffer";
 import crypto from "node:crypto";
 import { type Bundle, bundleFromJSON, type SerializedBundle } from "../npm/sigstore_bundle.ts";
-import { SignatureFormatError } from "../cli/errors.ts";
+import { SignatureFormatError } from "../errors/errors.ts";
 import { encodeBase64 } from "./base64.ts";
 import type { CosignAttestation, CosignSignature, RekorBundle } from "./model.ts";
 

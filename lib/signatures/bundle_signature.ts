@@ -19,7 +19,7 @@
  * @module
  */
 
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 import { digestArtifact } from "../bundle/artifact.ts";
 import { IN_TOTO_PAYLOAD_TYPE } from "../bundle/statement.ts";
 import { parseBundle, verifyBundle } from "../bundle/verify_bundle.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import { join } from "node:path";
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 import { KeyObjectSigner } from "../keys/signer.ts";
 import { cosignSignStatement, createDsseBundle } from "../publish/bundle_sign.ts";
 import { keyPair, messageBundle } from "../../tests/helpers/bundle_fixtures.ts";

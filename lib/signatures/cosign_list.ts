@@ -8,7 +8,7 @@
  * @module
  */
 
-import { SignatureFormatError } from "../cli/errors.ts";
+import { SignatureFormatError } from "../errors/errors.ts";
 import { encodeBase64 } from "./base64.ts";
 import {
   b64Field,

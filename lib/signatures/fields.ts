@@ -7,7 +7,7 @@
  * @module
  */
 
-import { SignatureFormatError } from "../cli/errors.ts";
+import { SignatureFormatError } from "../errors/errors.ts";
 import { decodeBase64Strict, decodeHexStrict, encodeBase64 } from "./base64.ts";
 import type { CosignDownloadEntry, RekorBundle } from "./model.ts";
 

@@ -29,7 +29,7 @@ import {
 } from "../npm/sigstore_verify.ts";
 import { verifyTLogInclusion } from "../npm/sigstore_verify_tlog.ts";
 import { X509Certificate } from "../npm/sigstore_core.ts";
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 import { installNodeVerifyShim } from "../crypto/node_verify_shim.ts";
 import { trustMaterialFor } from "../trust/trusted_root.ts";
 import { cosignAttestationToBundle } from "./bundle_convert.ts";

@@ -30,7 +30,7 @@ import {
   Verifier,
 } from "../npm/sigstore_verify.ts";
 import type { Bundle } from "../npm/sigstore_bundle.ts";
-import { SignatureFormatError, VerificationError } from "../cli/errors.ts";
+import { SignatureFormatError, VerificationError } from "../errors/errors.ts";
 import { installNodeVerifyShim } from "../crypto/node_verify_shim.ts";
 import { type LoadedTrustedRoot, trustMaterialFor } from "../trust/trusted_root.ts";
 import type { TrustedKey } from "../trust/trusted_key.ts";

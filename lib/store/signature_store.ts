@@ -11,7 +11,7 @@
  */
 
 import { join } from "node:path";
-import { IoError, SignatureFormatError } from "../cli/errors.ts";
+import { IoError, SignatureFormatError } from "../errors/errors.ts";
 import { parseCosignSignatureList, toCosignDownloadJson } from "../signatures/cosign_list.ts";
 import type { CosignSignature } from "../signatures/model.ts";
 import { PRIVATE, writeFileAtomic } from "../fs/atomic.ts";

@@ -8,7 +8,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { NetworkError, RegistryError, VerificationError } from "../cli/errors.ts";
+import { NetworkError, RegistryError, VerificationError } from "../errors/errors.ts";
 import { isRecord } from "../signatures/fields.ts";
 
 /** The public-good Rekor. */

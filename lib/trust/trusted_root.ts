@@ -16,7 +16,7 @@
 import { TrustedRoot } from "../npm/sigstore_protobuf_specs.ts";
 import { toTrustMaterial, type TrustMaterial } from "../npm/sigstore_verify.ts";
 import { createHash, createPublicKey } from "node:crypto";
-import { DzError, EXIT_USAGE, IoError, TrustMaterialError } from "../cli/errors.ts";
+import { DzError, EXIT_USAGE, IoError, TrustMaterialError } from "../errors/errors.ts";
 import { type EnvReader, readEnv } from "../config/paths.ts";
 import publicGoodRoot from "./public_good_trusted_root.json" with { type: "json" };
 

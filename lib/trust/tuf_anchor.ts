@@ -12,7 +12,7 @@
  */
 
 import seeds from "../npm/sigstore_tuf_seeds.ts";
-import { IoError, TrustMaterialError, UsageError } from "../cli/errors.ts";
+import { IoError, TrustMaterialError, UsageError } from "../errors/errors.ts";
 import type { EnvReader } from "../config/paths.ts";
 import { decodeBase64Strict } from "../signatures/base64.ts";
 

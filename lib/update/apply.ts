@@ -22,9 +22,9 @@
  */
 
 import { join } from "node:path";
-import type { Progress } from "../cli/progress.ts";
-import { silentProgress } from "../cli/progress.ts";
-import { DigestMismatchError, RollbackError, VerificationError } from "../cli/errors.ts";
+import type { Progress } from "../progress/progress.ts";
+import { silentProgress } from "../progress/progress.ts";
+import { DigestMismatchError, RollbackError, VerificationError } from "../errors/errors.ts";
 import type { ImageSource } from "../image/source.ts";
 import type { Manifest } from "../registry/client.ts";
 import { parseDigest, sha256Digest } from "../registry/digest.ts";

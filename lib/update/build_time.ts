@@ -6,7 +6,7 @@
  * @module
  */
 
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 import type { ImageSource } from "../image/source.ts";
 import type { Manifest } from "../registry/client.ts";
 import { parseImageManifest } from "../runtime/image_manifest.ts";

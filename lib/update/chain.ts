@@ -7,7 +7,7 @@
  * @module
  */
 
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 import { sha256Digest } from "../registry/digest.ts";
 import { parseImageIndex, parseImageManifest } from "../runtime/image_manifest.ts";
 import { decodeField, type InstalledRecord } from "./installed.ts";

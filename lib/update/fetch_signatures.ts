@@ -12,7 +12,7 @@
  * @module
  */
 
-import { RegistryError } from "../cli/errors.ts";
+import { RegistryError } from "../errors/errors.ts";
 import { cosignSignatureTag, type Manifest } from "../registry/client.ts";
 import type { RegistrySource } from "../image/source.ts";
 import { sha256Digest } from "../registry/digest.ts";

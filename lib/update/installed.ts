@@ -12,7 +12,7 @@
 
 import { join } from "node:path";
 import { Buffer } from "node:buffer";
-import { IoError } from "../cli/errors.ts";
+import { IoError } from "../errors/errors.ts";
 import { sha256Digest } from "../registry/digest.ts";
 import { PRIVATE, writeFileAtomic } from "../fs/atomic.ts";
 

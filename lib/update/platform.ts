@@ -5,7 +5,7 @@
  * @module
  */
 
-import { DzError, EXIT_USAGE, UsageError } from "../cli/errors.ts";
+import { DzError, EXIT_USAGE, UsageError } from "../errors/errors.ts";
 import type { Descriptor, ImageIndex, Platform } from "../registry/media_types.ts";
 
 /** A platform to select. */

@@ -13,7 +13,12 @@
  * @module
  */
 
-import { DigestMismatchError, DzError, NetworkError, RegistryError } from "../../lib/cli/errors.ts";
+import {
+  DigestMismatchError,
+  DzError,
+  NetworkError,
+  RegistryError,
+} from "../../lib/errors/errors.ts";
 import { buildImage, type BuiltImage } from "../helpers/image_build.ts";
 import { OciLayout } from "../../lib/oci/layout.ts";
 import { RegistryClient } from "../../lib/registry/client.ts";

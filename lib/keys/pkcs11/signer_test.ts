@@ -9,7 +9,7 @@ import { createPublicKey, generateKeyPairSync, verify } from "node:crypto";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DzError, PasswordUnavailableError, Pkcs11Error, UsageError } from "../../cli/errors.ts";
+import { DzError, PasswordUnavailableError, Pkcs11Error, UsageError } from "../../errors/errors.ts";
 import { fixedPasswordProvider } from "../password.ts";
 import { signerFromKeyRef } from "../signer.ts";
 import { Pkcs11Module } from "./module.ts";
