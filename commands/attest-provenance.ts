@@ -6,7 +6,7 @@
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
 import { UsageError } from "../lib/errors/errors.ts";
-import { openSource } from "../lib/image/source.ts";
+import { openSource } from "../lib/archive/open_source.ts";
 import { displayImage, formatProvenanceText, provenanceJson } from "../lib/provenance/report.ts";
 import { verifyProvenance } from "../lib/provenance/verify_provenance.ts";
 import { parseImageReference } from "../lib/registry/reference.ts";

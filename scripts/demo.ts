@@ -18,7 +18,7 @@ import { startLocalSigstore } from "./local_sigstore.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
 import { buildImage } from "../tests/helpers/image_build.ts";
 import { pushImage } from "../tests/helpers/image_push.ts";
-import { OCI_INDEX } from "../lib/registry/media_types.ts";
+import { OCI_INDEX } from "../lib/oci/media_types.ts";
 import { RegistrySource } from "../lib/image/source.ts";
 import { fetchCosignSignatures } from "../lib/image/signatures.ts";
 import { toCosignDownloadJson } from "../lib/signatures/cosign_list.ts";

@@ -19,8 +19,8 @@ import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
 import { extractArchive } from "../lib/archive/read.ts";
 import { startSigningLab } from "./helpers/signed_images.ts";
 import { startFaultProxy } from "./helpers/fault_proxy.ts";
-import { OCI_INDEX } from "../lib/registry/media_types.ts";
-import { sha256Digest } from "../lib/registry/digest.ts";
+import { OCI_INDEX } from "../lib/oci/media_types.ts";
+import { sha256Digest } from "../lib/digest/digest.ts";
 
 function sinks() {
   const out: string[] = [];

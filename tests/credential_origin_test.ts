@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { RegistryClient } from "../lib/registry/client.ts";
 import { buildImage } from "./helpers/image_build.ts";
 import { pushImage } from "./helpers/image_push.ts";
-import { sha256Digest } from "../lib/registry/digest.ts";
+import { sha256Digest } from "../lib/digest/digest.ts";
 import { AuthError } from "../lib/errors/errors.ts";
 import { startRegistry, type TestRegistry } from "./helpers/registry.ts";
 import { startFaultProxy } from "./helpers/fault_proxy.ts";

@@ -14,7 +14,7 @@ import { repositoryOf } from "../lib/signatures/signed_identity.ts";
 import { OciLayout } from "../lib/oci/layout.ts";
 import { buildImage } from "./helpers/image_build.ts";
 import { pushImage } from "./helpers/image_push.ts";
-import { sha256Digest } from "../lib/registry/digest.ts";
+import { sha256Digest } from "../lib/digest/digest.ts";
 
 async function run(cmd: typeof upgrade, args: string[]) {
   const out: string[] = [];

@@ -32,7 +32,7 @@ import {
   isIndexType,
   OCI_MANIFEST,
   type Platform,
-} from "../registry/media_types.ts";
+} from "../oci/media_types.ts";
 import type { RegistryReference } from "../registry/reference.ts";
 import { COSIGN_KIND, REF_NAME } from "../oci/layout.ts";
 import { type VerifiedSignature, verifyCosignSignatures } from "../signatures/verify.ts";

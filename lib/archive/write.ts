@@ -25,11 +25,11 @@ import type { Progress, Transfer } from "../progress/progress.ts";
 import { DzError, IoError } from "../errors/errors.ts";
 import { writeStreamAtomic } from "../fs/atomic.ts";
 import type { ImageSource } from "../image/source.ts";
-import { digestHex } from "../registry/digest.ts";
-import { type Descriptor, type ImageIndex, OCI_INDEX } from "../registry/media_types.ts";
+import { digestHex } from "../digest/digest.ts";
+import { type Descriptor, type ImageIndex, OCI_INDEX } from "../oci/media_types.ts";
 import { DANGERZONE_MANIFEST, imagesOnly, INDEX_FILE, OCI_LAYOUT_FILE } from "./layout_tar.ts";
 import { pythonJson } from "./python_json.ts";
-import { type TarPart, tarStream } from "./tar_stream.ts";
+import { type TarPart, tarStream } from "../tar/tar_stream.ts";
 
 /** What goes into an archive. */
 export interface ArchivePlan {

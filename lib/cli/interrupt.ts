@@ -12,7 +12,7 @@
  * @module
  */
 
-import { InterruptedError, interruptProcess, interruptSignal } from "../transfer/interrupt.ts";
+import { InterruptedError, interruptProcess, interruptSignal } from "../process/interrupt.ts";
 import { ResumeStore } from "../transfer/resume_store.ts";
 
 const SIGNALS: Deno.Signal[] = Deno.build.os === "windows"

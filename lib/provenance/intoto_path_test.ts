@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { VerificationError } from "../errors/errors.ts";
-import { openSource } from "../image/source.ts";
+import { openSource } from "../archive/open_source.ts";
 import type { GlobalOptions } from "../config/options.ts";
 import { hasIntotoV001Entry, verifyIntotoV001Attestation } from "../signatures/intoto_tlog.ts";
 import type { CosignAttestation } from "../signatures/model.ts";

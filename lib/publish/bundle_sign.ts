@@ -19,21 +19,21 @@ import crypto from "node:crypto";
 import { dsse } from "../npm/sigstore_core.ts";
 import type { Signer } from "../keys/signer.ts";
 import { referrersTag, type RegistryClient } from "../registry/client.ts";
-import { sha256Digest } from "../registry/digest.ts";
+import { sha256Digest } from "../digest/digest.ts";
 import {
   type Descriptor,
   type ImageIndex,
   OCI_EMPTY,
   OCI_INDEX,
   OCI_MANIFEST,
-} from "../registry/media_types.ts";
+} from "../oci/media_types.ts";
 import { IN_TOTO_PAYLOAD_TYPE } from "../bundle/statement.ts";
 import {
   COSIGN_SIGN_PREDICATE_TYPE,
   type VerifiedBundleSignature,
   verifyBundleSignature,
 } from "../signatures/bundle_signature.ts";
-import { isRecord } from "../signatures/fields.ts";
+import { isRecord } from "../json/record.ts";
 import {
   bundleTlogEntry,
   type RekorEntry as RekorV1Entry,

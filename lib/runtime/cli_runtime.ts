@@ -29,11 +29,11 @@
 import type { Progress } from "../progress/progress.ts";
 import { silentProgress } from "../progress/progress.ts";
 import type { Manifest } from "../registry/client.ts";
-import type { ImageManifest } from "../registry/media_types.ts";
+import type { ImageManifest } from "../oci/media_types.ts";
 import type { ImageSource } from "../image/source.ts";
 import { OciLayout } from "../oci/layout.ts";
 import { DigestMismatchError, RuntimeError, VerificationError } from "../errors/errors.ts";
-import { sha256Digest } from "../registry/digest.ts";
+import { sha256Digest } from "../digest/digest.ts";
 import type {
   ContainerRuntime,
   ContentCheck,
@@ -44,7 +44,7 @@ import type {
 import { repositoryOf } from "../signatures/signed_identity.ts";
 import { stageImage } from "./stage.ts";
 import { failureLine, runTool, type ToolOutput } from "./exec.ts";
-import { parseImageIndex, parseImageManifest } from "./image_manifest.ts";
+import { parseImageIndex, parseImageManifest } from "../oci/manifest.ts";
 import { makePodmanStagingDir, podmanLayoutName } from "./podman_staging.ts";
 import { dockerArchiveStream } from "./docker_archive.ts";
 import { checkDockerArchive } from "./export_check.ts";

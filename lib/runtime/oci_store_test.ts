@@ -11,7 +11,7 @@ import { LayoutSource } from "../image/source.ts";
 import { OciStoreRuntime } from "./oci_store.ts";
 import { selectRuntime } from "./select.ts";
 import { CliRuntime } from "./cli_runtime.ts";
-import { parseImageManifest } from "./image_manifest.ts";
+import { parseImageManifest } from "../oci/manifest.ts";
 
 async function layoutWith(dir: string, images: BuiltImage[]): Promise<OciLayout> {
   const l = await OciLayout.openOrCreate(dir);

@@ -8,7 +8,7 @@
 
 import type { Progress } from "../progress/progress.ts";
 import type { Manifest } from "../registry/client.ts";
-import type { ImageManifest } from "../registry/media_types.ts";
+import type { ImageManifest } from "../oci/media_types.ts";
 import type { ImageSource } from "../image/source.ts";
 
 /** An image as a runtime holds it. */

@@ -12,16 +12,16 @@
  */
 
 import { SignatureFormatError } from "../errors/errors.ts";
-import { encodeBase64 } from "./base64.ts";
+import { encodeBase64 } from "../encoding/base64.ts";
 import {
   b64Field,
   bad,
-  isRecord,
   parsePemCertificates,
   parseRekorBundle,
   parseRfc3161,
   rawBundle,
 } from "./fields.ts";
+import { isRecord } from "../json/record.ts";
 import type { CosignAttestation, CosignSignature, DsseEnvelope } from "./model.ts";
 
 /** Annotation keys cosign puts on signature / attestation layers. */

@@ -7,7 +7,7 @@ import {
   parseCosignSignatureList,
   toCosignDownloadJson,
 } from "./cosign_list.ts";
-import { decodeBase64Strict } from "./base64.ts";
+import { decodeBase64Strict } from "../encoding/base64.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;

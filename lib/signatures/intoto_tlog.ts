@@ -33,8 +33,8 @@ import { VerificationError } from "../errors/errors.ts";
 import { installNodeVerifyShim } from "../crypto/node_verify_shim.ts";
 import { trustMaterialFor } from "../trust/trusted_root.ts";
 import { cosignAttestationToBundle } from "./bundle_convert.ts";
-import { isRecord } from "./fields.ts";
-import { toVerificationPolicy } from "./identity.ts";
+import { isRecord } from "../json/record.ts";
+import { toVerificationPolicy } from "../sigstore/identity.ts";
 import type { CosignAttestation } from "./model.ts";
 import { requireSubject, type VerifiedAttestation, type VerifyOptions } from "./verify.ts";
 

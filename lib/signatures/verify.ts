@@ -34,15 +34,15 @@ import { SignatureFormatError, VerificationError } from "../errors/errors.ts";
 import { installNodeVerifyShim } from "../crypto/node_verify_shim.ts";
 import { type LoadedTrustedRoot, trustMaterialFor } from "../trust/trusted_root.ts";
 import type { TrustedKey } from "../trust/trusted_key.ts";
-import { encodeBase64 } from "./base64.ts";
+import { encodeBase64 } from "../encoding/base64.ts";
 import {
   cosignAttestationToBundle,
   cosignSignatureToBundle,
   type SignerMaterial,
 } from "./bundle_convert.ts";
 import { parseCosignListEntries, type ParsedEntry } from "./cosign_list.ts";
-import { isRecord } from "./fields.ts";
-import { type IdentityPolicy, toVerificationPolicy } from "./identity.ts";
+import { isRecord } from "../json/record.ts";
+import { type IdentityPolicy, toVerificationPolicy } from "../sigstore/identity.ts";
 import type { CosignAttestation, CosignSignature, RekorBundle } from "./model.ts";
 
 /** `critical.type` of a cosign image signature payload. */

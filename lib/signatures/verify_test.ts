@@ -18,7 +18,7 @@ import {
   verifyCosignSignature,
   verifyCosignSignatures,
 } from "./verify.ts";
-import type { IdentityPolicy } from "./identity.ts";
+import type { IdentityPolicy } from "../sigstore/identity.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;

@@ -25,7 +25,7 @@
 
 import { join } from "node:path";
 import { IoError, RollbackError } from "../errors/errors.ts";
-import { sha256Digest } from "../registry/digest.ts";
+import { sha256Digest } from "../digest/digest.ts";
 import { PRIVATE, writeFileAtomic } from "../fs/atomic.ts";
 import { readTextIfExists } from "../fs/read_text.ts";
 

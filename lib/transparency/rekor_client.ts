@@ -9,7 +9,7 @@
 
 import { createHash } from "node:crypto";
 import { NetworkError, RegistryError, VerificationError } from "../errors/errors.ts";
-import { isRecord } from "../signatures/fields.ts";
+import { isRecord } from "../json/record.ts";
 
 /** The public-good Rekor. */
 export const DEFAULT_REKOR_URL = "https://rekor.sigstore.dev";

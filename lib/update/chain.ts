@@ -8,8 +8,8 @@
  */
 
 import { VerificationError } from "../errors/errors.ts";
-import { sha256Digest } from "../registry/digest.ts";
-import { parseImageIndex, parseImageManifest } from "../runtime/image_manifest.ts";
+import { sha256Digest } from "../digest/digest.ts";
+import { parseImageIndex, parseImageManifest } from "../oci/manifest.ts";
 import { decodeField, type InstalledRecord } from "./installed.ts";
 
 /** What the chain proves. */

@@ -13,7 +13,7 @@
 import { join } from "node:path";
 import { Buffer } from "node:buffer";
 import { IoError } from "../errors/errors.ts";
-import { sha256Digest } from "../registry/digest.ts";
+import { sha256Digest } from "../digest/digest.ts";
 import { PRIVATE, writeFileAtomic } from "../fs/atomic.ts";
 
 /** One installed image. */

@@ -19,7 +19,7 @@ import type { TrustedKey } from "../trust/trusted_key.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import type { ContainerRuntime, ContentCheck } from "../runtime/runtime.ts";
 import type { Progress } from "../progress/progress.ts";
-import { parseImageManifest } from "../runtime/image_manifest.ts";
+import { parseImageManifest } from "../oci/manifest.ts";
 import { verifyBundleSignatures } from "../signatures/bundle_signature.ts";
 import { readBundles, readSignatures } from "../store/signature_store.ts";
 import { readImageState } from "../store/rollback_state.ts";

@@ -7,8 +7,8 @@
  */
 
 import { packTar } from "../../lib/npm/modern_tar.ts";
-import { sha256Digest } from "../../lib/registry/digest.ts";
-import { type Descriptor, OCI_MANIFEST } from "../../lib/registry/media_types.ts";
+import { sha256Digest } from "../../lib/digest/digest.ts";
+import { type Descriptor, OCI_MANIFEST } from "../../lib/oci/media_types.ts";
 
 /** Input of {@linkcode buildImage}. */
 export interface BuildInput {

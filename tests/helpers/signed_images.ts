@@ -23,8 +23,8 @@ import { type Signer, signerFromKeyFile } from "../../lib/keys/signer.ts";
 import { fixedPasswordProvider } from "../../lib/keys/password.ts";
 import { loadTrustedKey, type TrustedKey } from "../../lib/trust/trusted_key.ts";
 import { type LoadedTrustedRoot, loadTrustedRoot } from "../../lib/trust/trusted_root.ts";
-import { OCI_INDEX } from "../../lib/registry/media_types.ts";
-import { sha256Digest } from "../../lib/registry/digest.ts";
+import { OCI_INDEX } from "../../lib/oci/media_types.ts";
+import { sha256Digest } from "../../lib/digest/digest.ts";
 import { startRegistry, type TestRegistry } from "./registry.ts";
 import { startLocalSigstore } from "../../scripts/local_sigstore.ts";
 

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DzError, PasswordUnavailableError, Pkcs11Error, UsageError } from "../../errors/errors.ts";
 import { fixedPasswordProvider } from "../password.ts";
-import { signerFromKeyRef } from "../signer.ts";
+import { signerFromKeyRef } from "../key_ref.ts";
 import { Pkcs11Module } from "./module.ts";
 import { signerFromPkcs11Uri } from "./signer.ts";
 import {

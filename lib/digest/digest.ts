@@ -122,3 +122,39 @@ export function digestingByteStream(
 ): ReadableStream<Uint8Array> {
   return passThroughBytes(source, digestCheck(expected, onChunk));
 }
+
+/**
+ * Streams that check their own bytes: each was made by
+ * {@linkcode verifyingStream} and errors (instead of closing) unless its
+ * content is exactly the descriptor recorded here. Writers may skip a
+ * second hash of such a stream for the same descriptor.
+ */
+const selfVerifying = new WeakMap<ReadableStream<Uint8Array>, { digest: string; size: number }>();
+
+/**
+ * `stream` passed through a digest and size check (`digestingByteStream`,
+ * a byte stream: BYOB readers get the bytes straight into their own
+ * buffer): the result errors at its end unless the bytes are exactly
+ * `expected`. It is
+ * remembered as self-verifying, so `OciLayout.writeBlob` (`lib/oci/layout.ts`) does not
+ * hash it a second time.
+ */
+export function verifyingStream(
+  stream: ReadableStream<Uint8Array>,
+  expected: { digest: string; size: number; what?: string },
+  onChunk?: (n: number) => void,
+): ReadableStream<Uint8Array> {
+  const out = digestingByteStream(stream, expected, onChunk);
+  selfVerifying.set(out, { digest: expected.digest, size: expected.size });
+  return out;
+}
+
+/** Does `stream` check itself against exactly this digest and size? */
+export function isVerifyingStream(
+  stream: ReadableStream<Uint8Array>,
+  expected: { digest: string; size: number },
+): boolean {
+  const d = selfVerifying.get(stream);
+  return d !== undefined && d.digest === expected.digest && d.size === expected.size &&
+    Number.isSafeInteger(d.size);
+}
