@@ -13,6 +13,17 @@ import { DigestMismatchError, InvalidReferenceError } from "../errors/errors.ts"
 import { passThroughBytes } from "../fs/byte_stream.ts";
 
 const SHA256 = /^sha256:[a-f0-9]{64}$/;
+const HEX64 = /^[a-f0-9]{64}$/;
+
+/** Is it a `sha256:<64 lowercase hex>` digest? (The one digest syntax; {@linkcode parseDigest} explains a refusal.) */
+export function isDigest(s: unknown): s is string {
+  return typeof s === "string" && SHA256.test(s);
+}
+
+/** Is it 64 lowercase hex characters (a sha256 digest's hex part, a key id)? */
+export function isSha256Hex(s: unknown): s is string {
+  return typeof s === "string" && HEX64.test(s);
+}
 
 /** Validate a `sha256:<64 lowercase hex>` digest; returns it. */
 export function parseDigest(input: string): string {
@@ -20,7 +31,7 @@ export function parseDigest(input: string): string {
     if (/^sha256:[A-Fa-f0-9]{64}$/.test(input)) {
       throw new InvalidReferenceError(`digest '${input}' must be lowercase hex`);
     }
-    if (/^[a-f0-9]{64}$/.test(input)) {
+    if (HEX64.test(input)) {
       throw new InvalidReferenceError(`digest '${input}' needs its 'sha256:' prefix`);
     }
     throw new InvalidReferenceError(`'${input}' is not a sha256:<64 hex> digest`);

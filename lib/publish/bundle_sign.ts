@@ -19,7 +19,7 @@ import crypto from "node:crypto";
 import { dsse } from "../npm/sigstore_core.ts";
 import type { Signer } from "../keys/signer.ts";
 import { referrersTag, type RegistryClient } from "../registry/client.ts";
-import { sha256Digest } from "../digest/digest.ts";
+import { isSha256Hex, sha256Digest } from "../digest/digest.ts";
 import {
   type Descriptor,
   type ImageIndex,
@@ -64,7 +64,7 @@ export function cosignSignStatement(
   predicateType = COSIGN_SIGN_PREDICATE_TYPE,
 ): Uint8Array {
   const hex = digest.replace(/^sha256:/, "");
-  if (!/^[0-9a-f]{64}$/.test(hex)) throw new TypeError(`not a sha256 digest: ${digest}`);
+  if (!isSha256Hex(hex)) throw new TypeError(`not a sha256 digest: ${digest}`);
   return encoder.encode(JSON.stringify({
     _type: STATEMENT_V1,
     subject: [{ digest: { sha256: hex } }],

@@ -23,6 +23,7 @@ import {
 } from "./fields.ts";
 import { isRecord } from "../json/record.ts";
 import type { CosignAttestation, CosignSignature, DsseEnvelope } from "./model.ts";
+import { isDigest } from "../digest/digest.ts";
 
 /** Annotation keys cosign puts on signature / attestation layers. */
 export const ANNOTATIONS = {
@@ -58,7 +59,7 @@ export function cosignManifestLayers(manifest: unknown): CosignLayer[] {
     const f = `layer ${i + 1}`;
     if (!isRecord(l)) bad(f, "is not an object");
     if (typeof l.mediaType !== "string") bad(`${f} mediaType`, "is not a string");
-    if (typeof l.digest !== "string" || !/^sha256:[0-9a-f]{64}$/.test(l.digest)) {
+    if (!isDigest(l.digest)) {
       bad(`${f} digest`, "is not a sha256 digest");
     }
     if (typeof l.size !== "number" || !Number.isSafeInteger(l.size) || l.size < 0) {

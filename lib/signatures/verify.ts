@@ -44,6 +44,7 @@ import { parseCosignListEntries, type ParsedEntry } from "./cosign_list.ts";
 import { isRecord } from "../json/record.ts";
 import { type IdentityPolicy, toVerificationPolicy } from "../sigstore/identity.ts";
 import type { CosignAttestation, CosignSignature, RekorBundle } from "./model.ts";
+import { isDigest } from "../digest/digest.ts";
 
 /** `critical.type` of a cosign image signature payload. */
 export const COSIGN_SIGNATURE_TYPE = "cosign container image signature";
@@ -109,8 +110,6 @@ export interface ListVerification {
   ok: boolean;
   reports: SignatureReport[];
 }
-
-const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 function refuse(code: string, message: string, cause?: unknown): never {
   throw new VerificationError(code, message, cause === undefined ? {} : { cause });
@@ -335,7 +334,7 @@ export function verifyCosignSignature(
   opts: VerifyOptions,
 ): VerifiedSignature {
   checkMode(opts);
-  if (!DIGEST.test(digest)) throw new TypeError(`not a sha256 digest: ${digest}`);
+  if (!isDigest(digest)) throw new TypeError(`not a sha256 digest: ${digest}`);
   const withTlog = opts.requireTlog !== false;
   if (withTlog && !sig.bundle) {
     refuse(
