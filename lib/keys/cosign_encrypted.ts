@@ -26,7 +26,8 @@
 import { scryptAsync } from "../npm/noble_hashes_scrypt.ts";
 import { xsalsa20poly1305 } from "../npm/noble_ciphers_salsa.ts";
 import { KeyDecryptError, KeyFormatError } from "../errors/errors.ts";
-import { decodeBase64Strict, decodePem, encodeBase64, encodePem } from "./pem.ts";
+import { decodePem, encodePem } from "./pem.ts";
+import { decodeBase64Strict, encodeBase64 } from "../encoding/base64.ts";
 import { isRecord } from "../json/record.ts";
 
 /** PEM label cosign writes today. */

@@ -13,7 +13,8 @@ import {
   sealEnvelope,
   SIGSTORE_PRIVATE_KEY_LABEL,
 } from "./cosign_encrypted.ts";
-import { decodeBase64Strict, decodePem, encodeBase64, encodePem } from "./pem.ts";
+import { decodePem, encodePem } from "./pem.ts";
+import { decodeBase64Strict, encodeBase64 } from "../encoding/base64.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
