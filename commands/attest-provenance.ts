@@ -5,8 +5,8 @@
  */
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
-import { UsageError } from "../lib/cli/errors.ts";
-import { openSource } from "../lib/image/source.ts";
+import { UsageError } from "../lib/errors/errors.ts";
+import { openSource } from "../lib/archive/open_source.ts";
 import { displayImage, formatProvenanceText, provenanceJson } from "../lib/provenance/report.ts";
 import { verifyProvenance } from "../lib/provenance/verify_provenance.ts";
 import { parseImageReference } from "../lib/registry/reference.ts";

@@ -5,7 +5,7 @@
  */
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
-import { UsageError } from "../lib/cli/errors.ts";
+import { UsageError } from "../lib/errors/errors.ts";
 import { completionScript, SHELLS } from "../lib/cli/completion.ts";
 import { COMMANDS } from "../lib/cli/commands.ts";
 

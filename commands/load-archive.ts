@@ -8,7 +8,7 @@ import { defineCommand, runAsMain } from "../lib/cli/command.ts";
 import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
 import { carriedTrustFor, trustFor } from "../lib/trust/from_options.ts";
 import { selectRuntime } from "../lib/runtime/select.ts";
-import { loadArchive } from "../lib/archive/load.ts";
+import { loadArchive } from "../lib/update/load_archive.ts";
 import { formatPlatform, parsePlatform } from "../lib/update/platform.ts";
 
 /** The `load-archive` command. */

@@ -6,7 +6,7 @@
  */
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
-import { AuthError, UsageError } from "../lib/cli/errors.ts";
+import { AuthError, UsageError } from "../lib/errors/errors.ts";
 import { authFilePath } from "../lib/config/paths.ts";
 import { storeCredentials } from "../lib/registry/auth_file.ts";
 import { RegistryClient } from "../lib/registry/client.ts";

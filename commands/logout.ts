@@ -5,7 +5,7 @@
  */
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
-import { UsageError } from "../lib/cli/errors.ts";
+import { UsageError } from "../lib/errors/errors.ts";
 import { authFilePath } from "../lib/config/paths.ts";
 import { removeAllCredentials, removeCredentials } from "../lib/registry/auth_file.ts";
 import { normalizeRegistry } from "../lib/registry/reference.ts";

@@ -6,7 +6,7 @@
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
 import { dirname } from "node:path";
-import { IoError, UsageError } from "../lib/cli/errors.ts";
+import { IoError, UsageError } from "../lib/errors/errors.ts";
 import { DEFAULT_IMAGE } from "../lib/config/dangerzone_image.ts";
 import { formatBytes } from "../lib/cli/progress.ts";
 import { parseRegistryReference } from "../lib/registry/reference.ts";

@@ -11,10 +11,10 @@
  */
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
-import { IoError, UsageError } from "../lib/cli/errors.ts";
+import { IoError, UsageError } from "../lib/errors/errors.ts";
 import { writeFileAtomic } from "../lib/fs/atomic.ts";
 import { cosignPasswordProvider } from "../lib/keys/password.ts";
-import { signerFromKeyRef } from "../lib/keys/signer.ts";
+import { signerFromKeyRef } from "../lib/keys/key_ref.ts";
 import { signBlob } from "../lib/publish/sign_blob.ts";
 import { DEFAULT_REKOR_URL } from "../lib/transparency/rekor_client.ts";
 import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";

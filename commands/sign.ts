@@ -5,9 +5,9 @@
  */
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
-import { UsageError } from "../lib/cli/errors.ts";
+import { UsageError } from "../lib/errors/errors.ts";
 import { cosignPasswordProvider } from "../lib/keys/password.ts";
-import { signerFromKeyRef } from "../lib/keys/signer.ts";
+import { signerFromKeyRef } from "../lib/keys/key_ref.ts";
 import { signImage } from "../lib/publish/sign_image.ts";
 import { signImageBundle } from "../lib/publish/bundle_sign.ts";
 import { signManifests } from "../lib/publish/sign_recursive.ts";

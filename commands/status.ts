@@ -7,7 +7,7 @@
  */
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
-import { UsageError } from "../lib/cli/errors.ts";
+import { UsageError } from "../lib/errors/errors.ts";
 import { DEFAULT_IMAGE } from "../lib/config/dangerzone_image.ts";
 import { parseRegistryReference } from "../lib/registry/reference.ts";
 import { selectRuntime } from "../lib/runtime/select.ts";

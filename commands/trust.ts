@@ -7,7 +7,7 @@
  */
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
-import { UsageError } from "../lib/cli/errors.ts";
+import { UsageError } from "../lib/errors/errors.ts";
 import { trustFor } from "../lib/trust/from_options.ts";
 import type { TrustState } from "../lib/trust/trust_source.ts";
 

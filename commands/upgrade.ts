@@ -5,7 +5,7 @@
  */
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
-import { UsageError } from "../lib/cli/errors.ts";
+import { UsageError } from "../lib/errors/errors.ts";
 import { parseImageReference } from "../lib/registry/reference.ts";
 import { clientFor } from "../lib/registry/from_options.ts";
 import { loadTrustedKey } from "../lib/trust/trusted_key.ts";

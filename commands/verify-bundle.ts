@@ -14,7 +14,7 @@
  */
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
-import { IoError, SignatureFormatError, UsageError } from "../lib/cli/errors.ts";
+import { IoError, SignatureFormatError, UsageError } from "../lib/errors/errors.ts";
 import { resolveArtifact } from "../lib/bundle/artifact.ts";
 import { verifyBundle } from "../lib/bundle/verify_bundle.ts";
 import { loadTrustedKey } from "../lib/trust/trusted_key.ts";

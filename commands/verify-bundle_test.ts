@@ -11,7 +11,7 @@ import {
   startFixture,
   statementFor,
   SUBJECT,
-} from "../lib/bundle/test_fixtures.ts";
+} from "../tests/helpers/bundle_fixtures.ts";
 import { looksLikeDigest, resolveArtifact } from "../lib/bundle/artifact.ts";
 
 const enc = new TextEncoder();

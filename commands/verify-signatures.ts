@@ -5,10 +5,11 @@
  */
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
-import { IoError, UsageError, VerificationError } from "../lib/cli/errors.ts";
+import { IoError, UsageError, VerificationError } from "../lib/errors/errors.ts";
 import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
 import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
 import { type SignatureReport, verifySignatureListText } from "../lib/signatures/verify.ts";
+import { isDigest } from "../lib/digest/digest.ts";
 
 function reportJson(r: SignatureReport) {
   if (!r.ok) return { index: r.index + 1, ok: false, code: r.code, reason: r.reason };
@@ -50,7 +51,7 @@ export const command = defineCommand({
     if (typeof digest !== "string") {
       throw new UsageError("missing --digest", { hint: "pass --digest sha256:<64 hex digits>" });
     }
-    if (!/^sha256:[0-9a-f]{64}$/.test(digest)) {
+    if (!isDigest(digest)) {
       throw new UsageError(`--digest must be sha256:<64 lowercase hex digits>, not '${digest}'`);
     }
     const file = ctx.args[0];

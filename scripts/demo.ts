@@ -16,9 +16,9 @@ import { startRegistry } from "../tests/helpers/registry.ts";
 import { canStartDockerd, startDockerd } from "../tests/helpers/dockerd.ts";
 import { startLocalSigstore } from "./local_sigstore.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
-import { buildImage } from "../lib/image/build.ts";
-import { pushImage } from "../lib/registry/push.ts";
-import { OCI_INDEX } from "../lib/registry/media_types.ts";
+import { buildImage } from "../tests/helpers/image_build.ts";
+import { pushImage } from "../tests/helpers/image_push.ts";
+import { OCI_INDEX } from "../lib/oci/media_types.ts";
 import { RegistrySource } from "../lib/image/source.ts";
 import { fetchCosignSignatures } from "../lib/image/signatures.ts";
 import { toCosignDownloadJson } from "../lib/signatures/cosign_list.ts";
@@ -28,7 +28,7 @@ import {
   keyPair,
   messageBundle,
   SUBJECT,
-} from "../lib/bundle/test_fixtures.ts";
+} from "../tests/helpers/bundle_fixtures.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MOD = join(ROOT, "mod.ts");

@@ -26,10 +26,10 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { errorLine, exitCodeOf } from "../lib/cli/command.ts";
-import { UsageError } from "../lib/cli/errors.ts";
+import { UsageError } from "../lib/errors/errors.ts";
 import { writeFileAtomic } from "../lib/fs/atomic.ts";
 import { cosignPasswordProvider } from "../lib/keys/password.ts";
-import { signerFromKeyRef } from "../lib/keys/signer.ts";
+import { signerFromKeyRef } from "../lib/keys/key_ref.ts";
 import { signBlob } from "../lib/publish/sign_blob.ts";
 import { DEFAULT_REKOR_URL } from "../lib/transparency/rekor_client.ts";
 import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";

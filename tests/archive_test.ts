@@ -10,8 +10,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createTarDecoder } from "modern-tar";
 import { command as prepare } from "../commands/prepare-archive.ts";
-import { buildImage, type BuiltImage } from "../lib/image/build.ts";
-import { pushImage } from "../lib/registry/push.ts";
+import { buildImage, type BuiltImage } from "./helpers/image_build.ts";
+import { pushImage } from "./helpers/image_push.ts";
 import { signImage } from "../lib/publish/sign_image.ts";
 import { signerFromKeyFile } from "../lib/keys/signer.ts";
 import { generateCosignKeyPair } from "../lib/keys/private_key.ts";
@@ -19,8 +19,8 @@ import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
 import { extractArchive } from "../lib/archive/read.ts";
 import { startSigningLab } from "./helpers/signed_images.ts";
 import { startFaultProxy } from "./helpers/fault_proxy.ts";
-import { OCI_INDEX } from "../lib/registry/media_types.ts";
-import { sha256Digest } from "../lib/registry/digest.ts";
+import { OCI_INDEX } from "../lib/oci/media_types.ts";
+import { sha256Digest } from "../lib/digest/digest.ts";
 
 function sinks() {
   const out: string[] = [];

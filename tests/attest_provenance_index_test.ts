@@ -15,8 +15,8 @@
 import assert from "node:assert/strict";
 import { command } from "../commands/attest-provenance.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
-import { sha256Digest } from "../lib/registry/digest.ts";
-import { OCI_INDEX } from "../lib/registry/media_types.ts";
+import { sha256Digest } from "../lib/digest/digest.ts";
+import { OCI_INDEX } from "../lib/oci/media_types.ts";
 import { startRegistry } from "./helpers/registry.ts";
 import { pushSlsaLayout } from "./helpers/slsa_layouts.ts";
 import { testdata, testdataOrSkip } from "./helpers/testdata.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { command } from "../commands/attest-provenance.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
-import { sha256Digest } from "../lib/registry/digest.ts";
+import { sha256Digest } from "../lib/digest/digest.ts";
 import { startRegistry } from "./helpers/registry.ts";
 import { pushSlsaLayout } from "./helpers/slsa_layouts.ts";
 import { testdata, testdataOrSkip } from "./helpers/testdata.ts";

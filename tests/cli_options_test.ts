@@ -24,7 +24,7 @@ import {
   messageBundle,
   startFixture,
   SUBJECT,
-} from "../lib/bundle/test_fixtures.ts";
+} from "./helpers/bundle_fixtures.ts";
 
 const MOD = fileURLToPath(new URL("../mod.ts", import.meta.url));
 

@@ -9,10 +9,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { RegistryClient } from "../lib/registry/client.ts";
-import { buildImage } from "../lib/image/build.ts";
-import { pushImage } from "../lib/registry/push.ts";
-import { sha256Digest } from "../lib/registry/digest.ts";
-import { AuthError } from "../lib/cli/errors.ts";
+import { buildImage } from "./helpers/image_build.ts";
+import { pushImage } from "./helpers/image_push.ts";
+import { sha256Digest } from "../lib/digest/digest.ts";
+import { AuthError } from "../lib/errors/errors.ts";
 import { startRegistry, type TestRegistry } from "./helpers/registry.ts";
 import { startFaultProxy } from "./helpers/fault_proxy.ts";
 import { type Recorder, startRecorder } from "./helpers/hostile_server.ts";

@@ -22,7 +22,7 @@ import { readSignatures, signaturePath, writeSignatures } from "../lib/store/sig
 import { verifyLocalImage } from "../lib/update/verify_local.ts";
 import { upgradeFromRegistry } from "../lib/update/upgrade.ts";
 import { verifyCosignSignatures } from "../lib/signatures/verify.ts";
-import { VerificationError } from "../lib/cli/errors.ts";
+import { VerificationError } from "../lib/errors/errors.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 

@@ -14,7 +14,7 @@
 import assert from "node:assert/strict";
 import { join, relative } from "node:path";
 import { startSigningLab } from "./helpers/signed_images.ts";
-import { processStartTime } from "../lib/update/lock_owner.ts";
+import { processStartTime } from "../lib/store/lock_owner.ts";
 import { runCli } from "./reliability/crash_support.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;

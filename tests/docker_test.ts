@@ -12,8 +12,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildImage } from "../lib/image/build.ts";
-import { pushImage } from "../lib/registry/push.ts";
+import { buildImage } from "./helpers/image_build.ts";
+import { pushImage } from "./helpers/image_push.ts";
 import { onPath } from "../lib/runtime/exec.ts";
 import { startSigningLab } from "./helpers/signed_images.ts";
 import { startFaultProxy } from "./helpers/fault_proxy.ts";

@@ -9,9 +9,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { sha256Digest } from "../lib/registry/digest.ts";
+import { sha256Digest } from "../lib/digest/digest.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
-import { VerificationError } from "../lib/cli/errors.ts";
+import { VerificationError } from "../lib/errors/errors.ts";
 import {
   type CliRun,
   drippedBody,

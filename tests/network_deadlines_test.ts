@@ -8,8 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { RegistryClient } from "../lib/registry/client.ts";
-import { sha256Digest } from "../lib/registry/digest.ts";
-import { NetworkError, UsageError } from "../lib/cli/errors.ts";
+import { sha256Digest } from "../lib/digest/digest.ts";
+import { NetworkError, UsageError } from "../lib/errors/errors.ts";
 import { isDeadline } from "../lib/registry/timing.ts";
 import { drippedBody, startHostileRegistry, startSilentServer } from "./helpers/hostile_server.ts";
 import { command as upgrade } from "../commands/upgrade.ts";

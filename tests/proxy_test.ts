@@ -7,11 +7,11 @@ import assert from "node:assert/strict";
 import { command as tag } from "../commands/tag.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
 import { clientFor } from "../lib/registry/from_options.ts";
-import { buildImage } from "../lib/image/build.ts";
-import { pushImage } from "../lib/registry/push.ts";
+import { buildImage } from "./helpers/image_build.ts";
+import { pushImage } from "./helpers/image_push.ts";
 import { startSocks5Proxy } from "./helpers/socks5.ts";
 import { startRegistry } from "./helpers/registry.ts";
-import type { GlobalOptions } from "../lib/cli/command.ts";
+import type { GlobalOptions } from "../lib/config/options.ts";
 
 function globals(extra: Partial<GlobalOptions>): GlobalOptions {
   return {

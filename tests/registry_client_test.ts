@@ -7,11 +7,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { RegistryClient } from "../lib/registry/client.ts";
-import { buildImage } from "../lib/image/build.ts";
-import { pushImage } from "../lib/registry/push.ts";
+import { buildImage } from "./helpers/image_build.ts";
+import { pushImage } from "./helpers/image_push.ts";
 import { writeStreamAtomic } from "../lib/fs/atomic.ts";
-import { sha256Digest } from "../lib/registry/digest.ts";
-import { AuthError, DigestMismatchError, RegistryError } from "../lib/cli/errors.ts";
+import { sha256Digest } from "../lib/digest/digest.ts";
+import { AuthError, DigestMismatchError, RegistryError } from "../lib/errors/errors.ts";
 import { skopeoInspect, startRegistry } from "./helpers/registry.ts";
 import { startFaultProxy } from "./helpers/fault_proxy.ts";
 

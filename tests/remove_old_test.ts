@@ -8,8 +8,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startSigningLab } from "./helpers/signed_images.ts";
-import { buildImage } from "../lib/image/build.ts";
-import { pushImage } from "../lib/registry/push.ts";
+import { buildImage } from "./helpers/image_build.ts";
+import { pushImage } from "./helpers/image_push.ts";
 import { onPath } from "../lib/runtime/exec.ts";
 import { canStartDockerd, startDockerd } from "./helpers/dockerd.ts";
 

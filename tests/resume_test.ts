@@ -13,9 +13,9 @@ import { pushBigImage } from "../bench/helpers/big_image.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
 import { ResumeStore } from "../lib/transfer/resume_store.ts";
 import { fetchBlobResumable } from "../lib/transfer/resumable_blob.ts";
-import { DigestMismatchError, NetworkError, RegistryError } from "../lib/cli/errors.ts";
+import { DigestMismatchError, NetworkError, RegistryError } from "../lib/errors/errors.ts";
 import { OciLayout } from "../lib/oci/layout.ts";
-import { sha256Digest } from "../lib/registry/digest.ts";
+import { sha256Digest } from "../lib/digest/digest.ts";
 
 const MiB = 1024 * 1024;
 

@@ -11,17 +11,17 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildImage, type BuiltImage } from "../lib/image/build.ts";
+import { buildImage, type BuiltImage } from "./helpers/image_build.ts";
 import { OciLayout } from "../lib/oci/layout.ts";
 import { LayoutSource } from "../lib/image/source.ts";
 import { CliRuntime } from "../lib/runtime/cli_runtime.ts";
 import { onPath } from "../lib/runtime/exec.ts";
-import { OCI_INDEX } from "../lib/registry/media_types.ts";
-import { sha256Digest } from "../lib/registry/digest.ts";
+import { OCI_INDEX } from "../lib/oci/media_types.ts";
+import { sha256Digest } from "../lib/digest/digest.ts";
 import type { Manifest } from "../lib/registry/client.ts";
-import { DigestMismatchError, RuntimeError, VerificationError } from "../lib/cli/errors.ts";
+import { DigestMismatchError, RuntimeError, VerificationError } from "../lib/errors/errors.ts";
 import { canStartDockerd, startDockerd } from "./helpers/dockerd.ts";
-import { parseImageManifest } from "../lib/runtime/image_manifest.ts";
+import { parseImageManifest } from "../lib/oci/manifest.ts";
 
 async function layoutWith(dir: string, images: BuiltImage[]): Promise<OciLayout> {
   const layout = await OciLayout.openOrCreate(dir);

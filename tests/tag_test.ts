@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { command } from "../commands/tag.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
-import { buildImage } from "../lib/image/build.ts";
-import { pushImage } from "../lib/registry/push.ts";
+import { buildImage } from "./helpers/image_build.ts";
+import { pushImage } from "./helpers/image_push.ts";
 import { skopeoInspect, startRegistry } from "./helpers/registry.ts";
 import { startFaultProxy } from "./helpers/fault_proxy.ts";
 

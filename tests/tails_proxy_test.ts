@@ -9,9 +9,9 @@ import assert from "node:assert/strict";
 import { RegistryClient } from "../lib/registry/client.ts";
 import { clientFor } from "../lib/registry/from_options.ts";
 import { isTails, randomTorUsername, torProxyUrl } from "../lib/registry/tails.ts";
-import { buildImage } from "../lib/image/build.ts";
-import { pushImage } from "../lib/registry/push.ts";
-import type { GlobalOptions } from "../lib/cli/command.ts";
+import { buildImage } from "./helpers/image_build.ts";
+import { pushImage } from "./helpers/image_push.ts";
+import type { GlobalOptions } from "../lib/config/options.ts";
 import { startSocks5Proxy } from "./helpers/socks5.ts";
 import { startRegistry } from "./helpers/registry.ts";
 

@@ -13,10 +13,10 @@ import { command as verifyLocal } from "../commands/verify-local.ts";
 import { startFaultProxy } from "./helpers/fault_proxy.ts";
 import { startSigningLab } from "./helpers/signed_images.ts";
 import { OciLayout, REF_NAME } from "../lib/oci/layout.ts";
-import { buildImage } from "../lib/image/build.ts";
+import { buildImage } from "./helpers/image_build.ts";
 import { defaultPlatform } from "../lib/update/platform.ts";
 import { onPath } from "../lib/runtime/exec.ts";
-import { pushImage } from "../lib/registry/push.ts";
+import { pushImage } from "./helpers/image_push.ts";
 
 function sinks() {
   const out: string[] = [];

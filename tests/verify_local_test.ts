@@ -12,9 +12,9 @@ import { installedPath } from "../lib/update/installed.ts";
 import { imageStatePath } from "../lib/store/rollback_state.ts";
 import { repositoryOf } from "../lib/signatures/signed_identity.ts";
 import { OciLayout } from "../lib/oci/layout.ts";
-import { buildImage } from "../lib/image/build.ts";
-import { pushImage } from "../lib/registry/push.ts";
-import { sha256Digest } from "../lib/registry/digest.ts";
+import { buildImage } from "./helpers/image_build.ts";
+import { pushImage } from "./helpers/image_push.ts";
+import { sha256Digest } from "../lib/digest/digest.ts";
 
 async function run(cmd: typeof upgrade, args: string[]) {
   const out: string[] = [];

@@ -11,8 +11,8 @@
 import { createCipheriv, createHash } from "node:crypto";
 import { createTarPacker } from "modern-tar";
 import type { RegistryClient } from "../../lib/registry/client.ts";
-import { sha256Digest } from "../../lib/registry/digest.ts";
-import { OCI_MANIFEST } from "../../lib/registry/media_types.ts";
+import { sha256Digest } from "../../lib/digest/digest.ts";
+import { OCI_MANIFEST } from "../../lib/oci/media_types.ts";
 
 const OCI_CONFIG = "application/vnd.oci.image.config.v1+json";
 const OCI_LAYER = "application/vnd.oci.image.layer.v1.tar";

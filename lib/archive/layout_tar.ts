@@ -8,8 +8,8 @@
  * @module
  */
 
-import { VerificationError } from "../cli/errors.ts";
-import type { ImageIndex } from "../registry/media_types.ts";
+import { VerificationError } from "../errors/errors.ts";
+import type { ImageIndex } from "../oci/media_types.ts";
 import { COSIGN_KIND } from "../oci/layout.ts";
 
 /** Dangerzone's copy of the full cosign index inside the archive. */

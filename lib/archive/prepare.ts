@@ -14,8 +14,8 @@
  * @module
  */
 
-import { UsageError, VerificationError } from "../cli/errors.ts";
-import type { Progress } from "../cli/progress.ts";
+import { UsageError, VerificationError } from "../errors/errors.ts";
+import type { Progress } from "../progress/progress.ts";
 import type { Manifest } from "../registry/client.ts";
 import type { ImageSource } from "../image/source.ts";
 import { fetchCosignSignatureLayers } from "../image/signatures.ts";
@@ -32,7 +32,7 @@ import {
   isIndexType,
   OCI_MANIFEST,
   type Platform,
-} from "../registry/media_types.ts";
+} from "../oci/media_types.ts";
 import type { RegistryReference } from "../registry/reference.ts";
 import { COSIGN_KIND, REF_NAME } from "../oci/layout.ts";
 import { type VerifiedSignature, verifyCosignSignatures } from "../signatures/verify.ts";

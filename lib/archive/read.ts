@@ -14,10 +14,10 @@
 import { readAllLimited } from "../fs/read_limited.ts";
 import { join } from "node:path";
 import { createTarDecoder } from "../npm/modern_tar.ts";
-import { DigestMismatchError, DzError, IoError, UsageError } from "../cli/errors.ts";
-import type { Progress } from "../cli/progress.ts";
+import { DigestMismatchError, DzError, IoError, UsageError } from "../errors/errors.ts";
+import type { Progress } from "../progress/progress.ts";
 import { createHash } from "node:crypto";
-import { digestHex } from "../registry/digest.ts";
+import { digestHex } from "../digest/digest.ts";
 import { byteStreamFrom, intoReader } from "../fs/byte_stream.ts";
 import { writeFileAtomic, writeStreamAtomic } from "../fs/atomic.ts";
 import {
@@ -25,7 +25,7 @@ import {
   type ImageIndex,
   type ImageManifest,
   isIndexType,
-} from "../registry/media_types.ts";
+} from "../oci/media_types.ts";
 import { OciLayout, validateDescriptor } from "../oci/layout.ts";
 import { JsonShapeError, parseBoundedJson } from "../json/bounded.ts";
 import { LayoutSource } from "../image/source.ts";

@@ -6,12 +6,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { packTar, type TarEntry } from "modern-tar";
-import { buildImage } from "../image/build.ts";
-import { sha256Digest } from "../registry/digest.ts";
-import { OCI_INDEX } from "../registry/media_types.ts";
+import { buildImage } from "../../tests/helpers/image_build.ts";
+import { sha256Digest } from "../digest/digest.ts";
+import { OCI_INDEX } from "../oci/media_types.ts";
 import { extractArchive, openArchive } from "./read.ts";
 import { ArchiveError, classifyEntry, normalizeEntryName } from "./layout_tar.ts";
-import { UsageError } from "../cli/errors.ts";
+import { UsageError } from "../errors/errors.ts";
 
 const enc = new TextEncoder();
 
@@ -334,7 +334,7 @@ Deno.test("refused: a 10 GiB (sparse) entry, with nothing written", async () => 
 Deno.test("refused: a valid blob that nothing refers to", async () => {
   const { entries } = await validLayout();
   const junk = enc.encode("junk riding along");
-  const { sha256Digest } = await import("../registry/digest.ts");
+  const { sha256Digest } = await import("../digest/digest.ts");
   await assertRefused(
     [...entries, file(`blobs/sha256/${sha256Digest(junk).slice(7)}`, junk)],
     /nothing refers to/,
@@ -364,7 +364,7 @@ function awkwardSizes(seedValue: number): number[] {
 
 for (const seedValue of [7, 1, 2, 3, 4]) {
   Deno.test(`accepted: blobs of awkward sizes across read-chunk boundaries unpack exactly (seed ${seedValue})`, async () => {
-    const { sha256Digest } = await import("../registry/digest.ts");
+    const { sha256Digest } = await import("../digest/digest.ts");
     const sizes = awkwardSizes(seedValue);
     let seed = seedValue;
     const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) & 0xff;

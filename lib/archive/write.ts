@@ -26,12 +26,12 @@
  * @module
  */
 
-import type { Progress, Transfer } from "../cli/progress.ts";
-import { DzError, IoError } from "../cli/errors.ts";
+import type { Progress, Transfer } from "../progress/progress.ts";
+import { DzError, IoError } from "../errors/errors.ts";
 import { writeStreamAtomic } from "../fs/atomic.ts";
 import type { ImageSource } from "../image/source.ts";
-import { digestHex } from "../registry/digest.ts";
-import { type Descriptor, type ImageIndex, OCI_INDEX } from "../registry/media_types.ts";
+import { digestHex } from "../digest/digest.ts";
+import { type Descriptor, type ImageIndex, OCI_INDEX } from "../oci/media_types.ts";
 import {
   DANGERZONE_MANIFEST,
   DOCKER_MANIFEST_FILE,
@@ -40,7 +40,7 @@ import {
   OCI_LAYOUT_FILE,
 } from "./layout_tar.ts";
 import { pythonJson } from "./python_json.ts";
-import { type TarPart, tarStream } from "./tar_stream.ts";
+import { type TarPart, tarStream } from "../tar/tar_stream.ts";
 
 /** What goes into an archive. */
 export interface ArchivePlan {

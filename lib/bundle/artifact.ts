@@ -8,7 +8,7 @@
 
 import { Buffer } from "node:buffer";
 import crypto from "node:crypto";
-import { IoError } from "../cli/errors.ts";
+import { IoError } from "../errors/errors.ts";
 
 /** What to verify the bundle for. */
 export type Artifact =

@@ -8,8 +8,8 @@
  * @module
  */
 
-import { VerificationError } from "../cli/errors.ts";
-import { isRecord } from "../signatures/fields.ts";
+import { VerificationError } from "../errors/errors.ts";
+import { isRecord } from "../json/record.ts";
 
 /** DSSE payload type of an in-toto statement. */
 export const IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json";

@@ -27,8 +27,8 @@
 import { Buffer } from "node:buffer";
 import crypto from "node:crypto";
 import type { TransparencyLogEntry } from "../npm/sigstore_bundle.ts";
-import { VerificationError } from "../cli/errors.ts";
-import { isRecord } from "../signatures/fields.ts";
+import { VerificationError } from "../errors/errors.ts";
+import { isRecord } from "../json/record.ts";
 
 /** What the signature covers, as the log entry must record it. */
 export interface SignedContent {

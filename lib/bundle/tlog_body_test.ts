@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import crypto from "node:crypto";
 import type { TransparencyLogEntry } from "@sigstore/bundle";
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 import { checkTlogBody, type SignedContent } from "./tlog_body.ts";
-import { keyPair } from "./test_fixtures.ts";
+import { keyPair } from "../../tests/helpers/bundle_fixtures.ts";
 
 const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
 const sha = (s: string) => new Uint8Array(crypto.createHash("sha256").update(s).digest());

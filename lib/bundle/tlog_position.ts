@@ -21,7 +21,7 @@ import { Buffer } from "node:buffer";
 import type { TransparencyLogEntry } from "../npm/sigstore_bundle.ts";
 import { RFC3161Timestamp } from "../npm/sigstore_core.ts";
 import type { TrustedRoot } from "../npm/sigstore_protobuf_specs.ts";
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 
 /** One entry as far as it is authenticated. */
 export interface AuthenticatedEntry {

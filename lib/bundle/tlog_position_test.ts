@@ -11,7 +11,7 @@ import { KeyObjectSigner } from "../keys/signer.ts";
 import { cosignSignStatement, createDsseBundle } from "../publish/bundle_sign.ts";
 import { parseTrustedKey } from "../trust/trusted_key.ts";
 import { loadTrustedRoot, parseTrustedRoot } from "../trust/trusted_root.ts";
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 import { digestArtifact } from "./artifact.ts";
 import { verifyBundle } from "./verify_bundle.ts";
 import crypto from "node:crypto";

@@ -41,13 +41,9 @@ import {
   Verifier,
   type VerifierOptions,
 } from "../npm/sigstore_verify.ts";
-import { SignatureFormatError, VerificationError } from "../cli/errors.ts";
+import { SignatureFormatError, VerificationError } from "../errors/errors.ts";
 import { installNodeVerifyShim } from "../crypto/node_verify_shim.ts";
-import {
-  type IdentityPolicy,
-  issuerAccepted,
-  toVerificationPolicy,
-} from "../signatures/identity.ts";
+import { type IdentityPolicy, issuerAccepted, toVerificationPolicy } from "../sigstore/identity.ts";
 import { type LoadedTrustedRoot, trustMaterialFor } from "../trust/trusted_root.ts";
 import type { TrustedKey } from "../trust/trusted_key.ts";
 import type { Artifact } from "./artifact.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import crypto from "node:crypto";
 import { bundleToJSON } from "@sigstore/bundle";
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 import { parseTrustedRoot, publicGoodTrustedRoot } from "../trust/trusted_root.ts";
 import { parseTrustedKey, type TrustedKey } from "../trust/trusted_key.ts";
 import { cosignAttestationToBundle } from "../signatures/bundle_convert.ts";
@@ -21,7 +21,7 @@ import {
   startFixture,
   statementFor,
   SUBJECT,
-} from "./test_fixtures.ts";
+} from "../../tests/helpers/bundle_fixtures.ts";
 
 const enc = new TextEncoder();
 const hexOf = (b: Uint8Array) => crypto.createHash("sha256").update(b).digest("hex");

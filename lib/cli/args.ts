@@ -9,7 +9,7 @@
  * @module
  */
 
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../errors/errors.ts";
 
 /** What the parser needs to know about one option. */
 export interface ArgSpec {

@@ -13,31 +13,14 @@ import { parseArguments } from "./args.ts";
 import { GLOBAL_OPTIONS, type OptionSpec, PROGRAM } from "./global_options.ts";
 
 export { GLOBAL_OPTIONS, type OptionSpec, PROGRAM };
-import { DzError, EXIT_OTHER, EXIT_USAGE, UsageError } from "./errors.ts";
-import { createProgress, type Progress, type ProgressMode } from "./progress.ts";
+import { DzError, EXIT_OTHER, EXIT_USAGE, UsageError } from "../errors/errors.ts";
+import { createProgress } from "./progress.ts";
+import type { Progress, ProgressMode } from "../progress/progress.ts";
+import type { GlobalOptions } from "../config/options.ts";
+
+export type { GlobalOptions };
 import { defaultDataDir } from "../config/paths.ts";
 import { runInterruptible } from "./interrupt.ts";
-
-/** Options every command accepts (`../shared/cli.md`, "Global options"). */
-export interface GlobalOptions {
-  dataDir: string;
-  key?: string;
-  trustedRoot?: string;
-  runtime?: string;
-  /** `--authfile`: the registry credentials file (default: {@linkcode authFilePath}). */
-  authFile?: string;
-  insecureRegistries: string[];
-  /** `--signed-identity`: other repositories whose signatures are accepted. */
-  signedIdentities?: string[];
-  proxy?: string;
-  /** Total network time budget of the command, in seconds (`--timeout`). */
-  timeoutSeconds?: number;
-  json: boolean;
-  /** `-q`: no prose on stdout (errors and `--json` documents still printed). */
-  quiet?: boolean;
-  progressMode: ProgressMode;
-  debug: boolean;
-}
 
 /** What a command's `run` receives. */
 export interface CommandContext {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { defineCommand } from "./command.ts";
-import { NetworkError, VerificationError } from "./errors.ts";
+import { NetworkError, VerificationError } from "../errors/errors.ts";
 
 function capture() {
   const out: string[] = [];

@@ -1,6 +1,6 @@
 /**
  * SIGINT / SIGTERM at the command edge. While a command runs, the first
- * signal aborts the process's interrupt signal (`lib/transfer/interrupt.ts`):
+ * signal aborts the process's interrupt signal (`lib/process/interrupt.ts`):
  * transfers, streamed writes and lock waits reject, every `finally` on the
  * way runs (temp files removed, locks released, partial downloads kept in
  * the resume area), and the command fails with one line, "interrupted;
@@ -12,7 +12,7 @@
  * @module
  */
 
-import { InterruptedError, interruptProcess, interruptSignal } from "../transfer/interrupt.ts";
+import { InterruptedError, interruptProcess, interruptSignal } from "../process/interrupt.ts";
 import { ResumeStore } from "../transfer/resume_store.ts";
 
 const SIGNALS: Deno.Signal[] = Deno.build.os === "windows"

@@ -18,32 +18,12 @@
  * @module
  */
 
-/** How progress is shown. */
-export type ProgressMode = "auto" | "plain" | "none";
-
-/** One transfer under way. */
-export interface Transfer {
-  /** Bytes done so far (monotonic). */
-  advance(bytes: number): void;
-  /** The transfer finished (successfully or not). */
-  done(ok?: boolean): void;
-}
-
-/** The hook library code reports to. */
-export interface Progress {
-  /** Start a transfer of `total` bytes (or unknown) named `label` (`<phase> <what>`). */
-  start(label: string, total?: number): Transfer;
-  /** A one-line status note. */
-  note(message: string): void;
-}
-
-const NOOP_TRANSFER: Transfer = { advance() {}, done() {} };
-
-/** A {@linkcode Progress} that shows nothing. */
-export const silentProgress: Progress = {
-  start: () => NOOP_TRANSFER,
-  note() {},
-};
+import {
+  NOOP_TRANSFER,
+  type Progress,
+  type ProgressMode,
+  silentProgress,
+} from "../progress/progress.ts";
 
 /** Human-readable byte count, e.g. `1.5 MiB`. */
 export function formatBytes(n: number): string {

@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  createProgress,
-  fitWidth,
-  formatBytes,
-  formatDuration,
-  silentProgress,
-} from "./progress.ts";
+import { createProgress, fitWidth, formatBytes, formatDuration } from "./progress.ts";
+import { silentProgress } from "../progress/progress.ts";
 
 /** A fake clock the tests move by hand. */
 function clock() {

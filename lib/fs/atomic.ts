@@ -7,9 +7,9 @@
  */
 
 import { dirname, join } from "node:path";
-import { DzError, IoError } from "../cli/errors.ts";
+import { DzError, IoError } from "../errors/errors.ts";
 import { intoReader } from "./byte_stream.ts";
-import { withInterrupt } from "../transfer/interrupt.ts";
+import { withInterrupt } from "../process/interrupt.ts";
 
 /** Options of the atomic writers. */
 export interface AtomicOptions {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { IoError } from "../cli/errors.ts";
+import { IoError } from "../errors/errors.ts";
 
 /**
  * The text of `path`, or undefined when it does not exist.

@@ -14,12 +14,12 @@
  * @module
  */
 
-import { DzError, NetworkError, VerificationError } from "../cli/errors.ts";
+import { DzError, NetworkError, VerificationError } from "../errors/errors.ts";
 import type { Manifest } from "../registry/client.ts";
 import { referrersTag } from "../registry/client.ts";
-import { parseDigest } from "../registry/digest.ts";
-import { type Descriptor, isIndexType, OCI_MANIFEST } from "../registry/media_types.ts";
-import { isRecord } from "../signatures/fields.ts";
+import { parseDigest } from "../digest/digest.ts";
+import { type Descriptor, isIndexType, OCI_MANIFEST } from "../oci/media_types.ts";
+import { isRecord } from "../json/record.ts";
 import { distinct, refuseOverCap } from "../registry/limits.ts";
 import { type ImageSource, LayoutSource, RegistrySource } from "./source.ts";
 

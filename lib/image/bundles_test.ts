@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { OciLayout } from "../oci/layout.ts";
 import { referrersTag, RegistryClient } from "../registry/client.ts";
-import { sha256Digest } from "../registry/digest.ts";
-import { OCI_EMPTY, OCI_INDEX, OCI_MANIFEST } from "../registry/media_types.ts";
+import { sha256Digest } from "../digest/digest.ts";
+import { OCI_EMPTY, OCI_INDEX, OCI_MANIFEST } from "../oci/media_types.ts";
 import { startRegistry } from "../../tests/helpers/registry.ts";
 import {
   fetchSigstoreBundles,

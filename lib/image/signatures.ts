@@ -19,7 +19,7 @@ import {
   signatureFromLayer,
 } from "../signatures/cosign_layers.ts";
 import type { CosignSignature } from "../signatures/model.ts";
-import type { Descriptor } from "../registry/media_types.ts";
+import type { Descriptor } from "../oci/media_types.ts";
 import { distinct, MAX_SIGNATURE_LAYERS, refuseOverCap } from "../registry/limits.ts";
 
 export { MAX_SIGNATURE_LAYERS };

@@ -7,23 +7,19 @@
  * @module
  */
 
-import type { GlobalOptions } from "../cli/command.ts";
-import type { Transfer } from "../cli/progress.ts";
+import type { Transfer } from "../progress/progress.ts";
 import {
   cosignAttestationTag,
   cosignSignatureTag,
   type Manifest,
   type RegistryClient,
 } from "../registry/client.ts";
-import type { Descriptor } from "../registry/media_types.ts";
-import { type ImageReference, parseImageReference } from "../registry/reference.ts";
-import { clientFor } from "../registry/from_options.ts";
-import { COSIGN_KIND, OciLayout, verifyingStream } from "../oci/layout.ts";
+import type { Descriptor } from "../oci/media_types.ts";
+import { COSIGN_KIND, type OciLayout } from "../oci/layout.ts";
 import { passThroughBytes } from "../fs/byte_stream.ts";
 import type { ResumeStore } from "../transfer/resume_store.ts";
 import { fetchBlobResumable } from "../transfer/resumable_blob.ts";
-import { sha256Digest } from "../registry/digest.ts";
-import { openArchive } from "../archive/read.ts";
+import { sha256Digest, verifyingStream } from "../digest/digest.ts";
 
 /** Where images are read from. */
 export interface ImageSource {
@@ -237,22 +233,5 @@ export class LayoutSource implements ImageSource {
   }
   async close(): Promise<void> {
     await this.onClose?.();
-  }
-}
-
-/** Open the source a user's reference names. */
-export async function openSource(
-  input: string | ImageReference,
-  global: GlobalOptions,
-): Promise<ImageSource> {
-  const ref = typeof input === "string" ? parseImageReference(input) : input;
-  switch (ref.kind) {
-    case "registry":
-      return new RegistrySource(clientFor(ref.registry, global), ref.repository, ref);
-    case "oci":
-      return new LayoutSource(await OciLayout.open(ref.path), ref);
-    case "archive":
-      // Checked (entry names, types, blob digests, index agreement) and unpacked first.
-      return (await openArchive(ref.path, global.dataDir)).source;
   }
 }

@@ -25,8 +25,10 @@
 
 import { scryptAsync } from "../npm/noble_hashes_scrypt.ts";
 import { xsalsa20poly1305 } from "../npm/noble_ciphers_salsa.ts";
-import { KeyDecryptError, KeyFormatError } from "../cli/errors.ts";
-import { decodeBase64Strict, decodePem, encodeBase64, encodePem } from "./pem.ts";
+import { KeyDecryptError, KeyFormatError } from "../errors/errors.ts";
+import { decodePem, encodePem } from "./pem.ts";
+import { decodeBase64Strict, encodeBase64 } from "../encoding/base64.ts";
+import { isRecord } from "../json/record.ts";
 
 /** PEM label cosign writes today. */
 export const SIGSTORE_PRIVATE_KEY_LABEL = "ENCRYPTED SIGSTORE PRIVATE KEY";
@@ -91,10 +93,6 @@ async function deriveKey(
     p: params.p,
     dkLen: KEY_LEN,
   });
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /**

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { Buffer } from "node:buffer";
-import { KeyDecryptError, KeyFormatError } from "../cli/errors.ts";
+import { KeyDecryptError, KeyFormatError } from "../errors/errors.ts";
 import { testdata, testdataOrSkip } from "../../tests/helpers/testdata.ts";
 import {
   COSIGN_PRIVATE_KEY_LABEL,
@@ -13,7 +13,8 @@ import {
   sealEnvelope,
   SIGSTORE_PRIVATE_KEY_LABEL,
 } from "./cosign_encrypted.ts";
-import { decodeBase64Strict, decodePem, encodeBase64, encodePem } from "./pem.ts";
+import { decodePem, encodePem } from "./pem.ts";
+import { decodeBase64Strict, encodeBase64 } from "../encoding/base64.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -9,7 +9,7 @@
  */
 
 import { basename, dirname, join } from "node:path";
-import { IoError } from "../cli/errors.ts";
+import { IoError } from "../errors/errors.ts";
 import type { CosignKeyPair } from "./private_key.ts";
 
 /** Paths of a key pair. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { IoError } from "../cli/errors.ts";
+import { IoError } from "../errors/errors.ts";
 import { assertKeyPairAbsent, keyPairPaths, writeKeyPairFiles } from "./key_pair_files.ts";
 
 const pair = { privateKeyPem: "PRIVATE\n", publicKeyPem: "PUBLIC\n" };

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { PasswordUnavailableError, UsageError } from "../cli/errors.ts";
+import { PasswordUnavailableError, UsageError } from "../errors/errors.ts";
 
 /** Name of the environment variable cosign reads the password from. */
 export const PASSWORD_ENV = "COSIGN_PASSWORD";

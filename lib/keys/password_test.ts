@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { PasswordUnavailableError, UsageError } from "../cli/errors.ts";
+import { PasswordUnavailableError, UsageError } from "../errors/errors.ts";
 import { cosignPasswordProvider, readHiddenLine, type TerminalInput } from "./password.ts";
 
 /** A fake terminal that delivers `chunks` one read at a time and records raw-mode changes. */

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { KeyFormatError } from "../cli/errors.ts";
+import { KeyFormatError } from "../errors/errors.ts";
+import { decodeBase64Strict, encodeBase64 } from "../encoding/base64.ts";
 
 /** One decoded PEM block. */
 export interface PemBlock {
@@ -16,29 +17,7 @@ export interface PemBlock {
   der: Uint8Array;
 }
 
-const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const LABEL_RE = /^[\x21-\x2c\x2e-\x7e](?:[\x20-\x2c\x2e-\x7e]*[\x21-\x2c\x2e-\x7e])?$/;
-
-/** Standard base64 (with padding) of some bytes. */
-export function encodeBase64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s);
-}
-
-/**
- * Decode standard padded base64, strictly: no whitespace, no URL alphabet,
- * correct padding. Returns `undefined` for anything else.
- */
-export function decodeBase64Strict(text: string): Uint8Array | undefined {
-  if (!BASE64_RE.test(text)) return undefined;
-  const bin = atob(text);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
 
 /**
  * Decode the single PEM block in `text`. Text outside the block is ignored

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { KeyFormatError } from "../cli/errors.ts";
-import { decodeBase64Strict, decodePem, encodeBase64, encodePem } from "./pem.ts";
+import { KeyFormatError } from "../errors/errors.ts";
+import { decodePem, encodePem } from "./pem.ts";
+import { decodeBase64Strict, encodeBase64 } from "../encoding/base64.ts";
 
 Deno.test("encodePem/decodePem round trip with 64-column lines and a final newline", () => {
   const der = crypto.getRandomValues(new Uint8Array(200));

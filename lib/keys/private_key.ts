@@ -14,7 +14,7 @@ import {
   type KeyObject,
 } from "node:crypto";
 import { Buffer } from "node:buffer";
-import { KeyFormatError, UsageError } from "../cli/errors.ts";
+import { KeyFormatError, UsageError } from "../errors/errors.ts";
 import {
   decryptPrivateKeyPem,
   encryptPrivateKeyPem,

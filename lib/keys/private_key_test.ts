@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
-import { KeyDecryptError, KeyFormatError } from "../cli/errors.ts";
+import { KeyDecryptError, KeyFormatError } from "../errors/errors.ts";
 import { testdata, testdataOrSkip } from "../../tests/helpers/testdata.ts";
 import { decryptPrivateKeyPem, SIGSTORE_PRIVATE_KEY_LABEL } from "./cosign_encrypted.ts";
 import { fixedPasswordProvider, type PasswordProvider } from "./password.ts";

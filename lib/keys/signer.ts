@@ -8,11 +8,9 @@
 
 import { type KeyObject, sign as nodeSign } from "node:crypto";
 import { Buffer } from "node:buffer";
-import { KeyFormatError } from "../cli/errors.ts";
+import { KeyFormatError } from "../errors/errors.ts";
 import type { PasswordProvider } from "./password.ts";
 import { isEcP256, publicKeyPem, readPrivateKeyFile } from "./private_key.ts";
-import { signerFromPkcs11Uri } from "./pkcs11/signer.ts";
-import { isPkcs11Uri } from "./pkcs11/uri.ts";
 
 /** Something that signs like a cosign key. */
 export interface Signer {
@@ -60,17 +58,4 @@ export async function signerFromKeyFile(
   passwords: PasswordProvider,
 ): Promise<Signer> {
   return new KeyObjectSigner(await readPrivateKeyFile(path, passwords), path);
-}
-
-/**
- * The signer a `--key` value names: a key file path, or a `pkcs11:` URI
- * (RFC 7512) for a hardware token (PIN from the URI or `COSIGN_PKCS11_PIN`,
- * else a prompt; `passwords` is not asked).
- *
- * @throws {UsageError} for a malformed `pkcs11:` URI
- * @throws {Pkcs11Error} when the token or its key cannot be used
- */
-export function signerFromKeyRef(ref: string, passwords: PasswordProvider): Promise<Signer> {
-  if (isPkcs11Uri(ref)) return signerFromPkcs11Uri(ref);
-  return signerFromKeyFile(ref, passwords);
 }

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { createPublicKey, generateKeyPairSync, verify } from "node:crypto";
 import { Buffer } from "node:buffer";
-import { KeyFormatError, UsageError } from "../cli/errors.ts";
+import { KeyFormatError, UsageError } from "../errors/errors.ts";
 import { testdata, testdataOrSkip } from "../../tests/helpers/testdata.ts";
 import { fixedPasswordProvider, type PasswordProvider } from "./password.ts";
 import { generateCosignKeyPair } from "./private_key.ts";
-import { KeyObjectSigner, signerFromKeyFile, signerFromKeyRef } from "./signer.ts";
+import { KeyObjectSigner, signerFromKeyFile } from "./signer.ts";
+import { signerFromKeyRef } from "./key_ref.ts";
 
 const neverAsked: PasswordProvider = () => Promise.reject(new Error("password must not be asked"));
 const data = new TextEncoder().encode(

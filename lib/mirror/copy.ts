@@ -25,9 +25,9 @@
  * @module
  */
 
-import type { Progress } from "../cli/progress.ts";
-import { silentProgress } from "../cli/progress.ts";
-import { RegistryError } from "../cli/errors.ts";
+import type { Progress } from "../progress/progress.ts";
+import { silentProgress } from "../progress/progress.ts";
+import { RegistryError } from "../errors/errors.ts";
 import {
   cosignAttestationTag,
   cosignSignatureTag,
@@ -35,13 +35,13 @@ import {
   referrersTag,
   type RegistryClient,
 } from "../registry/client.ts";
-import { type Descriptor, OCI_INDEX } from "../registry/media_types.ts";
+import { type Descriptor, OCI_INDEX } from "../oci/media_types.ts";
 import { RegistrySource } from "../image/source.ts";
-import { looksLikeIndex, parseImageIndex } from "../runtime/image_manifest.ts";
+import { looksLikeIndex, parseImageIndex } from "../oci/manifest.ts";
 import type { TrustedKey } from "../trust/trusted_key.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import { acceptedIdentities } from "../signatures/signed_identity.ts";
-import { isRecord } from "../signatures/fields.ts";
+import { isRecord } from "../json/record.ts";
 import { positionsOf, verifiedSignaturesFor } from "../update/apply.ts";
 import {
   fetchBundlesFromRegistry,

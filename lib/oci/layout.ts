@@ -9,9 +9,16 @@
  */
 
 import { join } from "node:path";
-import { DigestMismatchError, IoError, VerificationError } from "../cli/errors.ts";
-import { digestHex, digestingByteStream, parseDigest, sha256Digest } from "../registry/digest.ts";
-import { type Descriptor, type ImageIndex, OCI_INDEX } from "../registry/media_types.ts";
+import { DigestMismatchError, IoError, VerificationError } from "../errors/errors.ts";
+import {
+  digestHex,
+  digestingByteStream,
+  isVerifyingStream,
+  parseDigest,
+  sha256Digest,
+  verifyingStream,
+} from "../digest/digest.ts";
+import { type Descriptor, type ImageIndex, OCI_INDEX } from "./media_types.ts";
 import { fsyncDir, writeFileAtomic, writeStreamAtomic } from "../fs/atomic.ts";
 
 /** Annotation naming an index entry (tag or full reference). */
@@ -22,42 +29,6 @@ export const CONTAINERD_NAME = "io.containerd.image.name";
 export const COSIGN_KIND = "kind";
 /** Largest `index.json` / manifest read into memory. */
 export const MAX_JSON_BYTES = 4 * 1024 * 1024;
-
-/**
- * Streams that check their own bytes: each was made by
- * {@linkcode verifyingStream} and errors (instead of closing) unless its
- * content is exactly the descriptor recorded here. Writers may skip a
- * second hash of such a stream for the same descriptor.
- */
-const selfVerifying = new WeakMap<ReadableStream<Uint8Array>, { digest: string; size: number }>();
-
-/**
- * `stream` passed through a digest and size check (`digestingByteStream`,
- * a byte stream: BYOB readers get the bytes straight into their own
- * buffer): the result errors at its end unless the bytes are exactly
- * `expected`. It is
- * remembered as self-verifying, so {@linkcode OciLayout.writeBlob} does not
- * hash it a second time.
- */
-export function verifyingStream(
-  stream: ReadableStream<Uint8Array>,
-  expected: { digest: string; size: number; what?: string },
-  onChunk?: (n: number) => void,
-): ReadableStream<Uint8Array> {
-  const out = digestingByteStream(stream, expected, onChunk);
-  selfVerifying.set(out, { digest: expected.digest, size: expected.size });
-  return out;
-}
-
-/** Does `stream` check itself against exactly this digest and size? */
-export function isVerifyingStream(
-  stream: ReadableStream<Uint8Array>,
-  expected: { digest: string; size: number },
-): boolean {
-  const d = selfVerifying.get(stream);
-  return d !== undefined && d.digest === expected.digest && d.size === expected.size &&
-    Number.isSafeInteger(d.size);
-}
 
 /** The layout error: a malformed or tampered layout directory. */
 export class LayoutError extends VerificationError {

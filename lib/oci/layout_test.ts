@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { OciLayout } from "./layout.ts";
-import { buildImage } from "../image/build.ts";
-import { DigestMismatchError } from "../cli/errors.ts";
-import { sha256Digest } from "../registry/digest.ts";
+import { buildImage } from "../../tests/helpers/image_build.ts";
+import { DigestMismatchError } from "../errors/errors.ts";
+import { sha256Digest } from "../digest/digest.ts";
 
 async function storeImage(layout: OciLayout, files: Record<string, string>, name: string) {
   const img = await buildImage({ files });

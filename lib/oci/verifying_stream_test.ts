@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { isVerifyingStream, OciLayout, verifyingStream } from "./layout.ts";
-import { DigestMismatchError } from "../cli/errors.ts";
-import { sha256Digest } from "../registry/digest.ts";
+import { OciLayout } from "./layout.ts";
+import { DigestMismatchError } from "../errors/errors.ts";
+import { isVerifyingStream, sha256Digest, verifyingStream } from "../digest/digest.ts";
 import { writeStreamAtomic } from "../fs/atomic.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);

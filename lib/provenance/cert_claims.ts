@@ -13,7 +13,7 @@
 
 import { Buffer } from "node:buffer";
 import { ASN1Obj, X509Certificate } from "../npm/sigstore_core.ts";
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 
 const FULCIO = "1.3.6.1.4.1.57264.1";
 const UTF8_STRING_TAG = 12;

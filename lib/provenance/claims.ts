@@ -6,7 +6,7 @@
  * @module
  */
 
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 import type { CertificateClaims } from "./cert_claims.ts";
 import { isTrustedBuilder } from "./policy.ts";
 import type { PredicateClaims } from "./predicate.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 import { checkExpectations, combineClaims, displayRef, type ProvenanceClaims } from "./claims.ts";
 import { predicateClaims } from "./predicate.ts";
 

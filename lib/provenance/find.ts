@@ -10,7 +10,7 @@
 import type { ImageSource } from "../image/source.ts";
 import { attestationFromLayer, cosignManifestLayers } from "../signatures/cosign_layers.ts";
 import type { CosignAttestation } from "../signatures/model.ts";
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 import { distinctLayers, fetchOnce } from "../image/signatures.ts";
 
 /** Largest DSSE envelope read (provenance envelopes are tens of KiB). */

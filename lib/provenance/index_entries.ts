@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { Descriptor, ImageIndex } from "../registry/media_types.ts";
+import type { Descriptor, ImageIndex } from "../oci/media_types.ts";
 import { formatPlatform } from "../update/platform.ts";
 
 /** The annotation BuildKit puts on its attestation manifests. */

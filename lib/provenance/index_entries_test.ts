@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Descriptor } from "../registry/media_types.ts";
+import type { Descriptor } from "../oci/media_types.ts";
 import { entriesToAttest } from "./index_entries.ts";
 
 const d = (n: number, extra: Partial<Descriptor> = {}): Descriptor => ({

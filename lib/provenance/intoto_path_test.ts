@@ -4,9 +4,9 @@
  * on its own, not only the log-body check that runs first.
  */
 import assert from "node:assert/strict";
-import { VerificationError } from "../cli/errors.ts";
-import { openSource } from "../image/source.ts";
-import type { GlobalOptions } from "../cli/command.ts";
+import { VerificationError } from "../errors/errors.ts";
+import { openSource } from "../archive/open_source.ts";
+import type { GlobalOptions } from "../config/options.ts";
 import { hasIntotoV001Entry, verifyIntotoV001Attestation } from "../signatures/intoto_tlog.ts";
 import type { CosignAttestation } from "../signatures/model.ts";
 import { loadTrustedRoot, parseTrustedRoot } from "../trust/trusted_root.ts";

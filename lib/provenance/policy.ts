@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { IdentityPolicy } from "../signatures/identity.ts";
+import type { IdentityPolicy } from "../sigstore/identity.ts";
 
 /** OIDC issuer of GitHub Actions workflow tokens. */
 export const GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com";

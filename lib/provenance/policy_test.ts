@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { toVerificationPolicy } from "../signatures/identity.ts";
+import { toVerificationPolicy } from "../sigstore/identity.ts";
 import {
   GITHUB_ACTIONS_ISSUER,
   isSlsaProvenanceType,

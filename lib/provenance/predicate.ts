@@ -8,8 +8,8 @@
  * @module
  */
 
-import { VerificationError } from "../cli/errors.ts";
-import { isRecord } from "../signatures/fields.ts";
+import { VerificationError } from "../errors/errors.ts";
+import { isRecord } from "../json/record.ts";
 import { isSlsaProvenanceType, SLSA_PROVENANCE_V02 } from "./policy.ts";
 
 /** Build facts claimed by the provenance predicate. */

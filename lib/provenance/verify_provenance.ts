@@ -14,16 +14,16 @@
  */
 
 import { Buffer } from "node:buffer";
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 import { digestArtifact } from "../bundle/artifact.ts";
 import { parseBundle, verifyBundle } from "../bundle/verify_bundle.ts";
 import { fetchSigstoreBundles, type FoundBundle } from "../image/bundles.ts";
 import type { ImageSource } from "../image/source.ts";
-import { isIndexType } from "../registry/media_types.ts";
-import { parseImageIndex } from "../runtime/image_manifest.ts";
+import { isIndexType } from "../oci/media_types.ts";
+import { parseImageIndex } from "../oci/manifest.ts";
 import { hasIntotoV001Entry, verifyIntotoV001Attestation } from "../signatures/intoto_tlog.ts";
 import { type TlogInfo, verifyCosignAttestation } from "../signatures/verify.ts";
-import { isRecord } from "../signatures/fields.ts";
+import { isRecord } from "../json/record.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import { certificateClaims } from "./cert_claims.ts";
 import {

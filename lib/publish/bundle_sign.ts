@@ -19,21 +19,21 @@ import crypto from "node:crypto";
 import { dsse } from "../npm/sigstore_core.ts";
 import type { Signer } from "../keys/signer.ts";
 import { referrersTag, type RegistryClient } from "../registry/client.ts";
-import { sha256Digest } from "../registry/digest.ts";
+import { isSha256Hex, sha256Digest } from "../digest/digest.ts";
 import {
   type Descriptor,
   type ImageIndex,
   OCI_EMPTY,
   OCI_INDEX,
   OCI_MANIFEST,
-} from "../registry/media_types.ts";
+} from "../oci/media_types.ts";
 import { IN_TOTO_PAYLOAD_TYPE } from "../bundle/statement.ts";
 import {
   COSIGN_SIGN_PREDICATE_TYPE,
   type VerifiedBundleSignature,
   verifyBundleSignature,
 } from "../signatures/bundle_signature.ts";
-import { isRecord } from "../signatures/fields.ts";
+import { isRecord } from "../json/record.ts";
 import {
   bundleTlogEntry,
   type RekorEntry as RekorV1Entry,
@@ -64,7 +64,7 @@ export function cosignSignStatement(
   predicateType = COSIGN_SIGN_PREDICATE_TYPE,
 ): Uint8Array {
   const hex = digest.replace(/^sha256:/, "");
-  if (!/^[0-9a-f]{64}$/.test(hex)) throw new TypeError(`not a sha256 digest: ${digest}`);
+  if (!isSha256Hex(hex)) throw new TypeError(`not a sha256 digest: ${digest}`);
   return encoder.encode(JSON.stringify({
     _type: STATEMENT_V1,
     subject: [{ digest: { sha256: hex } }],

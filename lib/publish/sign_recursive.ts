@@ -10,7 +10,7 @@
  */
 
 import type { RegistryClient } from "../registry/client.ts";
-import { looksLikeIndex, parseImageIndex } from "../runtime/image_manifest.ts";
+import { looksLikeIndex, parseImageIndex } from "../oci/manifest.ts";
 
 /** At most this many manifests are signed in one tree (an index of indexes cannot explode). */
 export const MAX_TREE_MANIFESTS = 256;

@@ -8,8 +8,8 @@
 
 import type { RegistryClient } from "../registry/client.ts";
 import { cosignSignatureTag } from "../registry/client.ts";
-import { sha256Digest } from "../registry/digest.ts";
-import { type Descriptor, OCI_MANIFEST } from "../registry/media_types.ts";
+import { sha256Digest } from "../digest/digest.ts";
+import { type Descriptor, OCI_MANIFEST } from "../oci/media_types.ts";
 
 /** Media type of a simple-signing payload layer. */
 export const SIMPLE_SIGNING_LAYER = "application/vnd.dev.cosign.simplesigning.v1+json";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { parseDigest } from "../registry/digest.ts";
+import { parseDigest } from "../digest/digest.ts";
 
 /** `critical.type` of a cosign image signature. */
 export const SIMPLE_SIGNING_TYPE = "cosign container image signature";

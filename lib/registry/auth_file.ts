@@ -8,7 +8,7 @@
  */
 
 import { dirname } from "node:path";
-import { IoError } from "../cli/errors.ts";
+import { IoError } from "../errors/errors.ts";
 import { writeFileAtomic } from "../fs/atomic.ts";
 import { authKeysFor } from "./credentials.ts";
 import { DOCKER_HUB } from "./reference.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { DzError, NetworkError, RegistryError } from "../cli/errors.ts";
+import { DzError, NetworkError, RegistryError } from "../errors/errors.ts";
 import { byteStreamFrom, intoReader } from "../fs/byte_stream.ts";
 import { readAllLimited } from "../fs/read_limited.ts";
 import { type Budget, deadlineError, formatSeconds, type Timings } from "./timing.ts";

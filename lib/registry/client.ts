@@ -13,18 +13,18 @@ import {
   InvalidReferenceError,
   NetworkError,
   RegistryError,
-} from "../cli/errors.ts";
-import type { Transfer } from "../cli/progress.ts";
-import { digestHex, digestingByteStream, parseDigest, sha256Digest } from "./digest.ts";
+} from "../errors/errors.ts";
+import type { Transfer } from "../progress/progress.ts";
+import { digestHex, digestingByteStream, parseDigest, sha256Digest } from "../digest/digest.ts";
 import {
   type Descriptor,
   type ImageIndex,
   isIndexType,
   MANIFEST_TYPES,
   OCI_INDEX,
-} from "./media_types.ts";
+} from "../oci/media_types.ts";
 import { RegistryTransport, type TransportOptions } from "./transport.ts";
-import { verifyingStream } from "../oci/layout.ts";
+import { verifyingStream } from "../digest/digest.ts";
 import { bodyError, paceGuard, readDocument } from "./body_guard.ts";
 import { isDeadline, resolveTimings } from "./timing.ts";
 import { distinct, MAX_INDEX_ENTRIES, MAX_TAG_PAGES, MAX_TAGS, refuseOverCap } from "./limits.ts";

@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { GlobalOptions } from "../cli/command.ts";
+import type { GlobalOptions } from "../config/options.ts";
 import { readEnv } from "../config/paths.ts";
 import { RegistryClient } from "./client.ts";
 import { authFileCredentials, authFileCredentialsFrom } from "./credentials.ts";

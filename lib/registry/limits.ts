@@ -6,7 +6,7 @@
  * @module
  */
 
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 
 /** Largest token-service reply (registry tokens are a few KiB). */
 export const MAX_TOKEN_REPLY_BYTES = 64 * 1024;

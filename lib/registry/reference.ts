@@ -7,8 +7,8 @@
  * @module
  */
 
-import { InvalidReferenceError } from "../cli/errors.ts";
-import { parseDigest } from "./digest.ts";
+import { InvalidReferenceError } from "../errors/errors.ts";
+import { parseDigest } from "../digest/digest.ts";
 
 /** Is `tag` a tag by the distribution grammar `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`? */
 export function isValidTag(tag: string): boolean {

@@ -5,7 +5,7 @@ import {
   parseImageReference,
   parseRegistryReference,
 } from "./reference.ts";
-import { InvalidReferenceError } from "../cli/errors.ts";
+import { InvalidReferenceError } from "../errors/errors.ts";
 
 const D = "sha256:" + "a".repeat(64);
 

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { NetworkError } from "../cli/errors.ts";
+import { NetworkError } from "../errors/errors.ts";
 
 /** Timing limits of one transport; every field has a default. */
 export interface NetworkTimings {

@@ -19,7 +19,7 @@
  * @module
  */
 
-import { AuthError, NetworkError, RegistryError, UsageError } from "../cli/errors.ts";
+import { AuthError, NetworkError, RegistryError, UsageError } from "../errors/errors.ts";
 import { type Challenge, parseChallenges } from "./challenge.ts";
 import { type Credentials, type CredentialStore, noCredentials } from "./credentials.ts";
 import { isLoopbackHost, registryEndpoint } from "./reference.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { RegistryTransport, retryAfterMs } from "./transport.ts";
-import { UsageError } from "../cli/errors.ts";
+import { UsageError } from "../errors/errors.ts";
 
 Deno.test("transport: HTTPS unless loopback or --insecure-registry", () => {
   assert.equal(new RegistryTransport("ghcr.io").origin, "https://ghcr.io");

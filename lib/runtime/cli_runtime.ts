@@ -26,14 +26,14 @@
  * @module
  */
 
-import type { Progress } from "../cli/progress.ts";
-import { silentProgress } from "../cli/progress.ts";
+import type { Progress } from "../progress/progress.ts";
+import { silentProgress } from "../progress/progress.ts";
 import type { Manifest } from "../registry/client.ts";
-import type { ImageManifest } from "../registry/media_types.ts";
+import type { ImageManifest } from "../oci/media_types.ts";
 import type { ImageSource } from "../image/source.ts";
 import { OciLayout } from "../oci/layout.ts";
-import { DigestMismatchError, RuntimeError, VerificationError } from "../cli/errors.ts";
-import { sha256Digest } from "../registry/digest.ts";
+import { DigestMismatchError, RuntimeError, VerificationError } from "../errors/errors.ts";
+import { isDigest, isSha256Hex, sha256Digest } from "../digest/digest.ts";
 import type {
   ContainerRuntime,
   ContentCheck,
@@ -44,7 +44,7 @@ import type {
 import { repositoryOf } from "../signatures/signed_identity.ts";
 import { stageImage } from "./stage.ts";
 import { failureLine, runTool, type ToolOutput } from "./exec.ts";
-import { parseImageIndex, parseImageManifest } from "./image_manifest.ts";
+import { parseImageIndex, parseImageManifest } from "../oci/manifest.ts";
 import { makePodmanStagingDir, podmanLayoutName } from "./podman_staging.ts";
 import { dockerArchiveStream } from "./docker_archive.ts";
 import { checkDockerArchive } from "./export_check.ts";
@@ -287,12 +287,10 @@ export class CliRuntime implements ContainerRuntime {
     } catch {
       throw new RuntimeError(`${this.name} image inspect printed something that is not JSON`);
     }
-    if (typeof doc?.Id !== "string" || !/^(sha256:)?[0-9a-f]{64}$/.test(doc.Id)) {
+    if (typeof doc?.Id !== "string" || !(isDigest(doc.Id) || isSha256Hex(doc.Id))) {
       throw new RuntimeError(`${this.name} image inspect gave no image ID for ${ref}`);
     }
-    const digest = typeof doc.Digest === "string" && /^sha256:[0-9a-f]{64}$/.test(doc.Digest)
-      ? doc.Digest
-      : undefined;
+    const digest = isDigest(doc.Digest) ? doc.Digest : undefined;
     const created = typeof doc.Created === "string" ? Date.parse(doc.Created) : NaN;
     return {
       name: ref,

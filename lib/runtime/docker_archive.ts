@@ -12,13 +12,12 @@
  * @module
  */
 
-import type { Progress } from "../cli/progress.ts";
-import { silentProgress } from "../cli/progress.ts";
+import type { Progress } from "../progress/progress.ts";
+import { silentProgress } from "../progress/progress.ts";
 import type { ImageSource } from "../image/source.ts";
-import type { Descriptor, ImageManifest } from "../registry/media_types.ts";
-import { digestHex } from "../registry/digest.ts";
-import { isVerifyingStream, verifyingStream } from "../oci/layout.ts";
-import { type TarPart, tarStream } from "../archive/tar_stream.ts";
+import type { Descriptor, ImageManifest } from "../oci/media_types.ts";
+import { digestHex, isVerifyingStream, verifyingStream } from "../digest/digest.ts";
+import { type TarPart, tarStream } from "../tar/tar_stream.ts";
 
 const MTIME = new Date(0);
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { DzError, RuntimeError } from "../cli/errors.ts";
+import { DzError, RuntimeError } from "../errors/errors.ts";
 
 /** Output of a finished command. */
 export interface ToolOutput {

@@ -11,8 +11,8 @@
 
 import { createHash } from "node:crypto";
 import { createTarDecoder } from "../npm/modern_tar.ts";
-import { DigestMismatchError, RuntimeError, VerificationError } from "../cli/errors.ts";
-import { sha256Digest } from "../registry/digest.ts";
+import { DigestMismatchError, RuntimeError, VerificationError } from "../errors/errors.ts";
+import { sha256Digest } from "../digest/digest.ts";
 import { readAllLimited } from "../fs/read_limited.ts";
 import type { ContentCheck } from "./runtime.ts";
 

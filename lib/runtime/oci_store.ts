@@ -13,17 +13,17 @@
  */
 
 import { join } from "node:path";
-import type { Progress } from "../cli/progress.ts";
+import type { Progress } from "../progress/progress.ts";
 import type { Manifest } from "../registry/client.ts";
 import type { ImageSource } from "../image/source.ts";
 import { CONTAINERD_NAME, LayoutError, OciLayout, REF_NAME } from "../oci/layout.ts";
-import { DigestMismatchError, RuntimeError } from "../cli/errors.ts";
+import { DigestMismatchError, RuntimeError } from "../errors/errors.ts";
 import type { ContainerRuntime, ContentCheck, InstalledImage, RemovedImage } from "./runtime.ts";
 import { repositoryOf } from "../signatures/signed_identity.ts";
-import type { ImageManifest } from "../registry/media_types.ts";
+import type { ImageManifest } from "../oci/media_types.ts";
 import { stageImage } from "./stage.ts";
-import { parseImageManifest } from "./image_manifest.ts";
-import { withLock } from "../update/lock.ts";
+import { parseImageManifest } from "../oci/manifest.ts";
+import { withLock } from "../store/lock.ts";
 import { writeFileAtomic } from "../fs/atomic.ts";
 
 /** An OCI image layout directory used as the image store. */

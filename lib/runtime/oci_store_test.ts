@@ -5,13 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildImage, type BuiltImage } from "../image/build.ts";
+import { buildImage, type BuiltImage } from "../../tests/helpers/image_build.ts";
 import { OciLayout } from "../oci/layout.ts";
 import { LayoutSource } from "../image/source.ts";
 import { OciStoreRuntime } from "./oci_store.ts";
 import { selectRuntime } from "./select.ts";
 import { CliRuntime } from "./cli_runtime.ts";
-import { parseImageManifest } from "./image_manifest.ts";
+import { parseImageManifest } from "../oci/manifest.ts";
 
 async function layoutWith(dir: string, images: BuiltImage[]): Promise<OciLayout> {
   const l = await OciLayout.openOrCreate(dir);

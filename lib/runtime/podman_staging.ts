@@ -12,7 +12,7 @@
 
 import { ensureDir } from "../fs/atomic.ts";
 import { resolve } from "node:path";
-import { RuntimeError } from "../cli/errors.ts";
+import { RuntimeError } from "../errors/errors.ts";
 
 /** A path component of the docker reference grammar. */
 const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;

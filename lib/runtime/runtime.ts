@@ -6,9 +6,9 @@
  * @module
  */
 
-import type { Progress } from "../cli/progress.ts";
+import type { Progress } from "../progress/progress.ts";
 import type { Manifest } from "../registry/client.ts";
-import type { ImageManifest } from "../registry/media_types.ts";
+import type { ImageManifest } from "../oci/media_types.ts";
 import type { ImageSource } from "../image/source.ts";
 
 /** An image as a runtime holds it. */

@@ -7,7 +7,7 @@
  */
 
 import { join } from "node:path";
-import { UsageError } from "../cli/errors.ts";
+import { UsageError } from "../errors/errors.ts";
 import type { ContainerRuntime } from "./runtime.ts";
 import { CliRuntime, type CliRuntimeOptions } from "./cli_runtime.ts";
 import { OciStoreRuntime } from "./oci_store.ts";

@@ -9,16 +9,16 @@
  * @module
  */
 
-import type { Progress } from "../cli/progress.ts";
-import { silentProgress } from "../cli/progress.ts";
+import type { Progress } from "../progress/progress.ts";
+import { silentProgress } from "../progress/progress.ts";
 import type { Manifest } from "../registry/client.ts";
 import type { ImageSource } from "../image/source.ts";
 import type { OciLayout } from "../oci/layout.ts";
-import type { Descriptor, ImageManifest } from "../registry/media_types.ts";
-import { sha256Digest } from "../registry/digest.ts";
-import { DigestMismatchError } from "../cli/errors.ts";
-import { parseImageManifest } from "./image_manifest.ts";
-import { withInterrupt } from "../transfer/interrupt.ts";
+import type { Descriptor, ImageManifest } from "../oci/media_types.ts";
+import { sha256Digest } from "../digest/digest.ts";
+import { DigestMismatchError } from "../errors/errors.ts";
+import { parseImageManifest } from "../oci/manifest.ts";
+import { withInterrupt } from "../process/interrupt.ts";
 
 /** What {@linkcode stageImage} wrote. */
 export interface StagedImage {

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { OciLayout } from "../oci/layout.ts";
 import { LayoutSource } from "../image/source.ts";
-import { sha256Digest } from "../registry/digest.ts";
-import { DigestMismatchError } from "../cli/errors.ts";
+import { sha256Digest } from "../digest/digest.ts";
+import { DigestMismatchError } from "../errors/errors.ts";
 import { stageImage } from "./stage.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);

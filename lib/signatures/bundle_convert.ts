@@ -10,8 +10,8 @@
 import { Buffer } from "node:buffer";
 import crypto from "node:crypto";
 import { type Bundle, bundleFromJSON, type SerializedBundle } from "../npm/sigstore_bundle.ts";
-import { SignatureFormatError } from "../cli/errors.ts";
-import { encodeBase64 } from "./base64.ts";
+import { SignatureFormatError } from "../errors/errors.ts";
+import { encodeBase64 } from "../encoding/base64.ts";
 import type { CosignAttestation, CosignSignature, RekorBundle } from "./model.ts";
 
 /** Media type of the bundles built here. */

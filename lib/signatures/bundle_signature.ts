@@ -19,13 +19,14 @@
  * @module
  */
 
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 import { digestArtifact } from "../bundle/artifact.ts";
 import { IN_TOTO_PAYLOAD_TYPE } from "../bundle/statement.ts";
 import { parseBundle, verifyBundle } from "../bundle/verify_bundle.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import type { TrustedKey } from "../trust/trusted_key.ts";
 import type { SignerInfo, TlogInfo } from "./verify.ts";
+import { isDigest } from "../digest/digest.ts";
 
 /** Predicate type of cosign's image signature statement (`cosign sign` v3). */
 export const COSIGN_SIGN_PREDICATE_TYPE = "https://sigstore.dev/cosign/sign/v1";
@@ -53,8 +54,6 @@ export interface VerifiedBundleSignature {
   /** The bundle JSON exactly as given (for storing). */
   bundle: unknown;
 }
-
-const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 function refuse(code: string, message: string, hint?: string): never {
   throw new VerificationError(code, message, hint ? { hint } : {});
@@ -85,7 +84,7 @@ export function verifyBundleSignature(
   digest: string,
   opts: BundleSignatureOptions,
 ): VerifiedBundleSignature {
-  if (!DIGEST.test(digest)) throw new TypeError(`not a sha256 digest: ${digest}`);
+  if (!isDigest(digest)) throw new TypeError(`not a sha256 digest: ${digest}`);
   // Cheap shape checks first: no crypto for something that cannot count anyway.
   const bundle = parseBundle(bundleJson);
   if (bundle.content.$case !== "dsseEnvelope") {

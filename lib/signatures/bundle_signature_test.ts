@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import { join } from "node:path";
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 import { KeyObjectSigner } from "../keys/signer.ts";
 import { cosignSignStatement, createDsseBundle } from "../publish/bundle_sign.ts";
-import { keyPair, messageBundle } from "../bundle/test_fixtures.ts";
+import { keyPair, messageBundle } from "../../tests/helpers/bundle_fixtures.ts";
 import { startLocalSigstore } from "../../scripts/local_sigstore.ts";
 import { parseTrustedKey, type TrustedKey } from "../trust/trusted_key.ts";
 import { loadTrustedRoot } from "../trust/trusted_root.ts";

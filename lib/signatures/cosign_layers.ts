@@ -11,18 +11,19 @@
  * @module
  */
 
-import { SignatureFormatError } from "../cli/errors.ts";
-import { encodeBase64 } from "./base64.ts";
+import { SignatureFormatError } from "../errors/errors.ts";
+import { encodeBase64 } from "../encoding/base64.ts";
 import {
   b64Field,
   bad,
-  isRecord,
   parsePemCertificates,
   parseRekorBundle,
   parseRfc3161,
   rawBundle,
 } from "./fields.ts";
+import { isRecord } from "../json/record.ts";
 import type { CosignAttestation, CosignSignature, DsseEnvelope } from "./model.ts";
+import { isDigest } from "../digest/digest.ts";
 
 /** Annotation keys cosign puts on signature / attestation layers. */
 export const ANNOTATIONS = {
@@ -58,7 +59,7 @@ export function cosignManifestLayers(manifest: unknown): CosignLayer[] {
     const f = `layer ${i + 1}`;
     if (!isRecord(l)) bad(f, "is not an object");
     if (typeof l.mediaType !== "string") bad(`${f} mediaType`, "is not a string");
-    if (typeof l.digest !== "string" || !/^sha256:[0-9a-f]{64}$/.test(l.digest)) {
+    if (!isDigest(l.digest)) {
       bad(`${f} digest`, "is not a sha256 digest");
     }
     if (typeof l.size !== "number" || !Number.isSafeInteger(l.size) || l.size < 0) {

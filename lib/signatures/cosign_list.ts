@@ -8,16 +8,16 @@
  * @module
  */
 
-import { SignatureFormatError } from "../cli/errors.ts";
-import { encodeBase64 } from "./base64.ts";
+import { SignatureFormatError } from "../errors/errors.ts";
+import { encodeBase64 } from "../encoding/base64.ts";
 import {
   b64Field,
-  isRecord,
   parseListCertificate,
   parseRekorBundle,
   parseRfc3161,
   rawBundle,
 } from "./fields.ts";
+import { isRecord } from "../json/record.ts";
 import type { CosignDownloadEntry, CosignSignature } from "./model.ts";
 import { JsonShapeError, parseBoundedJson } from "../json/bounded.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SignatureFormatError } from "../cli/errors.ts";
+import { SignatureFormatError } from "../errors/errors.ts";
 import { testdata, testdataOrSkip } from "../../tests/helpers/testdata.ts";
 import {
   parseCosignEntry,
@@ -7,7 +7,7 @@ import {
   parseCosignSignatureList,
   toCosignDownloadJson,
 } from "./cosign_list.ts";
-import { decodeBase64Strict } from "./base64.ts";
+import { decodeBase64Strict } from "../encoding/base64.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;

@@ -7,14 +7,10 @@
  * @module
  */
 
-import { SignatureFormatError } from "../cli/errors.ts";
-import { decodeBase64Strict, decodeHexStrict, encodeBase64 } from "./base64.ts";
+import { SignatureFormatError } from "../errors/errors.ts";
+import { decodeBase64Strict, decodeHexStrict, encodeBase64 } from "../encoding/base64.ts";
 import type { CosignDownloadEntry, RekorBundle } from "./model.ts";
-
-/** Is it a plain JSON object? */
-export function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
+import { isRecord } from "../json/record.ts";
 
 /** Throw a format error for `field`. */
 export function bad(field: string, what: string): never {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parsePemCertificates } from "./fields.ts";
-import { SignatureFormatError } from "../cli/errors.ts";
+import { SignatureFormatError } from "../errors/errors.ts";
 
 const block = (b64: string) => `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
 

@@ -29,12 +29,12 @@ import {
 } from "../npm/sigstore_verify.ts";
 import { verifyTLogInclusion } from "../npm/sigstore_verify_tlog.ts";
 import { X509Certificate } from "../npm/sigstore_core.ts";
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 import { installNodeVerifyShim } from "../crypto/node_verify_shim.ts";
 import { trustMaterialFor } from "../trust/trusted_root.ts";
 import { cosignAttestationToBundle } from "./bundle_convert.ts";
-import { isRecord } from "./fields.ts";
-import { toVerificationPolicy } from "./identity.ts";
+import { isRecord } from "../json/record.ts";
+import { toVerificationPolicy } from "../sigstore/identity.ts";
 import type { CosignAttestation } from "./model.ts";
 import { requireSubject, type VerifiedAttestation, type VerifyOptions } from "./verify.ts";
 

@@ -30,20 +30,21 @@ import {
   Verifier,
 } from "../npm/sigstore_verify.ts";
 import type { Bundle } from "../npm/sigstore_bundle.ts";
-import { SignatureFormatError, VerificationError } from "../cli/errors.ts";
+import { SignatureFormatError, VerificationError } from "../errors/errors.ts";
 import { installNodeVerifyShim } from "../crypto/node_verify_shim.ts";
 import { type LoadedTrustedRoot, trustMaterialFor } from "../trust/trusted_root.ts";
 import type { TrustedKey } from "../trust/trusted_key.ts";
-import { encodeBase64 } from "./base64.ts";
+import { encodeBase64 } from "../encoding/base64.ts";
 import {
   cosignAttestationToBundle,
   cosignSignatureToBundle,
   type SignerMaterial,
 } from "./bundle_convert.ts";
 import { parseCosignListEntries, type ParsedEntry } from "./cosign_list.ts";
-import { isRecord } from "./fields.ts";
-import { type IdentityPolicy, toVerificationPolicy } from "./identity.ts";
+import { isRecord } from "../json/record.ts";
+import { type IdentityPolicy, toVerificationPolicy } from "../sigstore/identity.ts";
 import type { CosignAttestation, CosignSignature, RekorBundle } from "./model.ts";
+import { isDigest } from "../digest/digest.ts";
 
 /** `critical.type` of a cosign image signature payload. */
 export const COSIGN_SIGNATURE_TYPE = "cosign container image signature";
@@ -109,8 +110,6 @@ export interface ListVerification {
   ok: boolean;
   reports: SignatureReport[];
 }
-
-const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 function refuse(code: string, message: string, cause?: unknown): never {
   throw new VerificationError(code, message, cause === undefined ? {} : { cause });
@@ -335,7 +334,7 @@ export function verifyCosignSignature(
   opts: VerifyOptions,
 ): VerifiedSignature {
   checkMode(opts);
-  if (!DIGEST.test(digest)) throw new TypeError(`not a sha256 digest: ${digest}`);
+  if (!isDigest(digest)) throw new TypeError(`not a sha256 digest: ${digest}`);
   const withTlog = opts.requireTlog !== false;
   if (withTlog && !sig.bundle) {
     refuse(

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 import { testdata, testdataOrSkip } from "../../tests/helpers/testdata.ts";
 import { loadTrustedKey, parseTrustedKey } from "../trust/trusted_key.ts";
 import { parseTrustedRoot, publicGoodTrustedRoot } from "../trust/trusted_root.ts";
@@ -18,7 +18,7 @@ import {
   verifyCosignSignature,
   verifyCosignSignatures,
 } from "./verify.ts";
-import type { IdentityPolicy } from "./identity.ts";
+import type { IdentityPolicy } from "../sigstore/identity.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;

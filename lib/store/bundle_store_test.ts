@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SignatureFormatError } from "../cli/errors.ts";
+import { SignatureFormatError } from "../errors/errors.ts";
 import {
   bundlePath,
   listStoredDigests,

@@ -18,7 +18,7 @@
  */
 
 import { join } from "node:path";
-import { IoError } from "../cli/errors.ts";
+import { IoError } from "../errors/errors.ts";
 import { PRIVATE, writeFileAtomic } from "../fs/atomic.ts";
 import { readTextIfExists } from "../fs/read_text.ts";
 import type { LogIndexFloor } from "./rollback_state.ts";

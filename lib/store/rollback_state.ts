@@ -24,8 +24,8 @@
  */
 
 import { join } from "node:path";
-import { IoError, RollbackError } from "../cli/errors.ts";
-import { sha256Digest } from "../registry/digest.ts";
+import { IoError, RollbackError } from "../errors/errors.ts";
+import { isDigest, isSha256Hex, sha256Digest } from "../digest/digest.ts";
 import { PRIVATE, writeFileAtomic } from "../fs/atomic.ts";
 import { readTextIfExists } from "../fs/read_text.ts";
 
@@ -97,9 +97,6 @@ export function imageStatePath(dataDir: string, repository: string): string {
   return join(dataDir, "rollback", `${sha256Digest(repository).slice(7)}.json`);
 }
 
-const HEX64 = /^[0-9a-f]{64}$/;
-const DIGEST = /^sha256:[0-9a-f]{64}$/;
-
 function isPos(v: unknown): v is LogPosition {
   const p = v as LogPosition;
   return typeof v === "object" && v !== null &&
@@ -132,12 +129,12 @@ export async function readImageState(
   }
   if (
     typeof doc !== "object" || doc === null || doc.version !== 2 ||
-    doc.repository !== repository || typeof doc.digest !== "string" || !DIGEST.test(doc.digest) ||
+    doc.repository !== repository || !isDigest(doc.digest) ||
     (doc.created !== undefined && Number.isNaN(Date.parse(doc.created))) ||
-    (doc.platformDigest !== undefined && !DIGEST.test(doc.platformDigest)) ||
-    (doc.imageId !== undefined && !DIGEST.test(doc.imageId)) ||
+    (doc.platformDigest !== undefined && !isDigest(doc.platformDigest)) ||
+    (doc.imageId !== undefined && !isDigest(doc.imageId)) ||
     typeof doc.logs !== "object" || doc.logs === null ||
-    Object.entries(doc.logs).some(([k, v]) => !HEX64.test(k) || !isPos(v)) ||
+    Object.entries(doc.logs).some(([k, v]) => !isSha256Hex(k) || !isPos(v)) ||
     !Array.isArray(doc.replaced) || doc.replaced.some((d) => typeof d !== "string")
   ) {
     corrupt(path, "unexpected content");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { IoError, RollbackError } from "../cli/errors.ts";
+import { IoError, RollbackError } from "../errors/errors.ts";
 import { writeFileAtomic } from "../fs/atomic.ts";
 import {
   assertAboveFloor,

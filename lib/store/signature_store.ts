@@ -11,21 +11,20 @@
  */
 
 import { join } from "node:path";
-import { IoError, SignatureFormatError } from "../cli/errors.ts";
+import { IoError, SignatureFormatError } from "../errors/errors.ts";
 import { parseCosignSignatureList, toCosignDownloadJson } from "../signatures/cosign_list.ts";
 import type { CosignSignature } from "../signatures/model.ts";
 import { PRIVATE, writeFileAtomic } from "../fs/atomic.ts";
-
-const HEX64 = /^[0-9a-f]{64}$/;
+import { isSha256Hex } from "../digest/digest.ts";
 
 function hexOfDigest(digest: string): string {
   const hex = digest.startsWith("sha256:") ? digest.slice(7) : digest;
-  if (!HEX64.test(hex)) throw new TypeError(`not a sha256 digest: ${digest}`);
+  if (!isSha256Hex(hex)) throw new TypeError(`not a sha256 digest: ${digest}`);
   return hex;
 }
 
 function checkKeyId(keyId: string): void {
-  if (!HEX64.test(keyId)) throw new TypeError(`not a key id (sha256 hex): ${keyId}`);
+  if (!isSha256Hex(keyId)) throw new TypeError(`not a key id (sha256 hex): ${keyId}`);
 }
 
 /** `<data-dir>/signatures/<keyId>`. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { IoError } from "../cli/errors.ts";
+import { IoError } from "../errors/errors.ts";
 import { testdata, testdataOrSkip } from "../../tests/helpers/testdata.ts";
 import { writeFileAtomic } from "../fs/atomic.ts";
 import {

@@ -12,12 +12,12 @@
  * @module
  */
 
-import { DigestMismatchError, NetworkError, RegistryError } from "../cli/errors.ts";
-import type { Transfer } from "../cli/progress.ts";
+import { DigestMismatchError, NetworkError, RegistryError } from "../errors/errors.ts";
+import type { Transfer } from "../progress/progress.ts";
 import type { RegistryClient } from "../registry/client.ts";
-import type { Descriptor } from "../registry/media_types.ts";
+import type { Descriptor } from "../oci/media_types.ts";
 import { intoReader } from "../fs/byte_stream.ts";
-import { isInterrupt, withInterrupt } from "./interrupt.ts";
+import { isInterrupt, withInterrupt } from "../process/interrupt.ts";
 import type { PartialBlob, ResumeStore } from "./resume_store.ts";
 
 /** How a resumable download behaves. */

@@ -14,7 +14,7 @@
 
 import { join } from "node:path";
 import { createHash, type Hash } from "node:crypto";
-import { digestHex } from "../registry/digest.ts";
+import { digestHex } from "../digest/digest.ts";
 import { ensureDir, PRIVATE } from "../fs/atomic.ts";
 
 /** Limits of a {@linkcode ResumeStore}. */

@@ -8,8 +8,8 @@
  */
 
 import { createHash } from "node:crypto";
-import { NetworkError, RegistryError, VerificationError } from "../cli/errors.ts";
-import { isRecord } from "../signatures/fields.ts";
+import { NetworkError, RegistryError, VerificationError } from "../errors/errors.ts";
+import { isRecord } from "../json/record.ts";
 
 /** The public-good Rekor. */
 export const DEFAULT_REKOR_URL = "https://rekor.sigstore.dev";

@@ -9,10 +9,10 @@
  */
 
 import { Buffer } from "node:buffer";
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 import { type RekorEntry, uploadEntry } from "./rekor_client.ts";
 
-import { isRecord } from "../signatures/fields.ts";
+import { isRecord } from "../json/record.ts";
 
 export type { RekorEntry };
 

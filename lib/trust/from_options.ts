@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { GlobalOptions } from "../cli/command.ts";
+import type { GlobalOptions } from "../config/options.ts";
 import { readEnv } from "../config/paths.ts";
 import { type LoadedTrustedRoot, loadTrustedRoot } from "./trusted_root.ts";
 import { anchorFromEnv } from "./tuf_anchor.ts";

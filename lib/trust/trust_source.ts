@@ -18,7 +18,7 @@
  */
 
 import type { Fetcher } from "../npm/tuf_js.ts";
-import { DzError } from "../cli/errors.ts";
+import { DzError } from "../errors/errors.ts";
 import {
   type LoadedTrustedRoot,
   loadTrustedRoot,

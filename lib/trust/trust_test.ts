@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import { createRequire } from "node:module";
-import { TrustMaterialError, UsageError } from "../cli/errors.ts";
+import { TrustMaterialError, UsageError } from "../errors/errors.ts";
 import { testdata, testdataOrSkip } from "../../tests/helpers/testdata.ts";
 import { trustedRootFromSeeds } from "../../scripts/refresh_trusted_root.ts";
 import { defaultTrustedKey, loadTrustedKey, parseTrustedKey } from "./trusted_key.ts";

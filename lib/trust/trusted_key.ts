@@ -7,7 +7,7 @@
  */
 
 import crypto from "node:crypto";
-import { IoError, TrustMaterialError, UsageError } from "../cli/errors.ts";
+import { IoError, TrustMaterialError, UsageError } from "../errors/errors.ts";
 import { DANGERZONE_KEY_NAME, DANGERZONE_PUBLIC_KEY_PEM } from "./dangerzone_key.ts";
 
 /** A public key the user trusts to sign images. */

@@ -16,9 +16,10 @@
 import { TrustedRoot } from "../npm/sigstore_protobuf_specs.ts";
 import { toTrustMaterial, type TrustMaterial } from "../npm/sigstore_verify.ts";
 import { createHash, createPublicKey } from "node:crypto";
-import { DzError, EXIT_USAGE, IoError, TrustMaterialError } from "../cli/errors.ts";
+import { DzError, EXIT_USAGE, IoError, TrustMaterialError } from "../errors/errors.ts";
 import { type EnvReader, readEnv } from "../config/paths.ts";
 import publicGoodRoot from "./public_good_trusted_root.json" with { type: "json" };
+import { isRecord } from "../json/record.ts";
 
 /** A parsed, checked trusted root. */
 export interface LoadedTrustedRoot {
@@ -37,10 +38,6 @@ function fail(source: string, what: string): never {
   throw new TrustMaterialError(`trusted root ${source} refused: ${what}`, {
     hint: "pass a Sigstore trusted_root.json with --trusted-root",
   });
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function validDate(v: unknown): boolean {

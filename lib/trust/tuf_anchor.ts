@@ -12,9 +12,9 @@
  */
 
 import seeds from "../npm/sigstore_tuf_seeds.ts";
-import { IoError, TrustMaterialError, UsageError } from "../cli/errors.ts";
+import { IoError, TrustMaterialError, UsageError } from "../errors/errors.ts";
 import type { EnvReader } from "../config/paths.ts";
-import { decodeBase64Strict } from "../signatures/base64.ts";
+import { decodeBase64Strict } from "../encoding/base64.ts";
 
 /** Sigstore's public-good TUF repository. */
 export const PUBLIC_GOOD_TUF_URL = "https://tuf-repo-cdn.sigstore.dev";

@@ -21,7 +21,7 @@
 import { Readable } from "node:stream";
 import { join } from "node:path";
 import { type Fetcher, Updater } from "../npm/tuf_js.ts";
-import { DzError, TrustMaterialError } from "../cli/errors.ts";
+import { DzError, TrustMaterialError } from "../errors/errors.ts";
 import { rootFacts, TRUSTED_ROOT_TARGET } from "./tuf_anchor.ts";
 import { type ChainFiles, newestRoot } from "./tuf_files.ts";
 

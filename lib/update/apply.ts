@@ -22,12 +22,12 @@
  */
 
 import { join } from "node:path";
-import type { Progress } from "../cli/progress.ts";
-import { silentProgress } from "../cli/progress.ts";
-import { DigestMismatchError, RollbackError, VerificationError } from "../cli/errors.ts";
+import type { Progress } from "../progress/progress.ts";
+import { silentProgress } from "../progress/progress.ts";
+import { DigestMismatchError, RollbackError, VerificationError } from "../errors/errors.ts";
 import type { ImageSource } from "../image/source.ts";
 import type { Manifest } from "../registry/client.ts";
-import { parseDigest, sha256Digest } from "../registry/digest.ts";
+import { parseDigest, sha256Digest } from "../digest/digest.ts";
 import type { CosignSignature } from "../signatures/model.ts";
 import {
   type SignerInfo,
@@ -41,7 +41,7 @@ import {
 import type { TrustedKey } from "../trust/trusted_key.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import type { ContainerRuntime } from "../runtime/runtime.ts";
-import { looksLikeIndex, parseImageIndex, parseImageManifest } from "../runtime/image_manifest.ts";
+import { looksLikeIndex, parseImageIndex, parseImageManifest } from "../oci/manifest.ts";
 import {
   readBundles,
   readSignatures,
@@ -64,7 +64,7 @@ import {
   repositoryOf,
 } from "../signatures/signed_identity.ts";
 import { signedBuildTime, signedPlatform } from "./build_time.ts";
-import { withLock } from "./lock.ts";
+import { withLock } from "../store/lock.ts";
 import { ensureDir, PRIVATE } from "../fs/atomic.ts";
 import {
   decodeField,

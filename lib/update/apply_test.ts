@@ -16,7 +16,7 @@ import { repositoryOf } from "../signatures/signed_identity.ts";
 import { applyVerifiedUpdate, type CrashPoint, type UpdateRequest } from "./apply.ts";
 import { verifyLocalImage } from "./verify_local.ts";
 import { readInstalled } from "./installed.ts";
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 

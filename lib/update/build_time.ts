@@ -6,10 +6,10 @@
  * @module
  */
 
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 import type { ImageSource } from "../image/source.ts";
 import type { Manifest } from "../registry/client.ts";
-import { parseImageManifest } from "../runtime/image_manifest.ts";
+import { parseImageManifest } from "../oci/manifest.ts";
 
 /** Largest image config read to learn its build time. */
 export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;

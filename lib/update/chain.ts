@@ -7,9 +7,9 @@
  * @module
  */
 
-import { VerificationError } from "../cli/errors.ts";
-import { sha256Digest } from "../registry/digest.ts";
-import { parseImageIndex, parseImageManifest } from "../runtime/image_manifest.ts";
+import { VerificationError } from "../errors/errors.ts";
+import { sha256Digest } from "../digest/digest.ts";
+import { parseImageIndex, parseImageManifest } from "../oci/manifest.ts";
 import { decodeField, type InstalledRecord } from "./installed.ts";
 
 /** What the chain proves. */

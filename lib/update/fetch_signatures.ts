@@ -12,10 +12,10 @@
  * @module
  */
 
-import { RegistryError } from "../cli/errors.ts";
+import { RegistryError } from "../errors/errors.ts";
 import { cosignSignatureTag, type Manifest } from "../registry/client.ts";
 import type { RegistrySource } from "../image/source.ts";
-import { sha256Digest } from "../registry/digest.ts";
+import { sha256Digest } from "../digest/digest.ts";
 import { cosignManifestLayers, signatureFromLayer } from "../signatures/cosign_layers.ts";
 import type { CosignSignature } from "../signatures/model.ts";
 import { distinctLayers, fetchOnce, MAX_PAYLOAD_BYTES } from "../image/signatures.ts";

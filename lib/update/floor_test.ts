@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { testdata, testdataOrSkip } from "../../tests/helpers/testdata.ts";
-import { RollbackError } from "../cli/errors.ts";
+import { RollbackError } from "../errors/errors.ts";
 import { DEFAULT_IMAGE } from "../config/dangerzone_image.ts";
 import { LayoutSource } from "../image/source.ts";
 import { OciLayout } from "../oci/layout.ts";

@@ -12,8 +12,8 @@
 
 import { join } from "node:path";
 import { Buffer } from "node:buffer";
-import { IoError } from "../cli/errors.ts";
-import { sha256Digest } from "../registry/digest.ts";
+import { IoError } from "../errors/errors.ts";
+import { sha256Digest } from "../digest/digest.ts";
 import { PRIVATE, writeFileAtomic } from "../fs/atomic.ts";
 
 /** One installed image. */

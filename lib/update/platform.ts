@@ -5,8 +5,8 @@
  * @module
  */
 
-import { DzError, EXIT_USAGE, UsageError } from "../cli/errors.ts";
-import type { Descriptor, ImageIndex, Platform } from "../registry/media_types.ts";
+import { DzError, EXIT_USAGE, UsageError } from "../errors/errors.ts";
+import type { Descriptor, ImageIndex, Platform } from "../oci/media_types.ts";
 
 /** A platform to select. */
 export interface PlatformSpec {

@@ -14,13 +14,13 @@
  * @module
  */
 
-import type { Progress } from "../cli/progress.ts";
+import type { Progress } from "../progress/progress.ts";
 import { RegistrySource } from "../image/source.ts";
 import type { RegistryClient } from "../registry/client.ts";
 import type { TrustedKey } from "../trust/trusted_key.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import type { ContainerRuntime } from "../runtime/runtime.ts";
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 import { readBundles, readSignatures } from "../store/signature_store.ts";
 import {
   applyVerifiedUpdate,

@@ -13,13 +13,13 @@
  * @module
  */
 
-import { VerificationError } from "../cli/errors.ts";
+import { VerificationError } from "../errors/errors.ts";
 import { type SignerInfo, verifyCosignSignatures } from "../signatures/verify.ts";
 import type { TrustedKey } from "../trust/trusted_key.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import type { ContainerRuntime, ContentCheck } from "../runtime/runtime.ts";
-import type { Progress } from "../cli/progress.ts";
-import { parseImageManifest } from "../runtime/image_manifest.ts";
+import type { Progress } from "../progress/progress.ts";
+import { parseImageManifest } from "../oci/manifest.ts";
 import { verifyBundleSignatures } from "../signatures/bundle_signature.ts";
 import { readBundles, readSignatures } from "../store/signature_store.ts";
 import { readImageState } from "../store/rollback_state.ts";
@@ -28,7 +28,7 @@ import {
   identityAccepted,
   repositoryOf,
 } from "../signatures/signed_identity.ts";
-import { RollbackError } from "../cli/errors.ts";
+import { RollbackError } from "../errors/errors.ts";
 import { decodeField, readInstalled } from "./installed.ts";
 import { checkRecordChain, imageIdMatches } from "./chain.ts";
 

@@ -20,8 +20,8 @@
 import { join } from "node:path";
 import { createTarDecoder } from "modern-tar";
 import type { RegistryClient } from "../../lib/registry/client.ts";
-import { OCI_INDEX } from "../../lib/registry/media_types.ts";
-import { encodeBase64 } from "../../lib/signatures/base64.ts";
+import { OCI_INDEX } from "../../lib/oci/media_types.ts";
+import { encodeBase64 } from "../../lib/encoding/base64.ts";
 import { jsonEqual } from "../../lib/archive/layout_tar.ts";
 
 const dec = new TextDecoder();

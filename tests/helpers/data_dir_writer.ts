@@ -12,7 +12,7 @@ import { writeBundles, writeSignatures } from "../../lib/store/signature_store.t
 import { nextImageState, writeImageState } from "../../lib/store/rollback_state.ts";
 import { writeLastLogIndex } from "../../lib/store/last_log_index.ts";
 import { writeInstalled } from "../../lib/update/installed.ts";
-import { withLock } from "../../lib/update/lock.ts";
+import { withLock } from "../../lib/store/lock.ts";
 import { parseCosignSignatureList } from "../../lib/signatures/cosign_list.ts";
 
 const [data, signatures] = Deno.args;

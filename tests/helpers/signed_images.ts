@@ -15,16 +15,16 @@
 
 import { join } from "node:path";
 import { RegistryClient } from "../../lib/registry/client.ts";
-import { buildImage, type BuiltImage } from "../../lib/image/build.ts";
-import { pushImage } from "../../lib/registry/push.ts";
+import { buildImage, type BuiltImage } from "./image_build.ts";
+import { pushImage } from "./image_push.ts";
 import { signImage } from "../../lib/publish/sign_image.ts";
 import { generateCosignKeyPair } from "../../lib/keys/private_key.ts";
 import { type Signer, signerFromKeyFile } from "../../lib/keys/signer.ts";
 import { fixedPasswordProvider } from "../../lib/keys/password.ts";
 import { loadTrustedKey, type TrustedKey } from "../../lib/trust/trusted_key.ts";
 import { type LoadedTrustedRoot, loadTrustedRoot } from "../../lib/trust/trusted_root.ts";
-import { OCI_INDEX } from "../../lib/registry/media_types.ts";
-import { sha256Digest } from "../../lib/registry/digest.ts";
+import { OCI_INDEX } from "../../lib/oci/media_types.ts";
+import { sha256Digest } from "../../lib/digest/digest.ts";
 import { startRegistry, type TestRegistry } from "./registry.ts";
 import { startLocalSigstore } from "../../scripts/local_sigstore.ts";
 

@@ -8,7 +8,7 @@
  */
 
 import type { RegistryClient } from "../../lib/registry/client.ts";
-import { isIndexType } from "../../lib/registry/media_types.ts";
+import { isIndexType } from "../../lib/oci/media_types.ts";
 
 interface IndexJson {
   manifests: {

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { DzError } from "../../lib/cli/errors.ts";
+import { DzError } from "../../lib/errors/errors.ts";
 import { LayoutSource } from "../../lib/image/source.ts";
 import { OciLayout } from "../../lib/oci/layout.ts";
 import { verifyProvenance } from "../../lib/provenance/verify_provenance.ts";

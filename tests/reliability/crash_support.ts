@@ -27,13 +27,13 @@
 import { join, relative } from "node:path";
 import { createHash } from "node:crypto";
 import { OciLayout, REF_NAME } from "../../lib/oci/layout.ts";
-import { parseImageManifest } from "../../lib/runtime/image_manifest.ts";
+import { parseImageManifest } from "../../lib/oci/manifest.ts";
 import { imageStatePath, readImageState } from "../../lib/store/rollback_state.ts";
 import { readLastLogIndex } from "../../lib/store/last_log_index.ts";
 import { repositoryOf } from "../../lib/signatures/signed_identity.ts";
 import { readSignatures } from "../../lib/store/signature_store.ts";
 import { installedPath, readInstalled } from "../../lib/update/installed.ts";
-import { sha256Digest } from "../../lib/registry/digest.ts";
+import { sha256Digest } from "../../lib/digest/digest.ts";
 
 /** Project root (where `mod.ts` and `deno.json` are). */
 export const PROJECT_ROOT = new URL("../../", import.meta.url).pathname;

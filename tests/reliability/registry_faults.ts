@@ -13,12 +13,17 @@
  * @module
  */
 
-import { DigestMismatchError, DzError, NetworkError, RegistryError } from "../../lib/cli/errors.ts";
-import { buildImage, type BuiltImage } from "../../lib/image/build.ts";
+import {
+  DigestMismatchError,
+  DzError,
+  NetworkError,
+  RegistryError,
+} from "../../lib/errors/errors.ts";
+import { buildImage, type BuiltImage } from "../helpers/image_build.ts";
 import { OciLayout } from "../../lib/oci/layout.ts";
 import { RegistryClient } from "../../lib/registry/client.ts";
 import type { TransportOptions } from "../../lib/registry/transport.ts";
-import { pushImage } from "../../lib/registry/push.ts";
+import { pushImage } from "../helpers/image_push.ts";
 import { type Fault, startFaultProxy } from "../helpers/fault_proxy.ts";
 import { startRegistry, type TestRegistry } from "../helpers/registry.ts";
 import type { FamilyRow } from "./campaign.ts";

@@ -11,7 +11,7 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { Buffer } from "node:buffer";
 import { p256 } from "../../npm/noble_curves_nist.ts";
-import { Pkcs11Error } from "../../cli/errors.ts";
+import { Pkcs11Error } from "../../errors/errors.ts";
 
 /** DER of the OID 1.2.840.10045.3.1.7 (prime256v1), as `CKA_EC_PARAMS` holds it. */
 const P256_PARAMS = Uint8Array.of(0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync, sign, verify } from "node:crypto";
 import { Buffer } from "node:buffer";
-import { Pkcs11Error } from "../../cli/errors.ts";
+import { Pkcs11Error } from "../../errors/errors.ts";
 import { ecdsaRawToDer, ecPublicKey } from "./ec_key.ts";
 
 const P256 = Uint8Array.of(0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07);

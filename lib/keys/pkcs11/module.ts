@@ -17,7 +17,7 @@
  * @module
  */
 
-import { Pkcs11Error } from "../../cli/errors.ts";
+import { Pkcs11Error } from "../../errors/errors.ts";
 import {
   CKF_SERIAL_SESSION,
   CKM_ECDSA,

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { IoError, PasswordUnavailableError, UsageError } from "../../cli/errors.ts";
+import { IoError, PasswordUnavailableError, UsageError } from "../../errors/errors.ts";
 import { readHiddenLine, type TerminalInput } from "../password.ts";
 import type { Pkcs11Uri } from "./uri.ts";
 import { describePkcs11Key, describePkcs11Token } from "./uri.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { IoError, PasswordUnavailableError, UsageError } from "../../cli/errors.ts";
+import { IoError, PasswordUnavailableError, UsageError } from "../../errors/errors.ts";
 import { PIN_ENV, pinSourcePath, resolvePin } from "./pin.ts";
 import { parsePkcs11Uri } from "./uri.ts";
 

@@ -16,7 +16,7 @@
 
 import { createHash, type KeyObject, verify as nodeVerify } from "node:crypto";
 import { Buffer } from "node:buffer";
-import { Pkcs11Error } from "../../cli/errors.ts";
+import { Pkcs11Error } from "../../errors/errors.ts";
 import { publicKeyPem } from "../private_key.ts";
 import type { Signer } from "../signer.ts";
 import {

@@ -9,9 +9,9 @@ import { createPublicKey, generateKeyPairSync, verify } from "node:crypto";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DzError, PasswordUnavailableError, Pkcs11Error, UsageError } from "../../cli/errors.ts";
+import { DzError, PasswordUnavailableError, Pkcs11Error, UsageError } from "../../errors/errors.ts";
 import { fixedPasswordProvider } from "../password.ts";
-import { signerFromKeyRef } from "../signer.ts";
+import { signerFromKeyRef } from "../key_ref.ts";
 import { Pkcs11Module } from "./module.ts";
 import { signerFromPkcs11Uri } from "./signer.ts";
 import {
@@ -19,7 +19,7 @@ import {
   SOFTHSM_MODULE,
   softHsmOrSkip,
   type SoftHsmToken,
-} from "./softhsm_testing.ts";
+} from "../../../tests/helpers/softhsm.ts";
 
 const ignore = softHsmOrSkip();
 const data = new TextEncoder().encode(

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { UsageError } from "../../cli/errors.ts";
+import { UsageError } from "../../errors/errors.ts";
 
 /** Environment variable cosign reads the module path from when the URI has none. */
 export const MODULE_PATH_ENV = "COSIGN_PKCS11_MODULE_PATH";

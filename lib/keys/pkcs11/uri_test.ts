@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { UsageError } from "../../cli/errors.ts";
+import { UsageError } from "../../errors/errors.ts";
 import { describePkcs11Key, isPkcs11Uri, MODULE_PATH_ENV, parsePkcs11Uri } from "./uri.ts";
 
 const MOD = "/usr/lib/softhsm/libsofthsm2.so";

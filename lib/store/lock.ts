@@ -15,9 +15,9 @@
  */
 
 import { dirname } from "node:path";
-import { IoError } from "../cli/errors.ts";
+import { IoError } from "../errors/errors.ts";
 import { ensureDir } from "../fs/atomic.ts";
-import { interruptSignal } from "../transfer/interrupt.ts";
+import { interruptSignal } from "../process/interrupt.ts";
 import { currentOwner, hostname, type LockOwner, ownerStatus } from "./lock_owner.ts";
 
 /** Options of {@linkcode withLock}. */

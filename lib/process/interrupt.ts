@@ -11,7 +11,7 @@
  * @module
  */
 
-import { DzError } from "../cli/errors.ts";
+import { DzError } from "../errors/errors.ts";
 
 /** Exit status of an interrupted command (128 + SIGINT). */
 export const EXIT_INTERRUPTED = 130;

@@ -10,7 +10,7 @@
 
 import { Buffer } from "node:buffer";
 import crypto from "node:crypto";
-import { dsse, json, pem } from "../npm/sigstore_core.ts";
+import { dsse, json, pem } from "../../lib/npm/sigstore_core.ts";
 import { startLocalSigstore } from "../../scripts/local_sigstore.ts";
 import type { LocalSigstore } from "../../scripts/local_sigstore/server.ts";
 import {

@@ -9,7 +9,7 @@
 
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { join } from "node:path";
-import { publicKeyPem } from "../private_key.ts";
+import { publicKeyPem } from "../../lib/keys/private_key.ts";
 
 /** Where Debian's softhsm2 package puts the module. */
 export const SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so";

@@ -9,7 +9,7 @@
  */
 
 import type { VerificationPolicy } from "../npm/sigstore_verify.ts";
-import { UsageError } from "../cli/errors.ts";
+import { UsageError } from "../errors/errors.ts";
 
 /** Who must have signed (keyless). */
 export interface IdentityPolicy {

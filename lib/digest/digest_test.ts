@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { digestingByteStream, digestingStream, parseDigest, sha256Digest } from "./digest.ts";
-import { DigestMismatchError } from "../cli/errors.ts";
+import { DigestMismatchError } from "../errors/errors.ts";
 
 const data = new TextEncoder().encode("hello, blobs");
 const good = sha256Digest(data);

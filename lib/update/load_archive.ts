@@ -13,24 +13,24 @@
  * @module
  */
 
-import { UsageError, VerificationError } from "../cli/errors.ts";
+import { UsageError, VerificationError } from "../errors/errors.ts";
 import { acceptedIdentities, repositoryOf } from "../signatures/signed_identity.ts";
-import type { Progress } from "../cli/progress.ts";
-import { applyVerifiedUpdate, type UpdateRequest, type UpdateResult } from "../update/apply.ts";
+import type { Progress } from "../progress/progress.ts";
+import { applyVerifiedUpdate, type UpdateRequest, type UpdateResult } from "./apply.ts";
 import { fetchCosignSignatures } from "../image/signatures.ts";
 import { fetchSigstoreBundles } from "../image/bundles.ts";
 import { verifyBundleSignatures } from "../signatures/bundle_signature.ts";
 import { COSIGN_KIND, REF_NAME } from "../oci/layout.ts";
-import { type Descriptor, type ImageIndex, isIndexType } from "../registry/media_types.ts";
+import { type Descriptor, type ImageIndex, isIndexType } from "../oci/media_types.ts";
 import { parseRegistryReference } from "../registry/reference.ts";
 import type { ContainerRuntime } from "../runtime/runtime.ts";
 import type { CosignSignature } from "../signatures/model.ts";
 import { verifyCosignSignatures } from "../signatures/verify.ts";
 import type { TrustedKey } from "../trust/trusted_key.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
-import { ArchiveError, type ArchiveLimits, KIND } from "./layout_tar.ts";
-import { openArchive } from "./read.ts";
-import { formatPlatform } from "./prepare.ts";
+import { ArchiveError, type ArchiveLimits, KIND } from "../archive/layout_tar.ts";
+import { openArchive } from "../archive/read.ts";
+import { formatPlatform } from "../archive/prepare.ts";
 
 /** Input of {@linkcode loadArchive}. */
 export interface LoadArchiveRequest {

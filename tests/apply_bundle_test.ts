@@ -8,32 +8,32 @@
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import { join } from "node:path";
-import { startRegistry } from "../../tests/helpers/registry.ts";
-import { startLocalSigstore } from "../../scripts/local_sigstore.ts";
-import { RegistryClient } from "../registry/client.ts";
-import { pushImage } from "../registry/push.ts";
-import { buildImage } from "../image/build.ts";
-import { RegistrySource } from "../image/source.ts";
-import { fetchCosignSignatures } from "../image/signatures.ts";
-import { fetchSigstoreBundles } from "../image/bundles.ts";
-import { KeyObjectSigner } from "../keys/signer.ts";
-import { signImage } from "../publish/sign_image.ts";
+import { startRegistry } from "./helpers/registry.ts";
+import { startLocalSigstore } from "../scripts/local_sigstore.ts";
+import { RegistryClient } from "../lib/registry/client.ts";
+import { pushImage } from "./helpers/image_push.ts";
+import { buildImage } from "./helpers/image_build.ts";
+import { RegistrySource } from "../lib/image/source.ts";
+import { fetchCosignSignatures } from "../lib/image/signatures.ts";
+import { fetchSigstoreBundles } from "../lib/image/bundles.ts";
+import { KeyObjectSigner } from "../lib/keys/signer.ts";
+import { signImage } from "../lib/publish/sign_image.ts";
 import {
   cosignSignStatement,
   createDsseBundle,
   pushBundleReferrer,
   signImageBundle,
-} from "../publish/bundle_sign.ts";
-import { OciStoreRuntime } from "../runtime/oci_store.ts";
-import { readBundles, readSignatures } from "../store/signature_store.ts";
-import { readImageState } from "../store/rollback_state.ts";
-import { repositoryOf } from "../signatures/signed_identity.ts";
-import { parseTrustedKey } from "../trust/trusted_key.ts";
-import { loadTrustedRoot } from "../trust/trusted_root.ts";
-import { applyVerifiedUpdate, type UpdateRequest } from "./apply.ts";
-import { verifyLocalImage } from "./verify_local.ts";
-import { readInstalled } from "./installed.ts";
-import { VerificationError } from "../cli/errors.ts";
+} from "../lib/publish/bundle_sign.ts";
+import { OciStoreRuntime } from "../lib/runtime/oci_store.ts";
+import { readBundles, readSignatures } from "../lib/store/signature_store.ts";
+import { readImageState } from "../lib/store/rollback_state.ts";
+import { repositoryOf } from "../lib/signatures/signed_identity.ts";
+import { parseTrustedKey } from "../lib/trust/trusted_key.ts";
+import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
+import { applyVerifiedUpdate, type UpdateRequest } from "../lib/update/apply.ts";
+import { verifyLocalImage } from "../lib/update/verify_local.ts";
+import { readInstalled } from "../lib/update/installed.ts";
+import { VerificationError } from "../lib/errors/errors.ts";
 
 function newSigner() {
   const { privateKey } = crypto.generateKeyPairSync("ec", { namedCurve: "P-256" });

@@ -9,10 +9,21 @@
  */
 
 import { createHash } from "node:crypto";
-import { DigestMismatchError, InvalidReferenceError } from "../cli/errors.ts";
+import { DigestMismatchError, InvalidReferenceError } from "../errors/errors.ts";
 import { passThroughBytes } from "../fs/byte_stream.ts";
 
 const SHA256 = /^sha256:[a-f0-9]{64}$/;
+const HEX64 = /^[a-f0-9]{64}$/;
+
+/** Is it a `sha256:<64 lowercase hex>` digest? (The one digest syntax; {@linkcode parseDigest} explains a refusal.) */
+export function isDigest(s: unknown): s is string {
+  return typeof s === "string" && SHA256.test(s);
+}
+
+/** Is it 64 lowercase hex characters (a sha256 digest's hex part, a key id)? */
+export function isSha256Hex(s: unknown): s is string {
+  return typeof s === "string" && HEX64.test(s);
+}
 
 /** Validate a `sha256:<64 lowercase hex>` digest; returns it. */
 export function parseDigest(input: string): string {
@@ -20,7 +31,7 @@ export function parseDigest(input: string): string {
     if (/^sha256:[A-Fa-f0-9]{64}$/.test(input)) {
       throw new InvalidReferenceError(`digest '${input}' must be lowercase hex`);
     }
-    if (/^[a-f0-9]{64}$/.test(input)) {
+    if (HEX64.test(input)) {
       throw new InvalidReferenceError(`digest '${input}' needs its 'sha256:' prefix`);
     }
     throw new InvalidReferenceError(`'${input}' is not a sha256:<64 hex> digest`);
@@ -121,4 +132,40 @@ export function digestingByteStream(
   onChunk?: (bytes: number) => void,
 ): ReadableStream<Uint8Array> {
   return passThroughBytes(source, digestCheck(expected, onChunk));
+}
+
+/**
+ * Streams that check their own bytes: each was made by
+ * {@linkcode verifyingStream} and errors (instead of closing) unless its
+ * content is exactly the descriptor recorded here. Writers may skip a
+ * second hash of such a stream for the same descriptor.
+ */
+const selfVerifying = new WeakMap<ReadableStream<Uint8Array>, { digest: string; size: number }>();
+
+/**
+ * `stream` passed through a digest and size check (`digestingByteStream`,
+ * a byte stream: BYOB readers get the bytes straight into their own
+ * buffer): the result errors at its end unless the bytes are exactly
+ * `expected`. It is
+ * remembered as self-verifying, so `OciLayout.writeBlob` (`lib/oci/layout.ts`) does not
+ * hash it a second time.
+ */
+export function verifyingStream(
+  stream: ReadableStream<Uint8Array>,
+  expected: { digest: string; size: number; what?: string },
+  onChunk?: (n: number) => void,
+): ReadableStream<Uint8Array> {
+  const out = digestingByteStream(stream, expected, onChunk);
+  selfVerifying.set(out, { digest: expected.digest, size: expected.size });
+  return out;
+}
+
+/** Does `stream` check itself against exactly this digest and size? */
+export function isVerifyingStream(
+  stream: ReadableStream<Uint8Array>,
+  expected: { digest: string; size: number },
+): boolean {
+  const d = selfVerifying.get(stream);
+  return d !== undefined && d.digest === expected.digest && d.size === expected.size &&
+    Number.isSafeInteger(d.size);
 }

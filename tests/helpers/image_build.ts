@@ -6,9 +6,9 @@
  * @module
  */
 
-import { packTar } from "../npm/modern_tar.ts";
-import { sha256Digest } from "../registry/digest.ts";
-import { type Descriptor, OCI_MANIFEST } from "../registry/media_types.ts";
+import { packTar } from "../../lib/npm/modern_tar.ts";
+import { sha256Digest } from "../../lib/digest/digest.ts";
+import { type Descriptor, OCI_MANIFEST } from "../../lib/oci/media_types.ts";
 
 /** Input of {@linkcode buildImage}. */
 export interface BuildInput {

@@ -7,19 +7,19 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { join } from "node:path";
-import { command as sign } from "../../../commands/sign.ts";
-import { RegistryClient } from "../../registry/client.ts";
-import { buildImage } from "../../image/build.ts";
-import { pushImage } from "../../registry/push.ts";
-import { RegistrySource } from "../../image/source.ts";
-import { fetchCosignSignatures } from "../../image/signatures.ts";
-import { verifyCosignSignatures } from "../../signatures/verify.ts";
-import { loadTrustedRoot } from "../../trust/trusted_root.ts";
-import { loadTrustedKey } from "../../trust/trusted_key.ts";
-import { publicKeyPem } from "../private_key.ts";
-import { startRegistry } from "../../../tests/helpers/registry.ts";
-import { startLocalSigstore } from "../../../scripts/local_sigstore.ts";
-import { createSoftHsmToken, softHsmOrSkip } from "./softhsm_testing.ts";
+import { command as sign } from "../commands/sign.ts";
+import { RegistryClient } from "../lib/registry/client.ts";
+import { buildImage } from "./helpers/image_build.ts";
+import { pushImage } from "./helpers/image_push.ts";
+import { RegistrySource } from "../lib/image/source.ts";
+import { fetchCosignSignatures } from "../lib/image/signatures.ts";
+import { verifyCosignSignatures } from "../lib/signatures/verify.ts";
+import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
+import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
+import { publicKeyPem } from "../lib/keys/private_key.ts";
+import { startRegistry } from "./helpers/registry.ts";
+import { startLocalSigstore } from "../scripts/local_sigstore.ts";
+import { createSoftHsmToken, softHsmOrSkip } from "./helpers/softhsm.ts";
 
 const PIN = "PIN-e2e-51d3";
 

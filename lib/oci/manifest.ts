@@ -6,10 +6,10 @@
  * @module
  */
 
-import { VerificationError } from "../cli/errors.ts";
-import type { Descriptor, ImageIndex, ImageManifest } from "../registry/media_types.ts";
-import { isIndexType } from "../registry/media_types.ts";
-import { parseDigest } from "../registry/digest.ts";
+import { VerificationError } from "../errors/errors.ts";
+import type { Descriptor, ImageIndex, ImageManifest } from "./media_types.ts";
+import { isIndexType } from "./media_types.ts";
+import { parseDigest } from "../digest/digest.ts";
 
 /** A manifest that is not what it claims (malformed JSON, bad descriptors). */
 export class ManifestFormatError extends VerificationError {

@@ -4,8 +4,8 @@
  * @module
  */
 
-import type { BuiltImage } from "../image/build.ts";
-import type { RegistryClient } from "./client.ts";
+import type { BuiltImage } from "./image_build.ts";
+import type { RegistryClient } from "../../lib/registry/client.ts";
 
 /** Push the blobs of `image`, then its manifest under `tag` (or its digest). Returns the digest. */
 export async function pushImage(

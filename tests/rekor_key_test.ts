@@ -7,12 +7,12 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { join } from "node:path";
-import { testdata, testdataOrSkip } from "../../tests/helpers/testdata.ts";
-import { loadTrustedRoot, REKOR_PUBLIC_KEY_ENV } from "./trusted_root.ts";
-import { loadTrustedKey } from "./trusted_key.ts";
-import { verifySignatureListText } from "../signatures/verify.ts";
-import { command as verifySignatures } from "../../commands/verify-signatures.ts";
-import { TrustMaterialError } from "../cli/errors.ts";
+import { testdata, testdataOrSkip } from "./helpers/testdata.ts";
+import { loadTrustedRoot, REKOR_PUBLIC_KEY_ENV } from "../lib/trust/trusted_root.ts";
+import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
+import { verifySignatureListText } from "../lib/signatures/verify.ts";
+import { command as verifySignatures } from "../commands/verify-signatures.ts";
+import { TrustMaterialError } from "../lib/errors/errors.ts";
 
 const ignore = testdataOrSkip("SIGSTORE_REKOR_PUBLIC_KEY");
 const KEY_ID = "95b432860b272938246b10e1cfc89a24e1db352b3aebaa799c4284c42c46bd95";
