@@ -37,6 +37,21 @@ const TESTDATA = join(ROOT, "..", "shared", "testdata");
 const bold = (s: string) => Deno.stdout.isTerminal() ? `\x1b[1m${s}\x1b[0m` : s;
 const results: { step: string; ok: boolean; note: string }[] = [];
 
+/** `s` quoted for a POSIX shell when it needs it. */
+function shq(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The command line as a user can paste it: the environment it sets, then
+ * `dangerzone-image` (the shim the demo writes; see the start of the output).
+ */
+function shown(args: string[], env: Record<string, string> = {}, stdin?: string): string {
+  const vars = Object.entries(env).map(([k, v]) => `${k}=${shq(v)}`);
+  const line = [...vars, "dangerzone-image", ...args.map(shq)].join(" ");
+  return stdin !== undefined ? `printf %s ${shq(stdin)} | ${line}` : line;
+}
+
 /** Run `dangerzone-image ARGS`, show it, check the exit code. */
 async function dz(
   step: string,
@@ -44,7 +59,7 @@ async function dz(
   opts: { expect?: number; env?: Record<string, string>; stdin?: string } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const expect = opts.expect ?? 0;
-  console.log(`\n${bold(`== ${step}`)}\n$ dangerzone-image ${args.join(" ")}`);
+  console.log(`\n${bold(`== ${step}`)}\n$ ${shown(args, opts.env, opts.stdin)}`);
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", "--quiet", MOD, ...args],
     env: { ...opts.env, NO_COLOR: "1" },
@@ -93,6 +108,15 @@ async function onPath(cmd: string): Promise<boolean> {
 async function main(): Promise<number> {
   const work = await Deno.makeTempDir({ prefix: "dz-demo-" });
   console.log(bold("dangerzone-image demo") + `  (work dir ${work})`);
+  // A `dangerzone-image` shim, so every printed command can be pasted as it is.
+  const shim = `${work}/bin/dangerzone-image`;
+  await Deno.mkdir(`${work}/bin`);
+  await Deno.writeTextFile(
+    shim,
+    `#!/bin/sh\nexec ${shq(Deno.execPath())} run --allow-all --quiet ${shq(MOD)} "$@"\n`,
+    { mode: 0o755 },
+  );
+  console.log(`to run the commands below yourself: export PATH=${shq(`${work}/bin`)}:"$PATH"`);
   await using reg = await startRegistry();
   await using authReg = await startRegistry({ auth: "htpasswd" });
   await using mirror = await startRegistry();
