@@ -10,7 +10,7 @@ import { UsageError } from "../lib/errors/errors.ts";
 import { parseImageReference } from "../lib/registry/reference.ts";
 import { clientFor } from "../lib/registry/from_options.ts";
 import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
-import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
+import { trustFor } from "../lib/trust/from_options.ts";
 import { DEFAULT_IMAGE } from "../lib/config/dangerzone_image.ts";
 import { storeImageSignatures } from "../lib/update/store_signatures.ts";
 
@@ -40,7 +40,8 @@ export const command = defineCommand({
     }
     const [key, trustedRoot] = await Promise.all([
       loadTrustedKey(ctx.global.key),
-      loadTrustedRoot(ctx.global.trustedRoot),
+      // The root the installation was verified with: the TUF cache, else the embedded one.
+      trustFor(ctx.global, "never", ctx.err).then((t) => t.root),
     ]);
     const client = clientFor(ref.registry, ctx.global);
     try {

@@ -8,7 +8,7 @@ import { defineCommand, runAsMain } from "../lib/cli/command.ts";
 import { UsageError } from "../lib/errors/errors.ts";
 import { parseRegistryReference } from "../lib/registry/reference.ts";
 import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
-import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
+import { trustFor } from "../lib/trust/from_options.ts";
 import { selectRuntime } from "../lib/runtime/select.ts";
 import { verifyLocalImage } from "../lib/update/verify_local.ts";
 
@@ -45,7 +45,8 @@ export const command = defineCommand({
     const imageName = `${ref.registry}/${ref.repository}:${ref.tag ?? "latest"}`;
     const [key, trustedRoot] = await Promise.all([
       loadTrustedKey(ctx.global.key),
-      loadTrustedRoot(ctx.global.trustedRoot),
+      // The root the installation was verified with: the TUF cache, else the embedded one.
+      trustFor(ctx.global, "never", ctx.err).then((t) => t.root),
     ]);
     const r = await verifyLocalImage({
       imageName,
