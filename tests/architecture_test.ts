@@ -21,8 +21,8 @@ import {
  */
 export const LAYERS: readonly (readonly string[])[] = [
   ["errors", "progress", "encoding", "json", "npm", "crypto", "process", "config"],
-  ["fs", "digest", "tar", "oci", "sigstore", "keys"],
-  ["registry", "transfer", "transparency", "trust"],
+  ["fs", "digest", "tar", "oci", "keys"],
+  ["registry", "transfer", "transparency", "trust", "sigstore"],
   ["bundle", "signatures"],
   ["image", "store", "publish"],
   ["archive", "runtime"],

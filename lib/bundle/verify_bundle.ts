@@ -33,18 +33,14 @@ import { type Bundle, bundleFromJSON } from "../npm/sigstore_bundle.ts";
 import { dsse } from "../npm/sigstore_core.ts";
 import { HashAlgorithm } from "../npm/sigstore_protobuf_specs.ts";
 import {
-  PolicyError,
   type SignedEntity,
   type Signer,
   toSignedEntity,
-  VerificationError as SigstoreVerificationError,
-  Verifier,
-  type VerifierOptions,
-} from "../npm/sigstore_verify.ts";
+  verifyEntity,
+} from "../sigstore/adapter.ts";
 import { SignatureFormatError, VerificationError } from "../errors/errors.ts";
-import { installNodeVerifyShim } from "../crypto/node_verify_shim.ts";
 import { type IdentityPolicy, issuerAccepted, toVerificationPolicy } from "../sigstore/identity.ts";
-import { type LoadedTrustedRoot, trustMaterialFor } from "../trust/trusted_root.ts";
+import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import type { TrustedKey } from "../trust/trusted_key.ts";
 import type { Artifact } from "./artifact.ts";
 import { verifyPrehashed } from "./prehashed.ts";
@@ -121,28 +117,6 @@ export function parseBundle(json: unknown): Bundle {
     );
   }
 }
-
-const REASONS: Record<string, [string, string]> = {
-  TLOG_INCLUSION_PROMISE_ERROR: [
-    "TLOG_INVALID",
-    "the transparency-log signed entry timestamp does not verify with the trusted root",
-  ],
-  TLOG_INCLUSION_PROOF_ERROR: [
-    "TLOG_INVALID",
-    "the transparency-log inclusion proof does not verify",
-  ],
-  TLOG_MISSING_INCLUSION_ERROR: [
-    "TLOG_INVALID",
-    "a transparency-log entry has no verifiable inclusion",
-  ],
-  TLOG_BODY_ERROR: ["TLOG_MISMATCH", "a transparency-log entry is not for this signature"],
-  TLOG_ERROR: ["TLOG_INVALID", "transparency-log check failed"],
-  SIGNATURE_ERROR: ["SIGNATURE_INVALID", "the signature does not verify"],
-  PUBLIC_KEY_ERROR: ["KEY_UNTRUSTED", "not signed with the trusted key"],
-  CERTIFICATE_ERROR: ["CERTIFICATE_INVALID", "the certificate is not trusted"],
-  TIMESTAMP_ERROR: ["TIMESTAMP_INVALID", "no valid trusted timestamp"],
-  UNTRUSTED_SIGNER_ERROR: ["IDENTITY_MISMATCH", "the certificate identity does not match"],
-};
 
 function leafCertificate(bundle: Bundle): Uint8Array | undefined {
   const m = bundle.verificationMaterial.content;
@@ -245,43 +219,17 @@ function prepareDsse(bundle: Bundle, artifact: Artifact): Prepared {
   return { entity: toSignedEntity(bundle), content, statement };
 }
 
-function verifierFor(opts: BundleVerifyOptions): Verifier {
+function runVerifier(entity: SignedEntity, opts: BundleVerifyOptions): Signer {
+  const policy = opts.identity ? toVerificationPolicy(opts.identity) : undefined;
   const key = opts.key;
-  const material = trustMaterialFor(opts.trustedRoot, () => {
-    if (!key) {
-      throw new SigstoreVerificationError({
-        code: "PUBLIC_KEY_ERROR",
-        message: "no trusted key was given",
-      });
-    }
-    // The hint is the bundle's claim; the trusted key is what must verify.
-    return { publicKey: key.publicKey, validFor: () => true };
-  });
-  const options: VerifierOptions = key
+  const thresholds = key
     ? {
       tlogThreshold: (opts.trustedRoot.root.tlogs?.length ?? 0) > 0 ? 1 : 0,
       ctlogThreshold: 0,
       timestampThreshold: 0,
     }
     : {};
-  return new Verifier(material, options);
-}
-
-function runVerifier(entity: SignedEntity, opts: BundleVerifyOptions): Signer {
-  installNodeVerifyShim();
-  const policy = opts.identity ? toVerificationPolicy(opts.identity) : undefined;
-  let signer: Signer;
-  try {
-    signer = verifierFor(opts).verify(entity, policy);
-  } catch (e) {
-    if (e instanceof SigstoreVerificationError || e instanceof PolicyError) {
-      const code = (e as { code?: string }).code ?? "";
-      const [ours, text] = REASONS[code] ?? ["NOT_VERIFIED", "verification failed"];
-      refuse(ours, `${text} (${e.message})`, e);
-    }
-    if (e instanceof VerificationError) throw e;
-    refuse("NOT_VERIFIED", `verification failed: ${(e as Error).message ?? e}`, e);
-  }
+  const signer = verifyEntity(entity, { trustedRoot: opts.trustedRoot, key, thresholds }, policy);
   const issuer = signer.identity?.extensions?.issuer;
   if (opts.identity && !issuerAccepted(opts.identity, issuer)) {
     refuse(

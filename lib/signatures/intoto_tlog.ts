@@ -22,16 +22,13 @@
 import { Buffer } from "node:buffer";
 import crypto from "node:crypto";
 import {
-  PolicyError,
+  refuseSigstoreError,
   toSignedEntity,
-  VerificationError as SigstoreVerificationError,
-  Verifier,
-} from "../npm/sigstore_verify.ts";
-import { verifyTLogInclusion } from "../npm/sigstore_verify_tlog.ts";
+  verifyEntity,
+  verifyTlogInclusion,
+} from "../sigstore/adapter.ts";
 import { X509Certificate } from "../npm/sigstore_core.ts";
 import { VerificationError } from "../errors/errors.ts";
-import { installNodeVerifyShim } from "../crypto/node_verify_shim.ts";
-import { trustMaterialFor } from "../trust/trusted_root.ts";
 import { cosignAttestationToBundle } from "./bundle_convert.ts";
 import { isRecord } from "../json/record.ts";
 import { toVerificationPolicy } from "../sigstore/identity.ts";
@@ -90,24 +87,6 @@ function checkIntotoV001Body(att: CosignAttestation, envelopeBytes: Uint8Array):
   }
 }
 
-function translate(e: unknown, what: string): never {
-  if (e instanceof VerificationError) throw e;
-  if (e instanceof SigstoreVerificationError || e instanceof PolicyError) {
-    const code = (e as { code?: string }).code ?? "";
-    const ours = code === "UNTRUSTED_SIGNER_ERROR"
-      ? "IDENTITY_MISMATCH"
-      : code.startsWith("TLOG")
-      ? "TLOG_INVALID"
-      : code === "CERTIFICATE_ERROR"
-      ? "CERTIFICATE_INVALID"
-      : code === "SIGNATURE_ERROR"
-      ? "SIGNATURE_INVALID"
-      : "NOT_VERIFIED";
-    refuse(ours, `${what} (${e.message})`, e);
-  }
-  refuse("NOT_VERIFIED", `${what}: ${(e as Error)?.message ?? e}`, e);
-}
-
 /**
  * Verify a keyless cosign attestation logged as a Rekor `intoto` 0.0.1
  * entry. `envelopeBytes` are the DSSE envelope bytes as stored (the `.att`
@@ -130,25 +109,19 @@ export function verifyIntotoV001Attestation(
   if (!att.certificate) {
     refuse("CERTIFICATE_MISSING", "keyless verification needs a certificate and there is none");
   }
-  installNodeVerifyShim();
-  const material = trustMaterialFor(opts.trustedRoot);
   let entity;
   try {
     entity = toSignedEntity(cosignAttestationToBundle(att, { certificate: att.certificate }));
   } catch (e) {
-    translate(e, "cannot read the attestation");
+    refuseSigstoreError(e, { what: "cannot read the attestation" });
   }
   if (entity.tlogEntries.length !== 1) refuse("TLOG_INVALID", "expected one Rekor entry");
   const entry = entity.tlogEntries[0];
   // 1. inclusion promise, by the library, against the root's log keys.
-  try {
-    verifyTLogInclusion(entry, material.tlogs);
-  } catch (e) {
-    translate(
-      e,
+  verifyTlogInclusion(entry, opts.trustedRoot, {
+    what:
       "the Rekor signed entry timestamp does not verify with any log key of the trusted root valid at the integrated time",
-    );
-  }
+  });
   // 2. the logged body is about this envelope, payload and certificate.
   checkIntotoV001Body(att, envelopeBytes);
   // 3. signature, chain + SCT at the integrated time, identity policy.
@@ -156,13 +129,12 @@ export function verifyIntotoV001Attestation(
   if (timestamps.length !== 1 || entity.timestamps.length !== 1) {
     refuse("TIMESTAMP_INVALID", "expected exactly the Rekor entry as timestamp");
   }
-  let signer;
-  try {
-    signer = new Verifier(material, { tlogThreshold: 0, timestampThreshold: 1 })
-      .verify({ ...entity, tlogEntries: [] }, toVerificationPolicy(opts.identity));
-  } catch (e) {
-    translate(e, "the attestation does not verify");
-  }
+  const signer = verifyEntity(
+    { ...entity, tlogEntries: [] },
+    { trustedRoot: opts.trustedRoot, thresholds: { tlogThreshold: 0, timestampThreshold: 1 } },
+    toVerificationPolicy(opts.identity),
+    { what: "the attestation does not verify" },
+  );
   const integrated = new Date(att.bundle!.integratedTime * 1000);
   const leaf = X509Certificate.parse(Buffer.from(att.certificate));
   if (!leaf.validForDate(integrated)) {

@@ -12,9 +12,8 @@
  *   `critical.type` is `cosign container image signature` and
  *   `critical.image.docker-manifest-digest` equals the expected digest.
  *
- * `installNodeVerifyShim()` is called before anything is verified (Deno's
- * `node:crypto` verify throws on a null digest for EC keys; see
- * `lib/crypto/node_verify_shim.ts`).
+ * The verifier, the translation of the library's errors and the Deno verify
+ * shim are `lib/sigstore/adapter.ts`'s.
  *
  * @module
  */
@@ -22,17 +21,15 @@
 import { Buffer } from "node:buffer";
 import crypto from "node:crypto";
 import {
-  PolicyError,
+  refuseSigstoreError,
   type Signer,
   toSignedEntity,
-  VerificationError as SigstoreVerificationError,
   type VerificationPolicy,
-  Verifier,
-} from "../npm/sigstore_verify.ts";
+  verifyEntity,
+} from "../sigstore/adapter.ts";
 import type { Bundle } from "../npm/sigstore_bundle.ts";
 import { SignatureFormatError, VerificationError } from "../errors/errors.ts";
-import { installNodeVerifyShim } from "../crypto/node_verify_shim.ts";
-import { type LoadedTrustedRoot, trustMaterialFor } from "../trust/trusted_root.ts";
+import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import type { TrustedKey } from "../trust/trusted_key.ts";
 import { encodeBase64 } from "../encoding/base64.ts";
 import {
@@ -115,70 +112,21 @@ function refuse(code: string, message: string, cause?: unknown): never {
   throw new VerificationError(code, message, cause === undefined ? {} : { cause });
 }
 
-// ---- verifier cache: building trust material parses every root key and CA.
-const verifiers = new WeakMap<LoadedTrustedRoot, Map<string, Verifier>>();
-
-function verifierFor(opts: VerifyOptions, withTlog: boolean): Verifier {
-  let perRoot = verifiers.get(opts.trustedRoot);
-  if (!perRoot) verifiers.set(opts.trustedRoot, perRoot = new Map());
-  const id = `${opts.key ? `key:${opts.key.keyId}` : "keyless"}:${withTlog}`;
-  let v = perRoot.get(id);
-  if (!v) {
-    const key = opts.key;
-    const material = trustMaterialFor(opts.trustedRoot, (hint: string) => {
-      if (!key || hint !== key.keyId) {
-        throw new SigstoreVerificationError({
-          code: "PUBLIC_KEY_ERROR",
-          message: `key not found: ${hint}`,
-        });
-      }
-      return { publicKey: key.publicKey, validFor: () => true };
-    });
-    v = new Verifier(material, withTlog ? {} : { tlogThreshold: 0, timestampThreshold: 0 });
-    perRoot.set(id, v);
-  }
-  return v;
-}
-
-const REASONS: Record<string, [string, string]> = {
-  TLOG_INCLUSION_PROMISE_ERROR: [
-    "TLOG_INVALID",
-    "the Rekor signed entry timestamp does not verify with any log key of the trusted root valid at the integrated time",
-  ],
-  TLOG_INCLUSION_PROOF_ERROR: ["TLOG_INVALID", "the Rekor inclusion proof does not verify"],
-  TLOG_MISSING_INCLUSION_ERROR: ["TLOG_INVALID", "the Rekor entry has no verifiable inclusion"],
-  CHECKPOINT_ERROR: ["TLOG_INVALID", "the Rekor checkpoint does not verify"],
-  TLOG_BODY_ERROR: ["TLOG_MISMATCH", "the Rekor entry is not for this signature"],
-  TLOG_ERROR: ["TLOG_INVALID", "transparency log check failed"],
-  SIGNATURE_ERROR: ["SIGNATURE_INVALID", "the signature does not verify with the trusted key"],
-  PUBLIC_KEY_ERROR: ["KEY_UNTRUSTED", "not signed with the trusted key"],
-  CERTIFICATE_ERROR: ["CERTIFICATE_INVALID", "the certificate is not trusted"],
-  TIMESTAMP_ERROR: ["TIMESTAMP_INVALID", "no trusted timestamp"],
-  UNTRUSTED_SIGNER_ERROR: ["IDENTITY_MISMATCH", "the certificate identity does not match"],
-};
-
 function runVerifier(
   bundle: Bundle,
   artifact: Uint8Array | undefined,
   opts: VerifyOptions,
   withTlog: boolean,
   policy: VerificationPolicy | undefined,
-  keyless: boolean,
 ): Signer {
-  installNodeVerifyShim();
+  let entity;
   try {
-    const entity = toSignedEntity(bundle, artifact ? Buffer.from(artifact) : undefined);
-    return verifierFor(opts, withTlog).verify(entity, policy);
+    entity = toSignedEntity(bundle, artifact ? Buffer.from(artifact) : undefined);
   } catch (e) {
-    if (e instanceof SigstoreVerificationError || e instanceof PolicyError) {
-      const code = (e as { code?: string }).code ?? "";
-      let [ours, text] = REASONS[code] ?? ["NOT_VERIFIED", "verification failed"];
-      if (code === "SIGNATURE_ERROR" && keyless) text = "the signature does not verify";
-      refuse(ours, `${text} (${e.message})`, e);
-    }
-    if (e instanceof VerificationError) throw e;
-    refuse("NOT_VERIFIED", `verification failed: ${(e as Error).message ?? e}`, e);
+    refuseSigstoreError(e, { withKey: opts.key !== undefined });
   }
+  const thresholds = withTlog ? {} : { tlogThreshold: 0, timestampThreshold: 0 };
+  return verifyEntity(entity, { trustedRoot: opts.trustedRoot, key: opts.key, thresholds }, policy);
 }
 
 function tlogInfo(b: RekorBundle): TlogInfo {
@@ -344,7 +292,7 @@ export function verifyCosignSignature(
   }
   const bundle = cosignSignatureToBundle(sig, signerMaterial(opts, sig.certificate));
   const policy = opts.identity ? toVerificationPolicy(opts.identity) : undefined;
-  const signer = runVerifier(bundle, sig.payload, opts, withTlog, policy, !opts.key);
+  const signer = runVerifier(bundle, sig.payload, opts, withTlog, policy);
   if (sig.bundle) checkHashedRekordBody(sig, opts);
   const { dockerReference } = checkPayloadBinding(sig.payload, digest);
   return {
@@ -422,7 +370,7 @@ export function verifyCosignAttestation(
   }
   const bundle = cosignAttestationToBundle(att, signerMaterial(opts, att.certificate));
   const policy = opts.identity ? toVerificationPolicy(opts.identity) : undefined;
-  const signer = runVerifier(bundle, undefined, opts, withTlog, policy, !opts.key);
+  const signer = runVerifier(bundle, undefined, opts, withTlog, policy);
   if (att.bundle) checkDsseBody(att, opts);
   let statement: unknown;
   try {

@@ -14,7 +14,7 @@
  */
 
 import { TrustedRoot } from "../npm/sigstore_protobuf_specs.ts";
-import { toTrustMaterial, type TrustMaterial } from "../npm/sigstore_verify.ts";
+import { toTrustMaterial } from "../npm/sigstore_verify.ts";
 import { createHash, createPublicKey } from "node:crypto";
 import { DzError, EXIT_USAGE, IoError, TrustMaterialError } from "../errors/errors.ts";
 import { type EnvReader, readEnv } from "../config/paths.ts";
@@ -236,12 +236,4 @@ async function loadTrustedRootFile(path?: string): Promise<LoadedTrustedRoot> {
     throw new TrustMaterialError(`trusted root ${path} is not JSON`, { cause });
   }
   return parseTrustedRoot(json, path);
-}
-
-/** Build the verifier's trust material: the root plus, optionally, one trusted key. */
-export function trustMaterialFor(
-  root: LoadedTrustedRoot,
-  keyFinder?: Parameters<typeof toTrustMaterial>[1],
-): TrustMaterial {
-  return toTrustMaterial(root.root, keyFinder);
 }
