@@ -9,7 +9,7 @@ import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
 import { carriedTrustFor, trustFor } from "../lib/trust/from_options.ts";
 import { selectRuntime } from "../lib/runtime/select.ts";
 import { loadArchive } from "../lib/update/load_archive.ts";
-import { formatPlatform, parsePlatform } from "../lib/update/platform.ts";
+import { formatPlatform, parsePlatform } from "../lib/oci/platform.ts";
 
 /** The `load-archive` command. */
 export const command = defineCommand({

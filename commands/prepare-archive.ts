@@ -15,7 +15,8 @@ import { clientFor } from "../lib/registry/from_options.ts";
 import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
 import { trustFor } from "../lib/trust/from_options.ts";
 import { chainToCarry } from "../lib/trust/trust_source.ts";
-import { dangerzoneArch, parsePlatform, prepareArchive } from "../lib/archive/prepare.ts";
+import { prepareArchive } from "../lib/archive/prepare.ts";
+import { dangerzoneArch, parsePlatform } from "../lib/oci/platform.ts";
 
 const DEFAULT_OUTPUT = "dangerzone-{arch}.tar";
 

@@ -11,7 +11,7 @@ import { clientFor } from "../lib/registry/from_options.ts";
 import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
 import { trustFor } from "../lib/trust/from_options.ts";
 import { selectRuntime } from "../lib/runtime/select.ts";
-import { parsePlatform } from "../lib/update/platform.ts";
+import { parsePlatform } from "../lib/oci/platform.ts";
 import { DEFAULT_IMAGE } from "../lib/config/dangerzone_image.ts";
 import { upgradeFromRegistry, type UpgradeResult } from "../lib/update/upgrade.ts";
 

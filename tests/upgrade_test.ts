@@ -14,7 +14,7 @@ import { startFaultProxy } from "./helpers/fault_proxy.ts";
 import { startSigningLab } from "./helpers/signed_images.ts";
 import { OciLayout, REF_NAME } from "../lib/oci/layout.ts";
 import { buildImage } from "./helpers/image_build.ts";
-import { defaultPlatform } from "../lib/update/platform.ts";
+import { defaultPlatform } from "../lib/oci/platform.ts";
 import { onPath } from "../lib/runtime/exec.ts";
 import { pushImage } from "./helpers/image_push.ts";
 

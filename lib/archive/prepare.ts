@@ -38,6 +38,7 @@ import { COSIGN_KIND, REF_NAME } from "../oci/layout.ts";
 import { type VerifiedSignature, verifyCosignSignatures } from "../signatures/verify.ts";
 import type { TrustedKey } from "../trust/trusted_key.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
+import { formatPlatform, parsePlatform, platformMatches } from "../oci/platform.ts";
 import { KIND } from "./layout_tar.ts";
 import { type ArchivePlan, writeArchive } from "./write.ts";
 
@@ -101,32 +102,8 @@ function parse<T>(m: Manifest): T {
   return JSON.parse(decoder.decode(m.bytes)) as T;
 }
 
-/**
- * The architecture as Dangerzone names it (`amd64`, `arm64`) for a
- * `Deno.build.arch` value; used for the default platform and `{arch}` in
- * the default output name `dangerzone-{arch}.tar`.
- */
-export function dangerzoneArch(arch: string): string {
-  return arch === "x86_64" ? "amd64" : arch === "aarch64" ? "arm64" : arch;
-}
-
-/** `os/arch[/variant]` of a platform. */
-export function formatPlatform(p: Platform): string {
-  return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ""}`;
-}
-
-/** Parse `os/arch[/variant]`. */
-export function parsePlatform(s: string): Platform {
-  const parts = s.split("/");
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => !/^[a-z0-9._-]+$/.test(p))) {
-    throw new UsageError(`--platform must be OS/ARCH[/VARIANT], not '${s}'`);
-  }
-  return { os: parts[0], architecture: parts[1], ...(parts[2] ? { variant: parts[2] } : {}) };
-}
-
 function matches(want: Platform, have: Platform | undefined): boolean {
-  return have !== undefined && have.os === want.os && have.architecture === want.architecture &&
-    (want.variant === undefined || have.variant === want.variant);
+  return have !== undefined && platformMatches(have, want);
 }
 
 function manifestDescriptor(m: Manifest): Descriptor {

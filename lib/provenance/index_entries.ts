@@ -12,7 +12,7 @@
  */
 
 import type { Descriptor, ImageIndex } from "../oci/media_types.ts";
-import { formatPlatform } from "../update/platform.ts";
+import { formatPlatform } from "../oci/platform.ts";
 
 /** The annotation BuildKit puts on its attestation manifests. */
 export const REFERENCE_TYPE = "vnd.docker.reference.type";

@@ -82,7 +82,7 @@ import {
   platformMissing,
   type PlatformSpec,
   selectPlatform,
-} from "./platform.ts";
+} from "../oci/platform.ts";
 
 /** Stages at which tests may simulate a crash (the process dying there). */
 export type CrashPoint = "after-install" | "after-signatures" | "after-rollback";

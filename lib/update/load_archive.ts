@@ -30,7 +30,12 @@ import type { TrustedKey } from "../trust/trusted_key.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import { ArchiveError, type ArchiveLimits, KIND } from "../archive/layout_tar.ts";
 import { openArchive } from "../archive/read.ts";
-import { formatPlatform } from "../archive/prepare.ts";
+import {
+  defaultPlatform,
+  formatPlatform,
+  parsePlatform,
+  platformMatches,
+} from "../oci/platform.ts";
 
 /** Input of {@linkcode loadArchive}. */
 export interface LoadArchiveRequest {
@@ -82,11 +87,6 @@ export function imageEntry(index: ImageIndex): Descriptor {
     throw new ArchiveError(`the archive holds ${images.length} images; exactly one is expected`);
   }
   return images[0];
-}
-
-function hostPlatform(): string {
-  const arch = Deno.build.arch === "aarch64" ? "arm64" : "amd64";
-  return `linux/${arch}`;
 }
 
 function dockerReferenceOf(sig: CosignSignature): string | undefined {
@@ -236,10 +236,13 @@ export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveR
       const idx = JSON.parse(
         new TextDecoder().decode(await source.blobBytes(entry)),
       ) as ImageIndex;
-      const present = idx.manifests.filter((d) => archive.blobs.has(d.digest) && d.platform)
-        .map((d) => formatPlatform(d.platform!));
-      const wanted = req.platform ?? hostPlatform();
-      platform = present.includes(wanted) ? wanted : undefined;
+      const held = idx.manifests.filter((d) => archive.blobs.has(d.digest) && d.platform)
+        .map((d) => d.platform!);
+      const present = held.map(formatPlatform);
+      const wanted = req.platform ?? formatPlatform(defaultPlatform());
+      const want = parsePlatform(wanted);
+      const match = held.find((p) => platformMatches(p, want));
+      platform = match ? wanted : undefined;
       if (!platform) {
         throw new UsageError(
           `the archive holds no image for ${wanted} (it has ${present.join(", ")})`,

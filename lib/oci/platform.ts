@@ -1,12 +1,13 @@
 /**
- * Platforms (`os/arch[/variant]`): parsing `--platform`, this machine's
- * default, and picking an image index entry.
+ * Platforms (`os/arch[/variant]`), the one home of their rules: parsing
+ * `--platform` (trimmed, lower-cased), formatting, this machine's default,
+ * matching (arm64 `v8` equals no variant) and picking an image index entry.
  *
  * @module
  */
 
 import { DzError, EXIT_USAGE, UsageError } from "../errors/errors.ts";
-import type { Descriptor, ImageIndex, Platform } from "../oci/media_types.ts";
+import type { Descriptor, ImageIndex, Platform } from "./media_types.ts";
 
 /** A platform to select. */
 export interface PlatformSpec {
@@ -26,10 +27,18 @@ export function parsePlatform(text: string): PlatformSpec {
   return { os: parts[0], architecture: parts[1], ...(parts[2] ? { variant: parts[2] } : {}) };
 }
 
+/**
+ * The architecture as OCI (and Dangerzone) names it (`amd64`, `arm64`) for a
+ * `Deno.build.arch` value; also `{arch}` in the default archive name
+ * `dangerzone-{arch}.tar`.
+ */
+export function dangerzoneArch(arch: string): string {
+  return arch === "x86_64" ? "amd64" : arch === "aarch64" ? "arm64" : arch;
+}
+
 /** Container images for this machine: linux on its CPU architecture. */
 export function defaultPlatform(): PlatformSpec {
-  const arch: Record<string, string> = { x86_64: "amd64", aarch64: "arm64" };
-  return { os: "linux", architecture: arch[Deno.build.arch] ?? Deno.build.arch };
+  return { os: "linux", architecture: dangerzoneArch(Deno.build.arch) };
 }
 
 /** `os/arch[/variant]`. */

@@ -1,7 +1,7 @@
 /** Platform parsing and index selection. */
 import assert from "node:assert/strict";
 import { parsePlatform, selectPlatform } from "./platform.ts";
-import type { ImageIndex } from "../oci/media_types.ts";
+import type { ImageIndex } from "./media_types.ts";
 
 const d = (n: string) => `sha256:${n.repeat(64)}`;
 const index: ImageIndex = {
