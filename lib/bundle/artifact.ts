@@ -9,6 +9,7 @@
 import { Buffer } from "node:buffer";
 import crypto from "node:crypto";
 import { IoError } from "../errors/errors.ts";
+import { pathExists as exists } from "../fs/exists.ts";
 
 /** What to verify the bundle for. */
 export type Artifact =
@@ -16,16 +17,6 @@ export type Artifact =
   | { kind: "file"; path: string; bytes: Uint8Array; sha256: Uint8Array };
 
 const DIGEST = /^sha256:[0-9a-fA-F]{64}$/;
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
 
 /** Is `arg` a `sha256:<hex>` digest in the protocol's sense (syntax only)? */
 export function looksLikeDigest(arg: string): boolean {

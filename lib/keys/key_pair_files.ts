@@ -10,6 +10,7 @@
 
 import { basename, dirname, join } from "node:path";
 import { IoError } from "../errors/errors.ts";
+import { pathExists as exists } from "../fs/exists.ts";
 import type { CosignKeyPair } from "./private_key.ts";
 
 /** Paths of a key pair. */
@@ -24,16 +25,6 @@ export function keyPairPaths(prefix: string): KeyPairPaths {
 }
 
 const HINT = "choose another --output-key-prefix, or move the existing files away first";
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
 
 /**
  * Refuse early (before asking for a password) when either file exists.

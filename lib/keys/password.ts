@@ -93,8 +93,12 @@ export async function readHiddenLine(input: Pick<TerminalInput, "read">): Promis
   }
 }
 
-async function promptHidden(
-  input: TerminalInput,
+/**
+ * Show `text` with `prompt`, then read one line from the terminal `input`
+ * without echo (raw mode, restored afterwards).
+ */
+export async function promptHidden(
+  input: Pick<TerminalInput, "read" | "setRaw">,
   prompt: (text: string) => void,
   text: string,
 ): Promise<string> {

@@ -15,6 +15,7 @@ import { IoError, SignatureFormatError } from "../errors/errors.ts";
 import { parseCosignSignatureList, toCosignDownloadJson } from "../signatures/cosign_list.ts";
 import type { CosignSignature } from "../signatures/model.ts";
 import { PRIVATE, writeFileAtomic } from "../fs/atomic.ts";
+import { readTextIfExists } from "../fs/read_text.ts";
 import { isSha256Hex } from "../digest/digest.ts";
 
 function hexOfDigest(digest: string): string {
@@ -58,18 +59,6 @@ export function bundlePath(dataDir: string, keyId: string, digest: string): stri
   return join(signatureDir(dataDir, keyId), `${hexOfDigest(digest)}.bundles.json`);
 }
 
-async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (cause) {
-    if (cause instanceof Deno.errors.NotFound) return undefined;
-    if (cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied) {
-      throw cause;
-    }
-    throw new IoError(`cannot read ${path}: ${(cause as Error).message}`, { cause });
-  }
-}
-
 /**
  * Store (replace, atomically) the Sigstore bundles (JSON documents) of
  * `digest` made by key `keyId`.
@@ -96,7 +85,7 @@ export async function readBundles(
   digest: string,
 ): Promise<unknown[] | undefined> {
   const path = bundlePath(dataDir, keyId, digest);
-  const text = await readOptional(path);
+  const text = await readTextIfExists(path);
   if (text === undefined) return undefined;
   let doc: unknown;
   try {
@@ -117,7 +106,7 @@ export async function readSignatures(
   keyId: string,
   digest: string,
 ): Promise<CosignSignature[] | undefined> {
-  const text = await readOptional(signaturePath(dataDir, keyId, digest));
+  const text = await readTextIfExists(signaturePath(dataDir, keyId, digest));
   return text === undefined ? undefined : parseCosignSignatureList(text);
 }
 

@@ -9,7 +9,7 @@
  */
 
 import { IoError, PasswordUnavailableError, UsageError } from "../../errors/errors.ts";
-import { readHiddenLine, type TerminalInput } from "../password.ts";
+import { promptHidden, type TerminalInput } from "../password.ts";
 import type { Pkcs11Uri } from "./uri.ts";
 import { describePkcs11Key, describePkcs11Token } from "./uri.ts";
 
@@ -105,12 +105,9 @@ export async function resolvePin(
     );
   }
   const prompt = sources.prompt ?? stderrPrompt;
-  prompt(`Enter PIN for ${describePkcs11Key(uri)} in PKCS11 ${describePkcs11Token(uri)}: `);
-  input.setRaw(true);
-  try {
-    return await readHiddenLine(input);
-  } finally {
-    input.setRaw(false);
-    prompt("\n");
-  }
+  return await promptHidden(
+    input,
+    prompt,
+    `Enter PIN for ${describePkcs11Key(uri)} in PKCS11 ${describePkcs11Token(uri)}: `,
+  );
 }
