@@ -23,20 +23,11 @@ import { join } from "node:path";
 import { type Fetcher, Updater } from "../npm/tuf_js.ts";
 import { DzError, TrustMaterialError } from "../errors/errors.ts";
 import { rootFacts, TRUSTED_ROOT_TARGET } from "./tuf_anchor.ts";
+import type { HeldChain } from "./tuf_cache.ts";
 import { type ChainFiles, newestRoot } from "./tuf_files.ts";
 
-/** A chain that verified from the anchor. */
-export interface VerifiedChain {
-  /** Every file of the chain (all root versions known, then the top-level roles and the target). */
-  files: ChainFiles;
-  rootVersion: number;
-  rootExpires: string;
-  timestampVersion: number;
-  timestampExpires: string;
-  /** The earliest expiry of root, timestamp, snapshot and targets. */
-  expires: string;
-  /** The verified `trusted_root.json` target. */
-  trustedRoot: Uint8Array;
+/** A chain that verified from the anchor: what a held chain says, and whether it changed. */
+export interface VerifiedChain extends HeldChain {
   /** Whether anything differs from the chain held before. */
   changed: boolean;
 }
