@@ -123,10 +123,15 @@ function runVerifier(
   try {
     entity = toSignedEntity(bundle, artifact ? Buffer.from(artifact) : undefined);
   } catch (e) {
-    refuseSigstoreError(e, { withKey: opts.key !== undefined });
+    refuseSigstoreError(e, { withKey: opts.key !== undefined, log: "Rekor" });
   }
   const thresholds = withTlog ? {} : { tlogThreshold: 0, timestampThreshold: 0 };
-  return verifyEntity(entity, { trustedRoot: opts.trustedRoot, key: opts.key, thresholds }, policy);
+  return verifyEntity(
+    entity,
+    { trustedRoot: opts.trustedRoot, key: opts.key, thresholds },
+    policy,
+    { withKey: opts.key !== undefined, log: "Rekor" },
+  );
 }
 
 function tlogInfo(b: RekorBundle): TlogInfo {

@@ -127,6 +127,8 @@ export interface RefusalContext {
   withKey?: boolean;
   /** Say this instead of the code's own text (the code stays the code's). */
   what?: string;
+  /** The log's name in the text (default "transparency-log"; cosign signatures say "Rekor"). */
+  log?: string;
 }
 
 /**
@@ -141,6 +143,7 @@ export function refuseSigstoreError(e: unknown, ctx: RefusalContext = {}): never
     const code = (e as { code?: string }).code ?? "";
     let [ours, text] = REASONS[code] ?? ["NOT_VERIFIED", "verification failed"];
     if (code === "SIGNATURE_ERROR" && ctx.withKey) text = `${text} with the trusted key`;
+    if (ctx.log) text = text.replace("transparency-log", ctx.log);
     throw new VerificationError(ours, `${ctx.what ?? text} (${e.message})`, { cause: e });
   }
   throw new VerificationError(
