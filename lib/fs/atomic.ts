@@ -60,7 +60,6 @@ async function copyInto(
   file: Deno.FsFile,
   stream: ReadableStream<Uint8Array>,
   signal?: AbortSignal,
-  writeBack = false,
 ): Promise<void> {
   let probe: ReadableStreamBYOBReader | undefined;
   try {
@@ -69,24 +68,15 @@ async function copyInto(
   } catch {
     probe = undefined;
   }
-  if (probe) return await copyBytesInto(file, stream, signal, writeBack);
-  return await copyChunksInto(file, stream, signal, writeBack);
+  if (probe) return await copyBytesInto(file, stream, signal);
+  return await copyChunksInto(file, stream, signal);
 }
-
-/**
- * A durable file starts writing back to disk after this many new bytes (an
- * fsync on a blocking thread while the copy goes on), so the disk works
- * during the transfer instead of all at the final fsync.
- */
-const WRITEBACK_EVERY = 64 * 1024 * 1024;
 
 /** Writes of one buffer at a time, the next one filling meanwhile. */
 class DoubleWriter {
   #inflight: Promise<void> = Promise.resolve();
   #failure: { error: unknown } | undefined;
-  #unsynced = 0;
-  #syncing: Promise<void> | undefined;
-  constructor(readonly file: Deno.FsFile, readonly writeBack: boolean) {}
+  constructor(readonly file: Deno.FsFile) {}
   check(): void {
     if (this.#failure) throw this.#failure.error;
   }
@@ -97,30 +87,20 @@ class DoubleWriter {
     this.#inflight = writeAll(this.file, data).catch((error) => {
       this.#failure ??= { error };
     });
-    this.#unsynced += data.byteLength;
-    if (this.writeBack && this.#unsynced >= WRITEBACK_EVERY && !this.#syncing) {
-      this.#unsynced = 0;
-      // A failed write-back fails the copy (a later fsync may not report it again).
-      this.#syncing = this.file.sync().catch((error) => {
-        this.#failure ??= { error };
-      }).finally(() => (this.#syncing = undefined));
-    }
   }
   async settle(): Promise<void> {
     await this.#inflight;
-    await this.#syncing;
   }
 }
 
 async function copyBytesInto(
   file: Deno.FsFile,
   stream: ReadableStream<Uint8Array>,
-  signal: AbortSignal | undefined,
-  writeBack: boolean,
+  signal?: AbortSignal,
 ): Promise<void> {
   const reader = intoReader(stream);
   const buffers: Uint8Array[] = [new Uint8Array(WRITE_BUFFER), new Uint8Array(WRITE_BUFFER)];
-  const out = new DoubleWriter(file, writeBack);
+  const out = new DoubleWriter(file);
   let current = 0;
   let fill = 0;
   try {
@@ -151,11 +131,10 @@ async function copyBytesInto(
 async function copyChunksInto(
   file: Deno.FsFile,
   stream: ReadableStream<Uint8Array>,
-  signal: AbortSignal | undefined,
-  writeBack: boolean,
+  signal?: AbortSignal,
 ): Promise<void> {
   const buffers = [new Uint8Array(WRITE_BUFFER), new Uint8Array(WRITE_BUFFER)];
-  const out = new DoubleWriter(file, writeBack);
+  const out = new DoubleWriter(file);
   let current = 0;
   let fill = 0;
   const flush = async () => {
@@ -292,9 +271,8 @@ export async function writeStreamAtomic(
   try {
     try {
       if (options.mode !== undefined) await Deno.chmod(tmp, options.mode);
-      const durable = options.durable !== false;
-      await copyInto(file, stream, withInterrupt(options.signal), durable);
-      if (durable) await file.sync();
+      await copyInto(file, stream, withInterrupt(options.signal));
+      if (options.durable !== false) await file.sync();
     } finally {
       file.close();
     }
