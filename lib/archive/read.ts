@@ -353,7 +353,15 @@ function checked(entry: BlobEntry): ReadableStream<Uint8Array> {
     while (left.byteLength === 0) {
       if (piece) entry.done(piece);
       piece = undefined;
-      const next = await reader.read();
+      let next;
+      try {
+        next = await reader.read();
+      } catch (e) {
+        // The tar itself is broken (cut short, a bad header): say so, whoever reads this body.
+        throw e instanceof DzError
+          ? e
+          : new ArchiveError(`${what} could not be read: ${(e as Error).message}`, { cause: e });
+      }
       if (next.done) {
         if (seen !== entry.size) {
           throw new DigestMismatchError(
