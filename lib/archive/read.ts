@@ -1,12 +1,14 @@
 /**
- * Read an air-gapped archive safely, in two passes. The first writes
- * nothing: it refuses any entry that is not one of the layout's regular
- * files (or its directories), duplicates, oversized or too many entries,
- * any blob whose bytes do not hash to its name, and checks the layout as a
+ * Read an air-gapped archive safely, in one read of the file: it refuses
+ * any entry that is not one of the layout's regular files (or its
+ * directories), duplicates, oversized or too many entries (from the
+ * headers, before a byte of the entry is written), unpacks every blob into
+ * a private temporary layout through its digest check (a blob that does
+ * not hash to its name never gets that name), then checks the layout as a
  * whole (index / `dangerzone.json` agreement, every referenced blob present
- * with the size its descriptor declares, no unreferenced blob). The second
- * unpacks into a private temporary layout, checking every digest again.
- * Only then is it opened as an image source.
+ * with the size its descriptor declares, no unreferenced blob). Anything
+ * refused removes what was unpacked; only an archive that passed every
+ * check is opened as an image source.
  *
  * @module
  */
@@ -18,7 +20,7 @@ import { DigestMismatchError, DzError, IoError, UsageError } from "../errors/err
 import type { Progress } from "../progress/progress.ts";
 import { createHash } from "node:crypto";
 import { digestHex } from "../digest/digest.ts";
-import { byteStreamFrom, intoReader } from "../fs/byte_stream.ts";
+import { byteStreamFrom } from "../fs/byte_stream.ts";
 import { writeFileAtomic, writeStreamAtomic } from "../fs/atomic.ts";
 import {
   type Descriptor,
@@ -351,7 +353,15 @@ function checked(entry: BlobEntry): ReadableStream<Uint8Array> {
     while (left.byteLength === 0) {
       if (piece) entry.done(piece);
       piece = undefined;
-      const next = await reader.read();
+      let next;
+      try {
+        next = await reader.read();
+      } catch (e) {
+        // The tar itself is broken (cut short, a bad header): say so, whoever reads this body.
+        throw e instanceof DzError
+          ? e
+          : new ArchiveError(`${what} could not be read: ${(e as Error).message}`, { cause: e });
+      }
       if (next.done) {
         if (seen !== entry.size) {
           throw new DigestMismatchError(
@@ -382,17 +392,6 @@ function checked(entry: BlobEntry): ReadableStream<Uint8Array> {
   }, (reason) => reader.cancel(reason));
 }
 
-/** Read a byte stream to its end (into one reused buffer: nothing allocated per read). */
-async function drain(stream: ReadableStream<Uint8Array>): Promise<void> {
-  const reader = intoReader(stream);
-  let buf: Uint8Array = new Uint8Array(READ_CHUNK);
-  for (;;) {
-    const got = await reader.read(buf);
-    buf = new Uint8Array(got.value.buffer);
-    if (got.done) return;
-  }
-}
-
 function asArchiveError(e: unknown, path: string, name: string): unknown {
   if (e instanceof DigestMismatchError) {
     return new ArchiveError(`the archive's ${name} does not hash to its name: ${e.message}`, {
@@ -408,16 +407,19 @@ function asArchiveError(e: unknown, path: string, name: string): unknown {
 const KEEP_BUDGET = 64 * 1024 * 1024;
 
 /**
- * Check the tar at `path` completely, then unpack it into `dir` (an empty
- * directory the caller owns).
+ * Check the tar at `path` completely while unpacking it into `dir` (an
+ * empty directory the caller owns, private to this process), in one read
+ * of the file and one hash of every blob.
  *
- * Pass 1 writes nothing: every entry's name, type and size, every blob's
- * digest, the index / `dangerzone.json` agreement and every reference
- * (present, right size, nothing unreferenced) are checked first, so a
- * hostile archive (a 10 GiB sparse entry, a blob under a wrong name, junk
- * entries) is refused before a byte reaches the disk. Pass 2 unpacks the
- * blobs, checking each digest again (the file may have changed meanwhile)
- * and that it holds exactly what pass 1 saw.
+ * Every entry's name, type and size is checked from its header before a
+ * byte of it is written (a 10 GiB sparse entry, a device, a `../` name, a
+ * duplicate, too many entries are refused there); every blob is written
+ * through its digest check and gets its name only once it hashed to it
+ * (a wrong byte leaves nothing under that name). After the read, the
+ * layout as a whole is checked: the index / `dangerzone.json` agreement and
+ * every reference (present, right size, nothing unreferenced). Anything
+ * refused removes what this call wrote: `dir` is left empty, and nothing
+ * ever reaches a runtime from an archive that did not pass every check.
  * @throws ArchiveError (exit 1) for anything malformed or unsafe, IoError for I/O.
  */
 export async function extractArchive(
@@ -427,18 +429,40 @@ export async function extractArchive(
 ): Promise<ExtractedArchive> {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   await refuseCompressed(path);
+  const blobDir = join(dir, "blobs", "sha256");
+  await Deno.mkdir(blobDir, { recursive: true });
+  try {
+    return await checkAndUnpack(path, dir, blobDir, limits, options.progress);
+  } catch (e) {
+    // Refused or failed: nothing of this archive stays behind.
+    await Deno.remove(join(dir, "blobs"), { recursive: true }).catch(() => {});
+    for (const f of [OCI_LAYOUT_FILE, INDEX_FILE]) await Deno.remove(join(dir, f)).catch(() => {});
+    throw e;
+  }
+}
 
-  // ---- pass 1: check, in memory only
+async function checkAndUnpack(
+  path: string,
+  dir: string,
+  blobDir: string,
+  limits: ArchiveLimits,
+  progress: Progress | undefined,
+): Promise<ExtractedArchive> {
+  // Small blobs (candidate manifests) are also kept in memory for the reference check.
   const small = new Map<string, Uint8Array>();
   let kept = 0;
-  const scan = await walkArchive(path, limits, "verify", options.progress, async (entry) => {
+  const scan = await walkArchive(path, limits, "verify", progress, async (entry) => {
     const keep = entry.size <= MAX_MANIFEST && kept + entry.size <= KEEP_BUDGET;
+    const to = join(blobDir, digestHex(entry.digest));
     try {
+      // A private directory, thrown away after a crash: no fsync.
       if (keep) {
-        small.set(entry.digest, await readAll(checked(entry), MAX_MANIFEST, entry.name));
+        const bytes = await readAll(checked(entry), MAX_MANIFEST, entry.name);
+        small.set(entry.digest, bytes);
         kept += entry.size;
+        await writeFileAtomic(to, bytes, { durable: false });
       } else {
-        await drain(checked(entry));
+        await writeStreamAtomic(to, checked(entry), { durable: false });
       }
     } catch (e) {
       throw asArchiveError(e, path, entry.name);
@@ -479,40 +503,8 @@ export async function extractArchive(
       });
     }
   }
-
-  // ---- pass 2: unpack what pass 1 accepted, checking every digest again
-  await Deno.mkdir(join(dir, "blobs", "sha256"), { recursive: true });
-  const unpacked = await walkArchive(path, limits, "unpack", options.progress, async (entry) => {
-    if (scan.blobs.get(entry.digest) !== entry.size) {
-      await entry.body.cancel();
-      throw new ArchiveError(`${path} changed while it was being read`);
-    }
-    try {
-      // A private temporary directory, thrown away after a crash: no fsync.
-      await writeStreamAtomic(
-        join(dir, "blobs", "sha256", digestHex(entry.digest)),
-        checked(entry),
-        { durable: false },
-      );
-    } catch (e) {
-      throw asArchiveError(e, path, entry.name);
-    }
-  });
-  if (
-    unpacked.blobs.size !== scan.blobs.size ||
-    !jsonEqual(
-      Object.fromEntries(unpacked.json.entries().map(([k, v]) => [k, decoder.decode(v)])),
-      Object.fromEntries(scan.json.entries().map(([k, v]) => [k, decoder.decode(v)])),
-    )
-  ) {
-    throw new ArchiveError(`${path} changed while it was being read`);
-  }
+  // The layout's own files last: without them the directory is no layout.
   await writeFileAtomic(join(dir, OCI_LAYOUT_FILE), layoutBytes);
-  const tufSame = unpacked.tuf.size === scan.tuf.size &&
-    [...scan.tuf].every(([k, v]) =>
-      decoder.decode(v) === decoder.decode(unpacked.tuf.get(k) ?? new Uint8Array())
-    );
-  if (!tufSame) throw new ArchiveError(`${path} changed while it was being read`);
   await writeFileAtomic(join(dir, INDEX_FILE), JSON.stringify(full));
   return {
     dir,

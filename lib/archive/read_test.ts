@@ -311,7 +311,7 @@ function rawHeader(name: string, size: bigint, typeflag = "0"): Uint8Array {
   return h;
 }
 
-Deno.test("refused: a 10 GiB (sparse) entry, with nothing written", async () => {
+Deno.test("refused: a 10 GiB (sparse) entry, with nothing left behind", async () => {
   const { entries } = await validLayout();
   const head = await packTar(entries.slice(0, 2)); // oci-layout, index.json (+ end blocks)
   const body = head.slice(0, head.length - 1024); // drop the end-of-archive blocks
@@ -322,8 +322,8 @@ Deno.test("refused: a 10 GiB (sparse) entry, with nothing written", async () => 
   tar.set(huge, body.length);
   tar.set(tail, body.length + huge.length);
   await assertRefused(tar, /truncated|larger than|too large|size/i);
-  // The same with the zeros really there (64 MiB here): hashed in the check pass, refused
-  // before anything is written, because they do not hash to the entry's name.
+  // The same with the zeros really there (64 MiB here): hashed as they are unpacked, and
+  // refused (the temporary file removed, never named) because they do not hash to the name.
   const zeros = new Uint8Array(64 * 1024 * 1024);
   await assertRefused(
     [...entries.slice(0, 2), file(`blobs/sha256/${"b".repeat(64)}`, zeros)],
@@ -439,4 +439,35 @@ Deno.test("refused (exit 1, not a stack overflow): 1M-deep JSON in index.json, d
     file("index.json", JSON.stringify(full)),
     file(`blobs/sha256/${desc.digest.slice(7)}`, manifest),
   ], /nest/);
+});
+
+Deno.test("refused after its blobs were unpacked (an unreferenced blob): nothing stays in the directory", async () => {
+  const { entries } = await validLayout();
+  const stray = enc.encode("stray blob");
+  const { sha256Digest } = await import("../digest/digest.ts");
+  const path = await tempTar([
+    ...entries,
+    file(`blobs/sha256/${sha256Digest(stray).slice(7)}`, stray),
+  ]);
+  const dir = await Deno.makeTempDir();
+  try {
+    await assert.rejects(extractArchive(path, dir), /nothing refers to/);
+    const left: string[] = [];
+    for await (const x of Deno.readDir(dir)) left.push(x.name);
+    assert.deepEqual(left, [], "every unpacked blob is removed again");
+    // The same archive without the stray blob unpacks, every blob under its digest.
+    const good = await tempTar(entries);
+    try {
+      const ex = await extractArchive(good, dir);
+      assert.equal(ex.blobs.size, 3);
+      for (const d of ex.blobs.keys()) {
+        assert.ok((await Deno.lstat(join(dir, "blobs", "sha256", d.slice(7)))).isFile);
+      }
+    } finally {
+      await Deno.remove(good);
+    }
+  } finally {
+    await Deno.remove(path);
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -133,3 +133,65 @@ export function passThroughBytes(
     return got;
   }, (reason) => reader.cancel(reason));
 }
+
+/** Buffer size of {@linkcode pipeBytes}. */
+const PIPE_BUFFER = 1024 * 1024;
+
+/**
+ * `stream` into `writable` (a child's stdin, a socket) through two reusable
+ * 1 MiB buffers: one being written while the next fills, read straight into
+ * (BYOB) when `stream` is a byte stream. Unlike `pipeTo`, no chunk is
+ * allocated per read, so memory stays flat whatever the length. An error
+ * of `stream` aborts `writable` (the reader sees a cut input) and is
+ * thrown; an error of `writable` cancels `stream` and is thrown.
+ */
+export async function pipeBytes(
+  stream: ReadableStream<Uint8Array>,
+  writable: WritableStream<Uint8Array>,
+): Promise<void> {
+  const reader = intoReader(stream);
+  const writer = writable.getWriter();
+  const buffers: Uint8Array[] = [new Uint8Array(PIPE_BUFFER), new Uint8Array(PIPE_BUFFER)];
+  let current = 0;
+  let inflight: Promise<void> = Promise.resolve();
+  let writeFailure = undefined as { error: unknown } | undefined;
+  const check = () => {
+    if (writeFailure) throw writeFailure.error;
+  };
+  try {
+    for (;;) {
+      // Fill the free buffer (the other one may still be being written).
+      let fill = 0;
+      let ended = false;
+      while (fill < PIPE_BUFFER) {
+        const got = await reader.read(buffers[current].subarray(fill));
+        buffers[current] = new Uint8Array(got.value.buffer);
+        if (got.done) {
+          ended = true;
+          break;
+        }
+        fill += got.value.byteLength;
+        check();
+      }
+      await inflight;
+      check();
+      if (fill > 0) {
+        inflight = writer.write(buffers[current].subarray(0, fill)).catch((error) => {
+          writeFailure ??= { error };
+        });
+        current ^= 1;
+      }
+      if (ended) break;
+    }
+    await inflight;
+    check();
+    await writer.close();
+  } catch (e) {
+    await reader.cancel(e).catch(() => {});
+    await inflight;
+    await writer.abort(e).catch(() => {});
+    throw e;
+  } finally {
+    writer.releaseLock();
+  }
+}

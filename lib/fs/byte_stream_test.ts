@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { byteStreamFrom, intoReader, passThroughBytes } from "./byte_stream.ts";
+import { byteStreamFrom, intoReader, passThroughBytes, pipeBytes } from "./byte_stream.ts";
 import { writeStreamAtomic } from "./atomic.ts";
 
 function chunked(parts: Uint8Array[]): ReadableStream<Uint8Array> {
@@ -76,4 +76,39 @@ Deno.test("byte stream: the atomic writer keeps exact bytes, and nothing when th
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("byte stream: pipeBytes delivers every byte in order; a source error aborts the sink", async () => {
+  for (
+    const s of [new Blob([data as BlobPart]).stream(), chunked([data.slice(0, 10), data.slice(10)])]
+  ) {
+    const got: Uint8Array[] = [];
+    await pipeBytes(
+      s,
+      new WritableStream({ write: (c) => void got.push(c.slice()) }),
+    );
+    assert.deepEqual(new Uint8Array(await new Blob(got as BlobPart[]).arrayBuffer()), data);
+  }
+  let aborted: unknown;
+  const broken = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(data.slice(0, 100));
+      c.error(new Error("digest mismatch"));
+    },
+  });
+  await assert.rejects(
+    pipeBytes(broken, new WritableStream({ abort: (r) => void (aborted = r) })),
+    /digest mismatch/,
+  );
+  assert.match(String(aborted), /digest mismatch/);
+  let cancelled: unknown;
+  const source = new ReadableStream<Uint8Array>({
+    pull: (c) => c.enqueue(new Uint8Array(4096)),
+    cancel: (r) => void (cancelled = r),
+  });
+  await assert.rejects(
+    pipeBytes(source, new WritableStream({ write: () => Promise.reject(new Error("EPIPE")) })),
+    /EPIPE/,
+  );
+  assert.match(String(cancelled), /EPIPE/);
 });

@@ -20,6 +20,7 @@ import {
 } from "../digest/digest.ts";
 import { type Descriptor, type ImageIndex, OCI_INDEX } from "./media_types.ts";
 import { fsyncDir, writeFileAtomic, writeStreamAtomic } from "../fs/atomic.ts";
+import { hashFile } from "../digest/hash_worker.ts";
 
 /** Annotation naming an index entry (tag or full reference). */
 export const REF_NAME = "org.opencontainers.image.ref.name";
@@ -148,16 +149,27 @@ export class OciLayout {
     descriptor: Pick<Descriptor, "digest" | "size">,
     onChunk?: (n: number) => void,
   ): Promise<void> {
-    const stream = await this.readBlob(descriptor, onChunk);
-    const reader = stream.getReader();
-    while (!(await reader.read()).done) { /* hashed by the verifying stream */ }
+    const path = await this.#checkedBlobPath(descriptor);
+    // Read and hashed by a worker (the main thread stays free); at most size + 1 bytes are read.
+    const got = await hashFile(path, descriptor.size);
+    const what = `blob ${descriptor.digest}`;
+    if (got.size !== descriptor.size) {
+      throw new DigestMismatchError(
+        `${what}: ${got.size > descriptor.size ? "more than " : ""}${
+          Math.min(got.size, descriptor.size)
+        } bytes where its descriptor declares ${descriptor.size}`,
+      );
+    }
+    if (got.digest !== descriptor.digest) {
+      throw new DigestMismatchError(
+        `${what}: content digest is ${got.digest}, expected ${descriptor.digest}`,
+      );
+    }
+    onChunk?.(got.size);
   }
 
-  /** Stream a blob, checked against `descriptor`'s digest and size as it flows. */
-  async readBlob(
-    descriptor: Pick<Descriptor, "digest" | "size">,
-    onChunk?: (n: number) => void,
-  ): Promise<ReadableStream<Uint8Array>> {
+  /** The path of a stored blob, a regular file of the descriptor's size. */
+  async #checkedBlobPath(descriptor: Pick<Descriptor, "digest" | "size">): Promise<string> {
     const path = this.blobPath(descriptor.digest);
     let info: Deno.FileInfo;
     try {
@@ -171,6 +183,15 @@ export class OciLayout {
         `blob ${descriptor.digest} is ${info.size} bytes, its descriptor says ${descriptor.size}`,
       );
     }
+    return path;
+  }
+
+  /** Stream a blob, checked against `descriptor`'s digest and size as it flows. */
+  async readBlob(
+    descriptor: Pick<Descriptor, "digest" | "size">,
+    onChunk?: (n: number) => void,
+  ): Promise<ReadableStream<Uint8Array>> {
+    const path = await this.#checkedBlobPath(descriptor);
     const file = await Deno.open(path, { read: true });
     return verifyingStream(
       file.readable,
@@ -268,6 +289,23 @@ export class OciLayout {
       await fsyncDir(join(this.dir, "blobs", "sha256"));
     }
     return "written";
+  }
+
+  /**
+   * Make stored blobs durable: fsync each file (all at once), then the blob
+   * directory. For blobs linked with `durable: false` by a caller that
+   * syncs them together later, while it moves on to the next transfer.
+   */
+  async syncBlobs(digests: readonly string[]): Promise<void> {
+    await Promise.all(digests.map(async (digest) => {
+      const f = await Deno.open(this.blobPath(digest), { read: true });
+      try {
+        await f.sync();
+      } finally {
+        f.close();
+      }
+    }));
+    await fsyncDir(join(this.dir, "blobs", "sha256"));
   }
 
   /** Store bytes as a blob; returns its descriptor fields. */

@@ -17,7 +17,7 @@
 
 import { Buffer } from "node:buffer";
 import crypto from "node:crypto";
-import { bundleToJSON, toMessageSignatureBundle } from "@sigstore/bundle";
+import { bundleToJSON, toMessageSignatureBundle } from "../npm/sigstore_bundle.ts";
 import type { Signer } from "../keys/signer.ts";
 import { bytesArtifact } from "../bundle/artifact.ts";
 import { type VerifiedBundle, verifyBundle } from "../bundle/verify_bundle.ts";

@@ -7,6 +7,7 @@
  */
 
 import { DzError, RuntimeError } from "../errors/errors.ts";
+import { pipeBytes } from "../fs/byte_stream.ts";
 
 /** Output of a finished command. */
 export interface ToolOutput {
@@ -53,7 +54,7 @@ export async function runTool(
   }
   let feedError: unknown;
   const feeding = options.stdin
-    ? options.stdin.pipeTo(child.stdin).catch((e) => {
+    ? pipeBytes(options.stdin, child.stdin).catch((e) => {
       feedError = e;
     })
     : Promise.resolve();

@@ -101,22 +101,33 @@ export class OciStoreRuntime implements ContainerRuntime {
     const layout = await OciLayout.open(this.dir);
     let bytes = 0;
     const seen = new Set<string>();
-    for (const blob of [manifest.config, ...manifest.layers]) {
-      if (seen.has(blob.digest)) continue;
-      seen.add(blob.digest);
-      const transfer = progress?.start(`verify ${blob.digest.slice(7, 19)}`, blob.size);
-      try {
-        await layout.rehashBlob(blob, (n) => transfer?.advance(n));
-      } catch (e) {
-        transfer?.done(false);
-        if (e instanceof LayoutError) {
-          throw new DigestMismatchError(`${this.name} lacks blob ${blob.digest}`, { cause: e });
+    const todo = [manifest.config, ...manifest.layers].filter((b) =>
+      !seen.has(b.digest) && seen.add(b.digest)
+    );
+    // Two blobs at a time, each hashed by a worker: both cores busy. The first failure is reported.
+    let next = 0;
+    let failure: { error: unknown } | undefined;
+    const lane = async () => {
+      while (!failure && next < todo.length) {
+        const blob = todo[next++];
+        const transfer = progress?.start(`verify ${blob.digest.slice(7, 19)}`, blob.size);
+        try {
+          await layout.rehashBlob(blob, (n) => transfer?.advance(n));
+        } catch (e) {
+          transfer?.done(false);
+          failure ??= {
+            error: e instanceof LayoutError
+              ? new DigestMismatchError(`${this.name} lacks blob ${blob.digest}`, { cause: e })
+              : e,
+          };
+          return;
         }
-        throw e;
+        transfer?.done(true);
+        bytes += blob.size;
       }
-      transfer?.done(true);
-      bytes += blob.size;
-    }
+    };
+    await Promise.all([lane(), lane()]);
+    if (failure) throw failure.error;
     return { layers: manifest.layers.length, bytes };
   }
 

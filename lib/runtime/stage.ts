@@ -90,6 +90,17 @@ async function copyBlobs(
   const signal = withInterrupt(abort.signal);
   let failure = undefined as { error: unknown } | undefined;
   let next = 0;
+  // Linked blobs are fsynced in the background while the next ones download; all are
+  // durable before the manifest that names them is written.
+  const durable = options.durable !== false;
+  const syncs: Promise<void>[] = [];
+  const syncLater = (digest: string) => {
+    syncs.push(
+      layout.syncBlobs([digest]).catch((error) => {
+        failure ??= { error };
+      }),
+    );
+  };
   const worker = async () => {
     while (!failure && next < todo.length) {
       const blob = todo[next++];
@@ -98,12 +109,12 @@ async function copyBlobs(
         signal.throwIfAborted();
         // A source holding the blob verified in a private directory (an
         // unpacked archive, the resume area) links it: no copy.
-        const linked = await source.linkBlob?.(blob, layout, {
-          durable: options.durable,
-          transfer,
-        });
+        const linked = await source.linkBlob?.(blob, layout, { durable: false, transfer });
         if (linked !== undefined) {
-          if (linked === "written") written.push(blob.digest);
+          if (linked === "written") {
+            written.push(blob.digest);
+            if (durable) syncLater(blob.digest);
+          }
           transfer.done(true);
           continue;
         }
@@ -122,6 +133,7 @@ async function copyBlobs(
   await Promise.all(
     Array.from({ length: Math.min(STAGE_CONCURRENCY, todo.length) }, worker),
   );
+  await Promise.all(syncs);
   if (failure) throw failure.error;
   signal.throwIfAborted();
   const fetched = todo.length;

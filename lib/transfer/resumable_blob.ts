@@ -31,7 +31,7 @@ export interface ResumeOptions {
   transfer?: Transfer;
 }
 
-const BUFFER = 256 * 1024;
+const BUFFER = 1024 * 1024;
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
