@@ -16,53 +16,14 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { command as upgrade } from "../commands/upgrade.ts";
 import { snapshot } from "./helpers/files.ts";
-import { startSigningLab } from "./helpers/signed_images.ts";
-import { relogTwin } from "./helpers/attacker.ts";
+import { startAttackLab } from "./helpers/attacker.ts";
 import { lastLogIndexPath } from "../lib/store/last_log_index.ts";
 import { readImageState } from "../lib/store/rollback_state.ts";
 
-async function run(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await upgrade.main(args, { out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
-
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
-async function setup() {
-  const lab = await startSigningLab();
-  const data = join(lab.dir, "data");
-  const store = join(lab.dir, "store");
-  const repo = "dz/app";
-  const common = [
-    "--key",
-    lab.keyPath,
-    "--trusted-root",
-    lab.rootPath,
-    "--data-dir",
-    data,
-    "--runtime",
-    `oci:${store}`,
-    "--progress",
-    "none",
-    "--platform",
-    "linux/amd64",
-  ];
-  const up = (...extra: string[]) => run([`${lab.reg.host}/${repo}`, ...common, ...extra]);
-  const twin = async (digest: string) =>
-    await relogTwin({
-      client: lab.client,
-      repository: repo,
-      digest,
-      publicKeyPem: lab.signer.publicKeyPem(),
-      rekorUrl: lab.rekorUrl,
-      trustedRoot: lab.trustedRoot,
-    });
-  return { lab, data, store, repo, up, twin };
-}
+const setup = () => startAttackLab(["--platform", "linux/amd64"]);
 
 Deno.test({
   ...opts,

@@ -10,10 +10,13 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { command as upgrade } from "../commands/upgrade.ts";
 import { snapshot } from "./helpers/files.ts";
-import { startSigningLab } from "./helpers/signed_images.ts";
-import { ecdsaTwin, publishedSignatures, relogTwin, replaySigner } from "./helpers/attacker.ts";
+import {
+  ecdsaTwin,
+  publishedSignatures,
+  replaySigner,
+  startAttackLab,
+} from "./helpers/attacker.ts";
 import { startLocalSigstore } from "../scripts/local_sigstore.ts";
 import { parseTrustedRoot } from "../lib/trust/trusted_root.ts";
 import { signImage } from "../lib/publish/sign_image.ts";
@@ -25,44 +28,9 @@ import {
 import { lastLogIndexPath } from "../lib/store/last_log_index.ts";
 import { imageStatePath, readImageState } from "../lib/store/rollback_state.ts";
 
-async function run(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await upgrade.main(args, { out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
-
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
-async function setup() {
-  const lab = await startSigningLab();
-  const data = join(lab.dir, "data");
-  const store = join(lab.dir, "store");
-  const repo = "dz/app";
-  const common = [
-    "--key",
-    lab.keyPath,
-    "--trusted-root",
-    lab.rootPath,
-    "--data-dir",
-    data,
-    "--runtime",
-    `oci:${store}`,
-    "--progress",
-    "none",
-  ];
-  const up = (...extra: string[]) => run([`${lab.reg.host}/${repo}`, ...common, ...extra]);
-  const twin = async (digest: string) =>
-    await relogTwin({
-      client: lab.client,
-      repository: repo,
-      digest,
-      publicKeyPem: lab.signer.publicKeyPem(),
-      rekorUrl: lab.rekorUrl,
-      trustedRoot: lab.trustedRoot,
-    });
-  return { lab, data, store, repo, up, twin };
-}
+const setup = () => startAttackLab();
 
 Deno.test({
   ...opts,
@@ -281,7 +249,7 @@ Deno.test({
   ...opts,
   name: "attack: an old signature submitted to a second log of the trusted root is no bypass",
   async fn() {
-    const { lab, data, store, repo } = await setup();
+    const { lab, data, store, repo, run } = await setup();
     await using _ = lab;
     // A trusted root listing two logs: the lab's Rekor and a second one.
     const second = await startLocalSigstore();

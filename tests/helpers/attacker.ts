@@ -69,3 +69,39 @@ export async function relogTwin(opts: {
   });
   return r.verified.tlog!.logIndex;
 }
+
+/**
+ * The attack tests' lab: a signing lab, a data dir and an `oci:` store, an
+ * `upgrade` runner with the lab's key and root (plus `extraArgs`), and the
+ * attacker's `twin` (re-log a published signature's ECDSA twin).
+ */
+export async function startAttackLab(extraArgs: string[] = []) {
+  const { join } = await import("node:path");
+  const { startSigningLab } = await import("./signed_images.ts");
+  const { command: upgrade } = await import("../../commands/upgrade.ts");
+  const lab = await startSigningLab();
+  const data = join(lab.dir, "data");
+  const store = join(lab.dir, "store");
+  const repo = "dz/app";
+  const common = [
+    ...["--key", lab.keyPath, "--trusted-root", lab.rootPath, "--data-dir", data],
+    ...["--runtime", `oci:${store}`, "--progress", "none", ...extraArgs],
+  ];
+  const run = async (args: string[]) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await upgrade.main(args, { out: (t) => out.push(t), err: (t) => err.push(t) });
+    return { code, out: out.join("\n"), err: err.join("\n") };
+  };
+  const up = (...extra: string[]) => run([`${lab.reg.host}/${repo}`, ...common, ...extra]);
+  const twin = async (digest: string) =>
+    await relogTwin({
+      client: lab.client,
+      repository: repo,
+      digest,
+      publicKeyPem: lab.signer.publicKeyPem(),
+      rekorUrl: lab.rekorUrl,
+      trustedRoot: lab.trustedRoot,
+    });
+  return { lab, data, store, repo, run, up, twin };
+}
