@@ -24,7 +24,6 @@ import { COSIGN_KIND, REF_NAME } from "../oci/layout.ts";
 import { type Descriptor, type ImageIndex, isIndexType } from "../oci/media_types.ts";
 import { parseRegistryReference } from "../registry/reference.ts";
 import type { ContainerRuntime } from "../runtime/runtime.ts";
-import type { CosignSignature } from "../signatures/model.ts";
 import { verifyCosignSignatures } from "../signatures/verify.ts";
 import type { TrustedKey } from "../trust/trusted_key.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
@@ -89,16 +88,6 @@ export function imageEntry(index: ImageIndex): Descriptor {
   return images[0];
 }
 
-function dockerReferenceOf(sig: CosignSignature): string | undefined {
-  try {
-    const doc = JSON.parse(new TextDecoder().decode(sig.payload));
-    const r = doc?.critical?.identity?.["docker-reference"];
-    return typeof r === "string" ? r : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Check and load an archive; see the module doc. */
 export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveResult> {
   const progress = req.progress;
@@ -141,7 +130,8 @@ export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveR
         { hint: "prepare the archive with 'prepare-archive' from a signed image" },
       );
     }
-    let bundleIdentity: string | undefined;
+    // The first signature's signed identity, as the verifier read it (Dangerzone takes the first).
+    let signedRef: string | undefined;
     if (sigs.length > 0) {
       const v = verifyCosignSignatures(sigs, signedDigest, {
         trustedRoot,
@@ -157,6 +147,8 @@ export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveR
           { hint: "the archive was altered or signed by another key; nothing was loaded" },
         );
       }
+      const first = v.reports[0];
+      signedRef = first?.ok ? first.result.dockerReference : undefined;
     }
     for (
       const r of verifyBundleSignatures(bundles, signedDigest, {
@@ -171,7 +163,7 @@ export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveR
           { hint: "the archive was altered or signed by another key; nothing was loaded" },
         );
       }
-      bundleIdentity ??= r.result.dockerReference;
+      if (sigs.length === 0) signedRef ??= r.result.dockerReference;
     }
     progress?.note(
       `verified ${sigs.length + bundles.length} signature(s) for ${signedDigest}`,
@@ -179,7 +171,6 @@ export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveR
 
     // The name to install under: the signed identity (as Dangerzone does), never
     // the archive's own claim; the archive's tag is kept when its name agrees.
-    const signedRef = sigs[0] ? dockerReferenceOf(sigs[0]) : bundleIdentity;
     const annotated = entry.annotations?.[REF_NAME];
     let archiveRef: { repo: string; tag?: string } | undefined;
     if (annotated && annotated.includes("/")) {
