@@ -7,6 +7,7 @@
  * defaults and the no-overwrite rule; archives written before this format
  * still load.
  */
+import { vfsStorageConf } from "./helpers/podman_storage.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { command as prepare } from "../commands/prepare-archive.ts";
@@ -272,11 +273,7 @@ Deno.test({
     await using lab = await startSigningLab();
     const pm = join(lab.dir, "podman");
     await Deno.mkdir(pm);
-    const conf = join(pm, "storage.conf");
-    await Deno.writeTextFile(
-      conf,
-      `[storage]\ndriver = "vfs"\ngraphroot = "${pm}/graph"\nrunroot = "${pm}/run"\n`,
-    );
+    const conf = await vfsStorageConf(pm);
     const podman = async (...args: string[]) => {
       const p = await new Deno.Command("podman", {
         args,

@@ -11,6 +11,7 @@
  *   check passes: `podman images IMAGE --format {{.Digest}}` names a digest
  *   whose signature file is stored and verifies.
  */
+import { vfsStorageConf } from "./helpers/podman_storage.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startSigningLab } from "./helpers/signed_images.ts";
@@ -28,11 +29,7 @@ const opts = { sanitizeResources: false, sanitizeOps: false };
 
 async function podmanEnv(dir: string): Promise<Record<string, string>> {
   await Deno.mkdir(dir, { recursive: true });
-  const conf = join(dir, "storage.conf");
-  await Deno.writeTextFile(
-    conf,
-    `[storage]\ndriver = "vfs"\ngraphroot = "${dir}/graph"\nrunroot = "${dir}/run"\n`,
-  );
+  const conf = await vfsStorageConf(dir);
   return { CONTAINERS_STORAGE_CONF: conf };
 }
 

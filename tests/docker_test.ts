@@ -10,6 +10,7 @@
  * the installed name, and a runtime that does not answer stopping the
  * upgrade before any request (exit 3, one line).
  */
+import { vfsStorageConf } from "./helpers/podman_storage.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { buildImage } from "./helpers/image_build.ts";
@@ -195,11 +196,7 @@ Deno.test({
     await using lab = await startSigningLab();
     const pm = join(lab.dir, "podman");
     await Deno.mkdir(pm);
-    const conf = join(pm, "storage.conf");
-    await Deno.writeTextFile(
-      conf,
-      `[storage]\ndriver = "vfs"\ngraphroot = "${pm}/graph"\nrunroot = "${pm}/run"\n`,
-    );
+    const conf = await vfsStorageConf(pm);
     const env = { CONTAINERS_STORAGE_CONF: conf };
     const data = join(lab.dir, "Case With Space", "dz");
     const common = [

@@ -5,6 +5,7 @@
  * `CONTAINERS_STORAGE_CONF`) and a real private dockerd, each driven
  * through `dangerzone-image upgrade` as its own process.
  */
+import { vfsStorageConf } from "./helpers/podman_storage.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startSigningLab } from "./helpers/signed_images.ts";
@@ -102,11 +103,7 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const pm = await Deno.makeTempDir({ prefix: "dz-prune-podman-" });
-    const conf = join(pm, "storage.conf");
-    await Deno.writeTextFile(
-      conf,
-      `[storage]\ndriver = "vfs"\ngraphroot = "${pm}/graph"\nrunroot = "${pm}/run"\n`,
-    );
+    const conf = await vfsStorageConf(pm);
     try {
       await scenario("podman", { CONTAINERS_STORAGE_CONF: conf });
     } finally {

@@ -9,6 +9,7 @@
  * image, data dirs with upper case, spaces or relative paths work, and a
  * runtime that does not answer fails `check()` in one line.
  */
+import { vfsStorageConf } from "./helpers/podman_storage.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { buildImage, type BuiltImage } from "./helpers/image_build.ts";
@@ -62,11 +63,7 @@ async function flipLastByte(path: string): Promise<void> {
 
 async function podmanEnv(dir: string): Promise<Record<string, string>> {
   await Deno.mkdir(dir, { recursive: true });
-  const conf = join(dir, "storage.conf");
-  await Deno.writeTextFile(
-    conf,
-    `[storage]\ndriver = "vfs"\ngraphroot = "${dir}/graph"\nrunroot = "${dir}/run"\n`,
-  );
+  const conf = await vfsStorageConf(dir);
   // A user's auth file that does not exist (yet) must not break installs.
   return { CONTAINERS_STORAGE_CONF: conf, REGISTRY_AUTH_FILE: join(dir, "no-auth.json") };
 }

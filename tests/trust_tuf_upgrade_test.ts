@@ -8,6 +8,7 @@
  * air-gapped machine adopts a newer chain and refuses a tampered or older
  * one (a warning; the image verifies only with the root already held).
  */
+import { vfsStorageConf } from "./helpers/podman_storage.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { command as upgrade } from "../commands/upgrade.ts";
@@ -98,11 +99,7 @@ Deno.test({
       if (onPath("podman")) {
         const pm = join(lab.dir, "podman");
         await Deno.mkdir(pm);
-        const conf = join(pm, "storage.conf");
-        await Deno.writeTextFile(
-          conf,
-          `[storage]\ndriver = "vfs"\ngraphroot = "${pm}/graph"\nrunroot = "${pm}/run"\n`,
-        );
+        const conf = await vfsStorageConf(pm);
         const p = await new Deno.Command("podman", {
           args: ["load", "-i", tar],
           env: { CONTAINERS_STORAGE_CONF: conf },

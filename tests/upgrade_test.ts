@@ -5,6 +5,7 @@
  * unsigned / wrongly signed / rolled back / corrupted images refused with
  * nothing changed, `--force` rollback, and a multi-arch index.
  */
+import { vfsStorageConf } from "./helpers/podman_storage.ts";
 import { snapshot } from "./helpers/files.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -274,11 +275,7 @@ Deno.test({
     await using lab = await startSigningLab();
     const pm = join(lab.dir, "podman");
     await Deno.mkdir(pm);
-    const conf = join(pm, "storage.conf");
-    await Deno.writeTextFile(
-      conf,
-      `[storage]\ndriver = "vfs"\ngraphroot = "${pm}/graph"\nrunroot = "${pm}/run"\n`,
-    );
+    const conf = await vfsStorageConf(pm);
     const saved = Deno.env.get("CONTAINERS_STORAGE_CONF");
     Deno.env.set("CONTAINERS_STORAGE_CONF", conf);
     const podman = async (...args: string[]) => {
