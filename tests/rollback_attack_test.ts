@@ -20,11 +20,7 @@ import {
 import { startLocalSigstore } from "../scripts/local_sigstore.ts";
 import { parseTrustedRoot } from "../lib/trust/trusted_root.ts";
 import { signImage } from "../lib/publish/sign_image.ts";
-import {
-  createDsseBundle,
-  pushBundleReferrer,
-  signImageBundle,
-} from "../lib/publish/bundle_sign.ts";
+import { createDsseBundle, pushBundleReferrer } from "../lib/publish/bundle_sign.ts";
 import { lastLogIndexPath } from "../lib/store/last_log_index.ts";
 import { imageStatePath, readImageState } from "../lib/store/rollback_state.ts";
 
@@ -74,17 +70,8 @@ Deno.test({
   name:
     "attack: an old cosign v3 bundle's DSSE twin logged as a new dsse entry is refused by build time",
   async fn() {
-    const { lab, data, store, repo, up } = await setup();
+    const { lab, data, store, repo, up, signBundle } = await setup();
     await using _ = lab;
-    const signBundle = (digest: string) =>
-      signImageBundle({
-        client: lab.client,
-        repository: repo,
-        digest,
-        signer: lab.signer,
-        rekorUrl: lab.rekorUrl,
-        trustedRoot: lab.trustedRoot,
-      });
     const d0 = await lab.push(repo, { v: "0" }, undefined, { created: "2024-06-01T00:00:00Z" });
     const s0 = await signBundle(d0);
     const d1 = await lab.push(repo, { v: "1" }, "latest", { created: "2025-01-01T00:00:00Z" });
@@ -150,17 +137,8 @@ Deno.test({
   ...opts,
   name: "attack: a bundle whose SET is deleted and log position rewritten is refused",
   async fn() {
-    const { lab, data, store, repo, up } = await setup();
+    const { lab, data, store, repo, up, signBundle } = await setup();
     await using _ = lab;
-    const signBundle = (digest: string) =>
-      signImageBundle({
-        client: lab.client,
-        repository: repo,
-        digest,
-        signer: lab.signer,
-        rekorUrl: lab.rekorUrl,
-        trustedRoot: lab.trustedRoot,
-      });
     const d1 = await lab.push(repo, { v: "1" }, "latest");
     const s1 = await signBundle(d1);
     const d2 = await lab.push(repo, { v: "2" }, "latest");

@@ -72,7 +72,8 @@ export async function relogTwin(opts: {
 
 /**
  * The attack tests' lab: a signing lab, a data dir and an `oci:` store, an
- * `upgrade` runner with the lab's key and root (plus `extraArgs`), and the
+ * `upgrade` runner with the lab's key and root (plus `extraArgs`), the
+ * vendor's `signBundle` (a cosign v3 bundle by the trusted key) and the
  * attacker's `twin` (re-log a published signature's ECDSA twin).
  */
 export async function startAttackLab(extraArgs: string[] = []) {
@@ -103,5 +104,15 @@ export async function startAttackLab(extraArgs: string[] = []) {
       rekorUrl: lab.rekorUrl,
       trustedRoot: lab.trustedRoot,
     });
-  return { lab, data, store, repo, run, up, twin };
+  const { signImageBundle } = await import("../../lib/publish/bundle_sign.ts");
+  const signBundle = (digest: string) =>
+    signImageBundle({
+      client: lab.client,
+      repository: repo,
+      digest,
+      signer: lab.signer,
+      rekorUrl: lab.rekorUrl,
+      trustedRoot: lab.trustedRoot,
+    });
+  return { lab, data, store, repo, run, up, twin, signBundle };
 }
