@@ -2,7 +2,9 @@
  * `deno run -A scripts/gen_cli_docs.ts`: regenerate the
  * "## Global options" table and the "## Commands" sections of `docs/cli.md`
  * from the command specs (`lib/cli/commands.ts`, `lib/cli/global_options.ts`),
- * keeping the hand-written parts around them. Run `deno fmt docs/cli.md`
+ * and the "## Error codes" table from the catalogue (`lib/errors/codes.ts`,
+ * exit statuses from `lib/cli/exit_codes.ts`), keeping the hand-written parts
+ * around them. Run `deno fmt docs/cli.md`
  * after writing (`tests/cli_options_test.ts` checks every command and option
  * is documented).
  *
@@ -12,6 +14,8 @@
 import { COMMANDS } from "../lib/cli/commands.ts";
 import { GLOBAL_OPTIONS, PROGRAM } from "../lib/cli/global_options.ts";
 import type { CommandSpec, OptionSpec } from "../lib/cli/command.ts";
+import { type ErrorCategory, type ErrorCode, ERROR_CODES } from "../lib/errors/codes.ts";
+import { EXIT_STATUS } from "../lib/cli/exit_codes.ts";
 
 const DOC = new URL("../docs/cli.md", import.meta.url);
 
@@ -57,7 +61,47 @@ function section(spec: CommandSpec): string {
   return lines.join("\n");
 }
 
+/** Categories in the order the table lists them (by exit status). */
+const CATEGORY_ORDER: readonly ErrorCategory[] = ["refused", "usage", "failure", "interrupted"];
+
+/** The "## Error codes" section: every catalogue code, its exit status and meaning. */
+function errorCodes(): string {
+  const esc = (t: string) => t.replace(/\|/g, "\\|");
+  const codes = Object.keys(ERROR_CODES) as ErrorCode[];
+  const rows = CATEGORY_ORDER.flatMap((c) =>
+    codes.filter((code) => ERROR_CODES[code].category === c).map((code) =>
+      `| \`${code}\` | \`${EXIT_STATUS[c]}\` | ${esc(ERROR_CODES[code].description)} |`
+    )
+  );
+  return [
+    "## Error codes",
+    "",
+    "Every failure carries one of these codes (`error.code` with `--json`, see",
+    "[json.md](json.md)); the code decides the exit status. Generated from `lib/errors/codes.ts`.",
+    "",
+    "| code | exit | meaning |",
+    "| --- | --- | --- |",
+    ...rows,
+    "",
+  ].join("\n");
+}
+
+/** `current` with its "## Error codes" section replaced (or added after "## Exit status"). */
+function withErrorCodes(current: string): string {
+  const section = errorCodes();
+  let at = current.indexOf("## Error codes");
+  if (at < 0) {
+    const exit = current.indexOf("## Exit status");
+    if (exit < 0) throw new Error("docs/cli.md lacks '## Exit status'");
+    at = current.indexOf("\n## ", exit + 1) + 1;
+    return `${current.slice(0, at)}${section}\n${current.slice(at)}`;
+  }
+  const end = current.indexOf("\n## ", at + 1) + 1;
+  return `${current.slice(0, at)}${section}\n${current.slice(end)}`;
+}
+
 async function render(current: string): Promise<string> {
+  current = withErrorCodes(current);
   const globals = [
     "## Global options",
     "",

@@ -80,6 +80,20 @@ Deno.test("architecture: nothing in lib/ imports the command edge (lib/cli)", ()
   assert.deepEqual(bad, [], show(bad));
 });
 
+Deno.test("architecture: exit statuses live only in lib/cli (no EXIT_ / exitCode elsewhere in lib/)", async () => {
+  // Errors carry a catalogue code (lib/errors/codes.ts); the command edge maps it to a status.
+  const mentions = /\bEXIT_[A-Z]|\bexitCode\b|\bDeno\.exit\(/;
+  const bad: string[] = [];
+  for (const f of [...productFiles, ...testFiles]) {
+    if (areaOf(f) === "cli") continue;
+    const lines = (await Deno.readTextFile(`${REPO_ROOT}/${f}`)).split("\n");
+    lines.forEach((l, i) => {
+      if (mentions.test(l)) bad.push(`${f}:${i + 1}: ${l.trim()}`);
+    });
+  }
+  assert.deepEqual(bad, [], bad.join("\n"));
+});
+
 Deno.test("architecture: docs/architecture.md lists every layer as LAYERS does", async () => {
   const doc = await Deno.readTextFile(`${REPO_ROOT}/docs/architecture.md`);
   for (const [i, names] of LAYERS.entries()) {

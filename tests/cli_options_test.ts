@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { closest, editDistance, parseArguments } from "../lib/cli/args.ts";
 import { COMMANDS, splitCommand } from "../mod.ts";
 import { helpText } from "../lib/cli/command.ts";
+import { exitStatusOf } from "../lib/cli/exit_codes.ts";
 import type { Command } from "../lib/cli/command.ts";
 import { startSigningLab } from "./helpers/signed_images.ts";
 import { snapshot } from "./helpers/files.ts";
@@ -77,9 +78,9 @@ Deno.test("args: pflag habits, bare booleans, unknown options with a suggestion"
   assert.throws(() => parseArguments(["--key", "--yes"], specs), /--key needs a value/);
   assert.throws(
     () => parseArguments(["--tlog-uplod"], specs, "x --help"),
-    (e: Error & { exitCode?: number; hint?: string }) =>
+    (e: Error & { hint?: string }) =>
       e.message === "unknown option --tlog-uplod (did you mean --tlog-upload?)" &&
-      e.exitCode === 2 && e.hint === "see 'x --help'",
+      exitStatusOf(e) === 2 && e.hint === "see 'x --help'",
   );
   assert.throws(
     () => parseArguments(["--frobnicate"], specs),

@@ -22,6 +22,7 @@ import { sha256Digest } from "../lib/digest/digest.ts";
 import type { Manifest } from "../lib/registry/client.ts";
 import { DigestMismatchError, RuntimeError, VerificationError } from "../lib/errors/errors.ts";
 import { canStartDockerd, startDockerd } from "./helpers/dockerd.ts";
+import { exitStatusOf } from "../lib/cli/exit_codes.ts";
 import { parseImageManifest } from "../lib/oci/manifest.ts";
 
 async function layoutWith(dir: string, images: BuiltImage[]): Promise<OciLayout> {
@@ -142,7 +143,7 @@ Deno.test({
     const rt = new CliRuntime("docker", { env: { DOCKER_HOST: "unix:///tmp/dz-no-such.sock" } });
     await assert.rejects(rt.check(), (e) => {
       assert.ok(e instanceof RuntimeError);
-      assert.equal(e.exitCode, 3);
+      assert.equal(exitStatusOf(e), 3);
       assert.match(e.message, /^docker: the Docker daemon at unix:\/\/\/tmp\/dz-no-such.sock/);
       assert.ok(!e.message.includes("\n"));
       assert.match(e.hint ?? "", /systemctl start docker/);

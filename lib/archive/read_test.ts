@@ -12,6 +12,7 @@ import { OCI_INDEX } from "../oci/media_types.ts";
 import { extractArchive, openArchive } from "./read.ts";
 import { ArchiveError, classifyEntry, normalizeEntryName } from "./layout_tar.ts";
 import { UsageError } from "../errors/errors.ts";
+import { exitStatusOf } from "../cli/exit_codes.ts";
 
 const enc = new TextEncoder();
 
@@ -65,10 +66,10 @@ async function assertRefused(
     await assert.rejects(openArchive(path, dataDir, { limits }), (e: unknown) => {
       if (usage) {
         assert.ok(e instanceof UsageError, `not a UsageError: ${e}`);
-        assert.equal(e.exitCode, 2);
+        assert.equal(exitStatusOf(e), 2);
       } else {
         assert.ok(e instanceof ArchiveError, `not an ArchiveError: ${e}`);
-        assert.equal(e.exitCode, 1);
+        assert.equal(exitStatusOf(e), 1);
       }
       assert.match(e.message, pattern);
       return true;

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { VerificationError } from "../errors/errors.ts";
+import { refuse } from "../errors/errors.ts";
 import { isRecord } from "../json/record.ts";
 
 /** DSSE payload type of an in-toto statement. */
@@ -19,10 +19,6 @@ export const STATEMENT_TYPES: readonly string[] = [
   "https://in-toto.io/Statement/v1",
   "https://in-toto.io/Statement/v0.1",
 ];
-
-function refuse(code: string, message: string): never {
-  throw new VerificationError(code, message);
-}
 
 /**
  * Parse the envelope payload as an in-toto statement and check that one of

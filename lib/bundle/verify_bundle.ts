@@ -38,7 +38,7 @@ import {
   toSignedEntity,
   verifyEntity,
 } from "../sigstore/adapter.ts";
-import { SignatureFormatError, VerificationError } from "../errors/errors.ts";
+import { refuse, SignatureFormatError, VerificationError } from "../errors/errors.ts";
 import { type IdentityPolicy, issuerAccepted, toVerificationPolicy } from "../sigstore/identity.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import type { TrustedKey } from "../trust/trusted_key.ts";
@@ -93,10 +93,6 @@ const HASHES: Partial<Record<HashAlgorithm, string>> = {
   [HashAlgorithm.SHA2_384]: "sha384",
   [HashAlgorithm.SHA2_512]: "sha512",
 };
-
-function refuse(code: string, message: string, cause?: unknown): never {
-  throw new VerificationError(code, message, cause === undefined ? {} : { cause });
-}
 
 function same(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && crypto.timingSafeEqual(a, b);

@@ -13,7 +13,11 @@ import { parseArguments } from "./args.ts";
 import { GLOBAL_OPTIONS, type OptionSpec, PROGRAM } from "./global_options.ts";
 
 export { GLOBAL_OPTIONS, type OptionSpec, PROGRAM };
-import { DzError, EXIT_OTHER, EXIT_USAGE, UsageError } from "../errors/errors.ts";
+import { UsageError } from "../errors/errors.ts";
+import { asUserError, errorDocument, errorLine, exitCodeOf } from "./error_output.ts";
+import { EXIT_USAGE } from "./exit_codes.ts";
+
+export { asUserError, errorDocument, errorLine, exitCodeOf };
 import { createProgress } from "./progress.ts";
 import type { Progress, ProgressMode } from "../progress/progress.ts";
 import type { GlobalOptions } from "../config/options.ts";
@@ -121,83 +125,6 @@ function writeSync(file: { writeSync(p: Uint8Array): number }, text: string): vo
   const data = encoder.encode(text.endsWith("\n") ? text : `${text}\n`);
   let off = 0;
   while (off < data.length) off += file.writeSync(data.subarray(off));
-}
-
-/** A path quoted in an OS error message (`… (os error 28): write '/x'`). */
-function quotedPath(message: string): string | undefined {
-  return /'([^']+)'\s*$/.exec(message)?.[1];
-}
-
-/**
- * An error that is not a {@linkcode DzError} (an OS error escaping the
- * library) as one: a full disk, a missing file, a network refusal.
- */
-export function asUserError(error: unknown): unknown {
-  if (!(error instanceof Error) || error instanceof DzError) return error;
-  const code = (error as { code?: string }).code;
-  const path = quotedPath(error.message);
-  if (code === "ENOSPC" || /No space left on device|os error 28/.test(error.message)) {
-    return new DzError(
-      "NO_SPACE",
-      EXIT_OTHER,
-      `no space left on the device${path ? ` writing ${path}` : ""}`,
-      { hint: "free some space there (or choose another --data-dir / --output) and retry" },
-    );
-  }
-  if (error instanceof Deno.errors.NotFound && path) {
-    return new DzError("NOT_FOUND", EXIT_OTHER, `${path} does not exist`, {
-      hint: "check the path",
-    });
-  }
-  return error;
-}
-
-/** Render an error as the one line users see (plus its hint). */
-export function errorLine(command: string, error: unknown): string {
-  const prefix = command ? `${PROGRAM} ${command}` : PROGRAM;
-  error = asUserError(error);
-  if (error instanceof DzError) {
-    return `${prefix}: ${error.message}${error.hint ? ` (${error.hint})` : ""}`;
-  }
-  if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
-    return `${prefix}: permission denied: ${
-      (error as Error).message
-    } (run with the permissions listed in --help)`;
-  }
-  const msg = error instanceof Error ? error.message : String(error);
-  return `${prefix}: unexpected error: ${msg} (rerun with --debug and report it)`;
-}
-
-/** The `--json` document of a failure: `{"ok": false, "error": {code, message, hint}}`. */
-export function errorDocument(error: unknown): {
-  ok: false;
-  error: { code: string; message: string; hint: string | null };
-} {
-  error = asUserError(error);
-  if (error instanceof DzError) {
-    return {
-      ok: false,
-      error: { code: error.code, message: error.message, hint: error.hint ?? null },
-    };
-  }
-  const permission = error instanceof Deno.errors.NotCapable ||
-    error instanceof Deno.errors.PermissionDenied;
-  return {
-    ok: false,
-    error: {
-      code: permission ? "PERMISSION_DENIED" : "INTERNAL",
-      message: error instanceof Error ? error.message : String(error),
-      hint: permission
-        ? "run with the permissions listed in --help"
-        : "rerun with --debug and report it",
-    },
-  };
-}
-
-/** Exit code for any thrown value. */
-export function exitCodeOf(error: unknown): number {
-  error = asUserError(error);
-  return error instanceof DzError ? error.exitCode : EXIT_OTHER;
 }
 
 /** `HOST[:PORT]`: a DNS name, IPv4 or bracketed IPv6 address, optional port. */

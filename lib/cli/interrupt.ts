@@ -13,6 +13,7 @@
  */
 
 import { InterruptedError, interruptProcess, interruptSignal } from "../process/interrupt.ts";
+import { EXIT_INTERRUPTED } from "./exit_codes.ts";
 import { ResumeStore } from "../transfer/resume_store.ts";
 
 const SIGNALS: Deno.Signal[] = Deno.build.os === "windows"
@@ -54,7 +55,7 @@ export async function runInterruptible<T>(
         return;
       }
       (ctx.err ?? ((l: string) => console.error(l)))("interrupted again; stopping now");
-      Deno.exit(130);
+      Deno.exit(EXIT_INTERRUPTED);
     };
     try {
       Deno.addSignalListener(sig, handler);

@@ -1,20 +1,18 @@
 /**
  * Error classes for failures a user can act on.
  *
- * Every class carries a stable `code`, the process exit status the command
- * edge maps it to (see `../shared/cli.md`: 1 refused / not verified, 2 usage,
- * 3 anything else), an optional `hint` (what to do), and the standard
- * `cause`. Only `lib/cli/command.ts` turns them into output.
+ * Every class carries a stable `code` from the catalogue (`codes.ts`, which
+ * also gives the code's category: refused, usage, failure, interrupted), an
+ * optional `hint` (what to do), and the standard `cause`. Nothing here knows
+ * exit statuses: only the command edge (`lib/cli/exit_codes.ts`,
+ * `lib/cli/error_output.ts`) turns errors into a status and one line.
  *
  * @module
  */
 
-/** Exit status when a check refused the input (bad signature, rollback, tampered data). */
-export const EXIT_REFUSED = 1;
-/** Exit status for a usage error (bad flags, bad reference syntax). */
-export const EXIT_USAGE = 2;
-/** Exit status for everything else: network, registry, runtime, I/O, not built yet. */
-export const EXIT_OTHER = 3;
+import { categoryOf, type ErrorCategory, type ErrorCode, type RefusalCode } from "./codes.ts";
+
+export type { ErrorCategory, ErrorCode, RefusalCode };
 
 /** Options common to every {@linkcode DzError}. */
 export interface DzErrorOptions {
@@ -26,40 +24,51 @@ export interface DzErrorOptions {
 
 /** Base class of every error this tool reports to users. */
 export class DzError extends Error {
-  /** Stable machine-readable code, e.g. `REFERENCE_INVALID`. */
-  readonly code: string;
-  /** Process exit status this error maps to. */
-  readonly exitCode: number;
+  /** Stable machine-readable code of the catalogue, e.g. `REFERENCE_INVALID`. */
+  readonly code: ErrorCode;
   /** What the user can do about it. */
   readonly hint?: string;
 
-  constructor(code: string, exitCode: number, message: string, options: DzErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: DzErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
-    this.exitCode = exitCode;
     this.hint = options.hint;
   }
+
+  /** The code's category (the catalogue's, never per error). */
+  get category(): ErrorCategory {
+    return categoryOf(this.code);
+  }
+}
+
+/**
+ * Throw a refusal: a {@linkcode VerificationError} with `code`, `message` and
+ * the optional `hint` and `cause`. The one helper for "this check failed".
+ */
+export function refuse(code: RefusalCode, message: string, options: DzErrorOptions = {}): never {
+  throw new VerificationError(code, message, options);
 }
 
 /** Bad command-line usage: unknown flag, missing argument, malformed value. */
 export class UsageError extends DzError {
   constructor(message: string, options: DzErrorOptions = {}) {
-    super("USAGE", EXIT_USAGE, message, options);
+    super("USAGE", message, options);
   }
 }
 
 /** An image reference that does not follow the docker grammar. */
 export class InvalidReferenceError extends DzError {
   constructor(message: string, options: DzErrorOptions = {}) {
-    super("REFERENCE_INVALID", EXIT_USAGE, message, options);
+    super("REFERENCE_INVALID", message, options);
   }
 }
 
-/** Something was not verified or was refused by policy: exit 1. */
+/** Something was not verified or was refused by policy (a `refused` code). */
 export class VerificationError extends DzError {
-  constructor(code: string, message: string, options: DzErrorOptions = {}) {
-    super(code, EXIT_REFUSED, message, options);
+  declare readonly code: RefusalCode;
+  constructor(code: RefusalCode, message: string, options: DzErrorOptions = {}) {
+    super(code, message, options);
   }
 }
 
@@ -73,7 +82,7 @@ export class DigestMismatchError extends VerificationError {
 /** The network could not be reached or a request timed out. */
 export class NetworkError extends DzError {
   constructor(message: string, options: DzErrorOptions = {}) {
-    super("NETWORK", EXIT_OTHER, message, options);
+    super("NETWORK", message, options);
   }
 }
 
@@ -82,7 +91,7 @@ export class RegistryError extends DzError {
   /** HTTP status the registry answered with (0 when none). */
   readonly status: number;
   constructor(status: number, message: string, options: DzErrorOptions = {}) {
-    super(status === 404 ? "NOT_FOUND" : "REGISTRY", EXIT_OTHER, message, options);
+    super(status === 404 ? "NOT_FOUND" : "REGISTRY", message, options);
     this.status = status;
   }
 }
@@ -90,48 +99,48 @@ export class RegistryError extends DzError {
 /** The registry refused our credentials (401/403 after authenticating). */
 export class AuthError extends DzError {
   constructor(message: string, options: DzErrorOptions = {}) {
-    super("UNAUTHORIZED", EXIT_OTHER, message, options);
+    super("UNAUTHORIZED", message, options);
   }
 }
 
 /** Reading or writing local files failed. */
 export class IoError extends DzError {
   constructor(message: string, options: DzErrorOptions = {}) {
-    super("IO", EXIT_OTHER, message, options);
+    super("IO", message, options);
   }
 }
 
 /** A container runtime (podman, docker) failed. */
 export class RuntimeError extends DzError {
   constructor(message: string, options: DzErrorOptions = {}) {
-    super("RUNTIME", EXIT_OTHER, message, options);
+    super("RUNTIME", message, options);
   }
 }
 
-/** A capability that is not built yet: says so and exits 3, never a fake success. */
+/** A capability that is not built yet: says so (a failure), never a fake success. */
 export class NotImplementedError extends DzError {
   constructor(what: string) {
-    super("NOT_IMPLEMENTED", EXIT_OTHER, `${what} is not implemented yet in this version`, {
+    super("NOT_IMPLEMENTED", `${what} is not implemented yet in this version`, {
       hint: "track the project's issues for its arrival",
     });
   }
 }
 
-/** A signature (cosign list entry, `.sig` layer, bundle) that is malformed: exit 1. */
+/** A signature (cosign list entry, `.sig` layer, bundle) that is malformed (refused). */
 export class SignatureFormatError extends VerificationError {
   constructor(message: string, options: DzErrorOptions = {}) {
     super("SIGNATURE_MALFORMED", message, options);
   }
 }
 
-/** A trusted key or trusted root that cannot be used (malformed, unsafe): exit 1. */
+/** A trusted key or trusted root that cannot be used (malformed, unsafe) (refused). */
 export class TrustMaterialError extends VerificationError {
   constructor(message: string, options: DzErrorOptions = {}) {
     super("TRUST_MATERIAL_INVALID", message, options);
   }
 }
 
-/** A transparency-log position older than the one already recorded: exit 1. */
+/** A transparency-log position older than the one already recorded (refused). */
 export class RollbackError extends VerificationError {
   constructor(message: string, options: DzErrorOptions = {}) {
     super("ROLLBACK", message, options);
@@ -141,42 +150,42 @@ export class RollbackError extends VerificationError {
 /**
  * A private key that cannot be decrypted: wrong password, or the encrypted
  * key was altered (the secretbox authenticator failed). The two cannot be
- * told apart by design. Exit 3: nothing was verified or refused, the key
+ * told apart by design. A failure: nothing was verified or refused, the key
  * simply could not be used.
  */
 export class KeyDecryptError extends DzError {
   constructor(message: string, options: DzErrorOptions = {}) {
-    super("KEY_DECRYPT", EXIT_OTHER, message, options);
+    super("KEY_DECRYPT", message, options);
   }
 }
 
 /**
  * A private or public key file that is malformed or of the wrong kind (a
- * public key given to sign with): a usage error, exit 2.
+ * public key given to sign with): a usage error.
  */
 export class KeyFormatError extends DzError {
   constructor(message: string, options: DzErrorOptions = {}) {
-    super("KEY_FORMAT", EXIT_USAGE, message, options);
+    super("KEY_FORMAT", message, options);
   }
 }
 
-/** A key password is needed but none can be obtained (no COSIGN_PASSWORD, no TTY): exit 2. */
+/** A key password is needed but none can be obtained (no COSIGN_PASSWORD, no TTY): usage. */
 export class PasswordUnavailableError extends DzError {
   constructor(message: string, options: DzErrorOptions = {}) {
-    super("PASSWORD_REQUIRED", EXIT_USAGE, message, options);
+    super("PASSWORD_REQUIRED", message, options);
   }
 }
 
 /**
  * A PKCS#11 token or module failed or refused: module not loadable, token
- * or key not found, wrong PIN, signing failed. Exit 3. `rv` is the
+ * or key not found, wrong PIN, signing failed (a failure). `rv` is the
  * PKCS#11 return value name (e.g. `CKR_PIN_INCORRECT`) when one applies.
  */
 export class Pkcs11Error extends DzError {
   /** The PKCS#11 `CKR_*` name the module returned, if any. */
   readonly rv?: string;
   constructor(message: string, options: DzErrorOptions & { rv?: string } = {}) {
-    super("PKCS11", EXIT_OTHER, message, options);
+    super("PKCS11", message, options);
     this.rv = options.rv;
   }
 }

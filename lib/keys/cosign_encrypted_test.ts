@@ -15,6 +15,7 @@ import {
 } from "./cosign_encrypted.ts";
 import { decodePem, encodePem } from "./pem.ts";
 import { decodeBase64Strict, encodeBase64 } from "../encoding/base64.ts";
+import { exitStatusOf } from "../cli/exit_codes.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -60,7 +61,7 @@ Deno.test({
       await assert.rejects(
         decryptPrivateKeyPem(readTestKey(), pw, KEY_NAME),
         (e) =>
-          e instanceof KeyDecryptError && e.exitCode === 3 &&
+          e instanceof KeyDecryptError && exitStatusOf(e) === 3 &&
           /wrong password or corrupt key/.test(e.message) && !e.message.includes(pw || "\0"),
       );
     }

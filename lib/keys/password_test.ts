@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { PasswordUnavailableError, UsageError } from "../errors/errors.ts";
 import { cosignPasswordProvider, readHiddenLine, type TerminalInput } from "./password.ts";
+import { exitStatusOf } from "../cli/exit_codes.ts";
 
 /** A fake terminal that delivers `chunks` one read at a time and records raw-mode changes. */
 function fakeTerminal(chunks: string[], tty = true) {
@@ -39,7 +40,7 @@ Deno.test("no COSIGN_PASSWORD and no terminal: a clear error naming COSIGN_PASSW
   await assert.rejects(
     get({ confirm: false }),
     (e) =>
-      e instanceof PasswordUnavailableError && e.exitCode === 2 && e.hint === "set COSIGN_PASSWORD",
+      e instanceof PasswordUnavailableError && exitStatusOf(e) === 2 && e.hint === "set COSIGN_PASSWORD",
   );
 });
 

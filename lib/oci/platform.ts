@@ -6,7 +6,7 @@
  * @module
  */
 
-import { DzError, EXIT_USAGE, UsageError } from "../errors/errors.ts";
+import { DzError, UsageError } from "../errors/errors.ts";
 import type { Descriptor, ImageIndex, Platform } from "./media_types.ts";
 
 /** A platform to select. */
@@ -62,7 +62,6 @@ export function platformMatches(have: PlatformSpec | Platform, want: PlatformSpe
 export function platformMissing(what: string, want: PlatformSpec, have: string[]): DzError {
   return new DzError(
     "PLATFORM_MISSING",
-    EXIT_USAGE,
     `${what} has no ${formatPlatform(want)} image (it has: ${have.join(", ") || "none"})`,
     {
       hint: have.length ? `omit --platform, or pass --platform ${have[0]}` : "choose another image",

@@ -13,13 +13,10 @@
 
 import { DzError } from "../errors/errors.ts";
 
-/** Exit status of an interrupted command (128 + SIGINT). */
-export const EXIT_INTERRUPTED = 130;
-
-/** The work was interrupted (Ctrl-C, SIGTERM): exit 130. */
+/** The work was interrupted (Ctrl-C, SIGTERM): the `interrupted` category. */
 export class InterruptedError extends DzError {
   constructor(message = "interrupted", options: { cause?: unknown } = {}) {
-    super("INTERRUPTED", EXIT_INTERRUPTED, message, options);
+    super("INTERRUPTED", message, options);
   }
 }
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { VerificationError } from "../errors/errors.ts";
+import { refuse } from "../errors/errors.ts";
 import type { CertificateClaims } from "./cert_claims.ts";
 import { isTrustedBuilder } from "./policy.ts";
 import type { PredicateClaims } from "./predicate.ts";
@@ -38,10 +38,6 @@ export interface ProvenanceExpectations {
 }
 
 const HEADS = "refs/heads/";
-
-function refuse(code: string, message: string): never {
-  throw new VerificationError(code, message);
-}
 
 /** The branch name of `refs/heads/NAME`, else undefined. */
 export function branchOf(ref: string): string | undefined {

@@ -6,6 +6,7 @@ import {
   parseRegistryReference,
 } from "./reference.ts";
 import { InvalidReferenceError } from "../errors/errors.ts";
+import { exitStatusOf } from "../cli/exit_codes.ts";
 
 const D = "sha256:" + "a".repeat(64);
 
@@ -63,7 +64,7 @@ Deno.test("reference: invalid inputs are refused with a clear message", () => {
     assert.throws(() => parseRegistryReference(input), (e: unknown) => {
       assert.ok(e instanceof InvalidReferenceError, `${input}: ${e}`);
       assert.match((e as Error).message, re, input);
-      assert.equal((e as InvalidReferenceError).exitCode, 2);
+      assert.equal(exitStatusOf(e), 2);
       return true;
     });
   }

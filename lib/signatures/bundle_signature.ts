@@ -19,7 +19,7 @@
  * @module
  */
 
-import { VerificationError } from "../errors/errors.ts";
+import { refuse, type RefusalCode, VerificationError } from "../errors/errors.ts";
 import { digestArtifact } from "../bundle/artifact.ts";
 import { IN_TOTO_PAYLOAD_TYPE } from "../bundle/statement.ts";
 import { parseBundle, verifyBundle } from "../bundle/verify_bundle.ts";
@@ -55,10 +55,6 @@ export interface VerifiedBundleSignature {
   bundle: unknown;
 }
 
-function refuse(code: string, message: string, hint?: string): never {
-  throw new VerificationError(code, message, hint ? { hint } : {});
-}
-
 /** The non-empty `name` of the statement subject whose sha256 is `digest`'s. */
 function subjectName(statement: Record<string, unknown> | undefined, digest: string) {
   const subjects = Array.isArray(statement?.subject) ? statement.subject : [];
@@ -91,7 +87,7 @@ export function verifyBundleSignature(
     refuse(
       "BUNDLE_NOT_DSSE",
       "the bundle holds a bare message signature, which does not say what was signed",
-      "cosign image signatures are DSSE bundles of a https://sigstore.dev/cosign/sign/v1 statement",
+      { hint: "cosign image signatures are DSSE bundles of a https://sigstore.dev/cosign/sign/v1 statement" },
     );
   }
   const payloadType = bundle.content.dsseEnvelope.payloadType;
@@ -114,7 +110,7 @@ export function verifyBundleSignature(
       `the bundle is a ${
         JSON.stringify(predicateType ?? null)
       } statement, not an image signature (${COSIGN_SIGN_PREDICATE_TYPE})`,
-      "an attestation (SBOM, provenance…) signed by the same key does not sign the image",
+      { hint: "an attestation (SBOM, provenance…) signed by the same key does not sign the image" },
     );
   }
   const entries = verified.tlog.map((e) => {
@@ -138,7 +134,7 @@ export function verifyBundleSignature(
     refuse(
       "TLOG_MISSING",
       "the bundle has no transparency-log entry",
-      "sign with a transparency log (Rekor) so that rollbacks can be detected",
+      { hint: "sign with a transparency log (Rekor) so that rollbacks can be detected" },
     );
   }
   const name = subjectName(verified.statement, digest);
@@ -156,7 +152,7 @@ export function verifyBundleSignature(
 /** Per-bundle outcome of {@linkcode verifyBundleSignatures}. */
 export type BundleSignatureReport =
   | { index: number; ok: true; result: VerifiedBundleSignature }
-  | { index: number; ok: false; code: string; reason: string };
+  | { index: number; ok: false; code: RefusalCode; reason: string };
 
 /** Verify each bundle; never throws for a bad one (see the reports). */
 export function verifyBundleSignatures(

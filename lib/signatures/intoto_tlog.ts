@@ -28,16 +28,12 @@ import {
   verifyTlogInclusion,
 } from "../sigstore/adapter.ts";
 import { X509Certificate } from "../npm/sigstore_core.ts";
-import { VerificationError } from "../errors/errors.ts";
+import { refuse } from "../errors/errors.ts";
 import { cosignAttestationToBundle } from "./bundle_convert.ts";
 import { isRecord } from "../json/record.ts";
 import { toVerificationPolicy } from "../sigstore/identity.ts";
 import type { CosignAttestation } from "./model.ts";
 import { requireSubject, type VerifiedAttestation, type VerifyOptions } from "./verify.ts";
-
-function refuse(code: string, message: string, cause?: unknown): never {
-  throw new VerificationError(code, message, cause === undefined ? {} : { cause });
-}
 
 function sha256Hex(data: Uint8Array): string {
   return crypto.createHash("sha256").update(data).digest("hex");

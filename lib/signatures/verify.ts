@@ -28,7 +28,7 @@ import {
   verifyEntity,
 } from "../sigstore/adapter.ts";
 import type { Bundle } from "../npm/sigstore_bundle.ts";
-import { SignatureFormatError, VerificationError } from "../errors/errors.ts";
+import { type RefusalCode, refuse, SignatureFormatError, VerificationError } from "../errors/errors.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import type { TrustedKey } from "../trust/trusted_key.ts";
 import { encodeBase64 } from "../encoding/base64.ts";
@@ -100,16 +100,12 @@ export interface VerifiedAttestation {
 /** Per-signature outcome in a list. */
 export type SignatureReport =
   | { index: number; ok: true; result: VerifiedSignature }
-  | { index: number; ok: false; code: string; reason: string };
+  | { index: number; ok: false; code: RefusalCode; reason: string };
 
 /** Outcome of a whole list: `ok` only when it is non-empty and every entry verified. */
 export interface ListVerification {
   ok: boolean;
   reports: SignatureReport[];
-}
-
-function refuse(code: string, message: string, cause?: unknown): never {
-  throw new VerificationError(code, message, cause === undefined ? {} : { cause });
 }
 
 function runVerifier(

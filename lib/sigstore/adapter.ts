@@ -29,7 +29,7 @@ import {
 } from "../npm/sigstore_verify.ts";
 import { verifyTLogInclusion } from "../npm/sigstore_verify_tlog.ts";
 import type { TransparencyLogEntry } from "../npm/sigstore_bundle.ts";
-import { VerificationError } from "../errors/errors.ts";
+import { type RefusalCode, VerificationError } from "../errors/errors.ts";
 import { installNodeVerifyShim } from "../crypto/node_verify_shim.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import type { TrustedKey } from "../trust/trusted_key.ts";
@@ -98,7 +98,7 @@ export function verifierFor(spec: VerifierSpec): Verifier {
 }
 
 /** Our code and text for each `@sigstore/verify` error code. */
-const REASONS: Record<string, [code: string, text: string]> = {
+const REASONS: Record<string, [code: RefusalCode, text: string]> = {
   TLOG_INCLUSION_PROMISE_ERROR: [
     "TLOG_INVALID",
     "the transparency-log signed entry timestamp does not verify with any log key of the trusted root valid at the integrated time",

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
-import { IoError, RollbackError } from "../errors/errors.ts";
+import { RollbackError, VerificationError } from "../errors/errors.ts";
+
+/** Corrupt local state is refused as tampered, never read as absent. */
+const tampered = (e: unknown) => e instanceof VerificationError && e.code === "LOCAL_STATE_TAMPERED";
 import { writeFileAtomic } from "../fs/atomic.ts";
 import {
   assertAboveFloor,
@@ -171,18 +174,18 @@ Deno.test("image state round-trips and a corrupt one is an error, never absent",
   await writeImageState(dataDir, installed());
   assert.deepEqual(await readImageState(dataDir, REPO), installed());
   await writeFileAtomic(imageStatePath(dataDir, REPO), "{garbage");
-  await assert.rejects(readImageState(dataDir, REPO), IoError);
+  await assert.rejects(readImageState(dataDir, REPO), tampered);
   await writeFileAtomic(
     imageStatePath(dataDir, REPO),
     JSON.stringify(installed({ logs: { [LOG]: { logIndex: -1, integratedTime: 0 } } })),
   );
-  await assert.rejects(readImageState(dataDir, REPO), IoError);
+  await assert.rejects(readImageState(dataDir, REPO), tampered);
   // Another repository's state is not this one's.
   await writeFileAtomic(
     imageStatePath(dataDir, REPO),
     JSON.stringify(installed({ repository: "x/y" })),
   );
-  await assert.rejects(readImageState(dataDir, REPO), IoError);
+  await assert.rejects(readImageState(dataDir, REPO), tampered);
   await Deno.remove(dataDir, { recursive: true });
 });
 
@@ -207,6 +210,6 @@ Deno.test("last_log_index: Dangerzone's floor, ours, and a foreign value", async
     source: lastLogIndexPath(dataDir),
   });
   await Deno.writeTextFile(lastLogIndexPath(dataDir), "nine");
-  await assert.rejects(readLastLogIndex(dataDir), IoError);
+  await assert.rejects(readLastLogIndex(dataDir), tampered);
   await Deno.remove(dataDir, { recursive: true });
 });

@@ -12,6 +12,7 @@ import {
   publicGoodTrustedRoot,
 } from "./trusted_root.ts";
 import publicGood from "./public_good_trusted_root.json" with { type: "json" };
+import { exitStatusOf } from "../cli/exit_codes.ts";
 
 const enc = new TextEncoder();
 
@@ -73,7 +74,7 @@ Deno.test("trusted key: private keys and garbage are refused", () => {
   // A private key where the public one is expected is a usage mistake (exit 2).
   assert.throws(
     () => parseTrustedKey(enc.encode(priv), "k"),
-    (e: unknown) => e instanceof UsageError && e.exitCode === 2 && /private key/.test(e.message),
+    (e: unknown) => e instanceof UsageError && exitStatusOf(e) === 2 && /private key/.test(e.message),
   );
   assert.throws(() => parseTrustedKey(enc.encode("hello"), "k"), /not a PEM public key/);
   const broken = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n";

@@ -16,7 +16,7 @@
 import { TrustedRoot } from "../npm/sigstore_protobuf_specs.ts";
 import { toTrustMaterial } from "../npm/sigstore_verify.ts";
 import { createHash, createPublicKey } from "node:crypto";
-import { DzError, EXIT_USAGE, IoError, TrustMaterialError } from "../errors/errors.ts";
+import { IoError, TrustMaterialError, UsageError } from "../errors/errors.ts";
 import { type EnvReader, readEnv } from "../config/paths.ts";
 import publicGoodRoot from "./public_good_trusted_root.json" with { type: "json" };
 import { isRecord } from "../json/record.ts";
@@ -197,7 +197,7 @@ async function readTrustFile(path: string, what: string): Promise<string> {
       throw cause;
     }
     if (cause instanceof Deno.errors.NotFound) {
-      throw new DzError("NOT_FOUND", EXIT_USAGE, `${what} ${path} does not exist`, {
+      throw new UsageError(`${what} ${path} does not exist`, {
         hint: what === "trusted root"
           ? "pass the path of a trusted_root.json with --trusted-root"
           : "give the path of a PEM public key",

@@ -12,7 +12,7 @@
 
 import { join } from "node:path";
 import { Buffer } from "node:buffer";
-import { IoError } from "../errors/errors.ts";
+import { IoError, VerificationError } from "../errors/errors.ts";
 import { sha256Digest } from "../digest/digest.ts";
 import { PRIVATE, writeFileAtomic } from "../fs/atomic.ts";
 
@@ -56,7 +56,10 @@ export function encodeField(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString("base64");
 }
 
-/** Read the record of `name`, or undefined. @throws IoError when corrupt. */
+/**
+ * Read the record of `name`, or undefined.
+ * @throws VerificationError `LOCAL_STATE_TAMPERED` when corrupt; IoError when unreadable.
+ */
 export async function readInstalled(
   dataDir: string,
   name: string,
@@ -73,7 +76,7 @@ export async function readInstalled(
   try {
     doc = JSON.parse(text);
   } catch (cause) {
-    throw new IoError(`${path} is corrupt (not JSON)`, { cause });
+    throw new VerificationError("LOCAL_STATE_TAMPERED", `${path} is corrupt (not JSON)`, { cause });
   }
   const s = (v: unknown) => typeof v === "string";
   if (
@@ -81,7 +84,7 @@ export async function readInstalled(
     !s(doc.platformDigest) || !s(doc.imageId) || !s(doc.manifest) ||
     (doc.index !== undefined && !s(doc.index))
   ) {
-    throw new IoError(`${path} is corrupt`, { hint: "run 'upgrade' again to reinstall" });
+    throw new VerificationError("LOCAL_STATE_TAMPERED", `${path} is corrupt`, { hint: "run 'upgrade' again to reinstall" });
   }
   return doc;
 }

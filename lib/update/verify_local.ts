@@ -13,7 +13,7 @@
  * @module
  */
 
-import { VerificationError } from "../errors/errors.ts";
+import { refuse } from "../errors/errors.ts";
 import { type SignerInfo, verifyCosignSignatures } from "../signatures/verify.ts";
 import type { TrustedKey } from "../trust/trusted_key.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
@@ -67,10 +67,6 @@ export interface VerifyLocalResult {
   content?: ContentCheck;
 }
 
-function refuse(code: string, message: string, hint?: string): never {
-  throw new VerificationError(code, message, hint ? { hint } : {});
-}
-
 /**
  * The stored signatures of `digest`, every one verified (at least one
  * required); with `checkIdentity` (no install record of ours, which would say
@@ -83,7 +79,7 @@ async function verifyStored(req: VerifyLocalRequest, digest: string, checkIdenti
     refuse(
       "NO_SIGNATURE",
       `no stored signatures by the trusted key for ${digest}`,
-      "check --key; run 'upgrade' to fetch and store them",
+      { hint: "check --key; run 'upgrade' to fetch and store them" },
     );
   }
   const verified = [];
@@ -134,7 +130,7 @@ async function verifyStored(req: VerifyLocalRequest, digest: string, checkIdenti
       `the stored signatures of ${digest} were made for ${
         verified[0]?.dockerReference ?? okBundles[0]?.dockerReference ?? "no repository"
       }, not for ${req.imageName}`,
-      "pass --signed-identity if the image is a mirror",
+      { hint: "pass --signed-identity if the image is a mirror" },
     );
   }
   const tlog = [
@@ -174,7 +170,7 @@ async function verifyUnrecorded(req: VerifyLocalRequest): Promise<VerifyLocalRes
     refuse(
       "NOT_INSTALLED",
       `no verified installation of ${req.imageName} is recorded in ${req.dataDir}, and ${req.runtime.name} holds no such image`,
-      `run 'dangerzone-image upgrade' first`,
+      { hint: `run 'dangerzone-image upgrade' first` },
     );
   }
   const digest = held.reportedDigest ?? held.manifestDigest;
@@ -182,7 +178,7 @@ async function verifyUnrecorded(req: VerifyLocalRequest): Promise<VerifyLocalRes
     refuse(
       "NOT_INSTALLED",
       `no verified installation of ${req.imageName} is recorded in ${req.dataDir}, and ${req.runtime.name} reports no digest for it`,
-      `run 'dangerzone-image upgrade' to install it verified`,
+      { hint: `run 'dangerzone-image upgrade' to install it verified` },
     );
   }
   const stored = await verifyStored(req, digest, true);
@@ -220,7 +216,7 @@ export async function verifyLocalImage(req: VerifyLocalRequest): Promise<VerifyL
     refuse(
       "IMAGE_MISMATCH",
       `${req.runtime.name}'s ${req.imageName} is ${held.imageId}, not the verified ${chain.configDigest}`,
-      "the local image was modified or re-tagged; run 'upgrade' to reinstall it",
+      { hint: "the local image was modified or re-tagged; run 'upgrade' to reinstall it" },
     );
   }
   const content = req.deep

@@ -14,6 +14,7 @@
  */
 
 import { DzError } from "../../lib/errors/errors.ts";
+import { exitStatusOf } from "../../lib/cli/exit_codes.ts";
 import { LayoutSource } from "../../lib/image/source.ts";
 import { OciLayout } from "../../lib/oci/layout.ts";
 import { verifyProvenance } from "../../lib/provenance/verify_provenance.ts";
@@ -105,7 +106,7 @@ function runProbe(m: ProbeMutant): Verdict {
     for (;;) {}
   }
   if (m.behavior === "crash") throw new TypeError("probe crash");
-  if (m.behavior === "reject") throw new DzError("PROBE", 1, "probe rejection");
+  if (m.behavior === "reject") throw new DzError("NOT_VERIFIED", "probe rejection");
   return { outcome: "accepted", detail: "probe" };
 }
 
@@ -118,7 +119,7 @@ async function run(m: Mutant | ProbeMutant, e: Env): Promise<Verdict> {
       return {
         outcome: "rejected",
         code: err.code,
-        exitCode: err.exitCode,
+        exitCode: exitStatusOf(err),
         detail: `${err.name}: ${err.message}`.slice(0, 300),
       };
     }

@@ -43,6 +43,8 @@ import { acceptedIdentities } from "../../lib/signatures/signed_identity.ts";
 import { ecdsaTwin, replaySigner } from "../helpers/attacker.ts";
 import type { FamilyRow } from "./campaign.ts";
 import { createRng } from "./prng.ts";
+import { DzError } from "../../lib/errors/errors.ts";
+import { exitStatusOf } from "../../lib/cli/exit_codes.ts";
 
 /** The families, in table order. */
 export const ROLLBACK_FAMILIES = [
@@ -144,10 +146,7 @@ export async function runRollbackCases(
           const v = verifiedSignaturesFor(sigs, digest, key, root, bundles, identities);
           assertNotRollback(state, { digest, created: CREATED[digest], positions: positionsOf(v) });
         } catch (e) {
-          if (
-            !(e instanceof Error) || !("exitCode" in e) ||
-            (e as { exitCode: number }).exitCode !== 1
-          ) {
+          if (!(e instanceof DzError) || exitStatusOf(e) !== 1) {
             throw e;
           }
           accepted = false;

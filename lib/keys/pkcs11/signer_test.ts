@@ -20,6 +20,7 @@ import {
   softHsmOrSkip,
   type SoftHsmToken,
 } from "../../../tests/helpers/softhsm.ts";
+import { exitStatusOf } from "../../cli/exit_codes.ts";
 
 const ignore = softHsmOrSkip();
 const data = new TextEncoder().encode(
@@ -165,7 +166,7 @@ Deno.test({
       );
       assert.ok(e1 instanceof Pkcs11Error);
       assert.equal(e1.rv, "CKR_PIN_INCORRECT");
-      assert.equal(e1.exitCode, 3);
+      assert.equal(exitStatusOf(e1), 3);
       assert.match(e1.message, /token 'dz' refused the PIN/);
       assert.ok(!everything(e1).includes(wrongPin));
       assert.ok(!everything(e1).includes(PIN));

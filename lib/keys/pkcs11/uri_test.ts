@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { UsageError } from "../../errors/errors.ts";
 import { describePkcs11Key, isPkcs11Uri, MODULE_PATH_ENV, parsePkcs11Uri } from "./uri.ts";
+import { exitStatusOf } from "../../cli/exit_codes.ts";
 
 const MOD = "/usr/lib/softhsm/libsofthsm2.so";
 const PIN = "sEcReT-4821";
@@ -81,7 +82,7 @@ Deno.test("pkcs11 uri: malformed URIs are usage errors that never echo the PIN",
       () => parsePkcs11Uri(uri, noEnv),
       (e: unknown) => {
         assert.ok(e instanceof UsageError, uri);
-        assert.equal(e.exitCode, 2);
+        assert.equal(exitStatusOf(e), 2);
         assert.match(e.message, re, uri);
         assert.ok(!`${e.message} ${e.hint}`.includes(PIN), `PIN leaked for ${uri}`);
         return true;
