@@ -14,7 +14,7 @@
 import { COMMANDS } from "../lib/cli/commands.ts";
 import { GLOBAL_OPTIONS, PROGRAM } from "../lib/cli/global_options.ts";
 import type { CommandSpec, OptionSpec } from "../lib/cli/command.ts";
-import { type ErrorCategory, type ErrorCode, ERROR_CODES } from "../lib/errors/codes.ts";
+import { ERROR_CODES, type ErrorCategory, type ErrorCode } from "../lib/errors/codes.ts";
 import { EXIT_STATUS } from "../lib/cli/exit_codes.ts";
 
 const DOC = new URL("../docs/cli.md", import.meta.url);

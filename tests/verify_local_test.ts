@@ -73,6 +73,14 @@ Deno.test({
     r = await vl();
     assert.equal(r.code, 1);
     assert.match(r.err, /does not hash/);
+    // A corrupt record (not JSON, or missing fields) is tampered local state too: refused, exit 1.
+    for (const corrupt of ["{garbage", JSON.stringify({ ...doc, imageId: 7 })]) {
+      await Deno.writeTextFile(recPath, corrupt);
+      r = await vl("--json");
+      assert.equal(r.code, 1, r.err);
+      assert.match(r.err, /is corrupt/);
+      assert.equal(JSON.parse(r.out).error.code, "LOCAL_STATE_TAMPERED");
+    }
     await Deno.writeTextFile(recPath, rec);
     assert.equal((await vl()).code, 0);
 
@@ -95,6 +103,12 @@ Deno.test({
     r = await vl();
     assert.equal(r.code, 1);
     assert.match(r.err, /replaced on this machine/);
+    // A corrupt rollback state is never read as absent: refused as tampered, exit 1.
+    await Deno.writeTextFile(statePath, "{garbage");
+    r = await vl("--json");
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.err, /rollback state .* is corrupt/);
+    assert.equal(JSON.parse(r.out).error.code, "LOCAL_STATE_TAMPERED");
     await Deno.writeTextFile(statePath, state);
     assert.equal((await vl()).code, 0);
 

@@ -21,7 +21,9 @@ const cmd = (run: () => Promise<number>) =>
   });
 
 Deno.test("command edge: exit codes and one-line errors", async () => {
-  const refused = cmd(() => Promise.reject(new VerificationError("SIGNATURE_INVALID", "signature is bad")));
+  const refused = cmd(() =>
+    Promise.reject(new VerificationError("SIGNATURE_INVALID", "signature is bad"))
+  );
   let c = capture();
   assert.equal(await refused.main(["x"], c.sinks), 1);
   assert.deepEqual(c.err, ["dangerzone-image demo: signature is bad"]);

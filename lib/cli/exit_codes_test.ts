@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type ErrorCode, ERROR_CODES, isErrorCode } from "../errors/codes.ts";
+import { ERROR_CODES, type ErrorCode, isErrorCode } from "../errors/codes.ts";
 import { DzError, IoError, refuse, UsageError, VerificationError } from "../errors/errors.ts";
 import { InterruptedError } from "../process/interrupt.ts";
 import { errorDocument, exitCodeOf } from "./error_output.ts";
@@ -74,8 +74,10 @@ Deno.test("refuse throws a VerificationError with the code, hint and cause", () 
       e.cause === cause && e.message === "the entry is for another payload" &&
       exitStatusOf(e) === 1,
   );
-  assert.throws(() => refuse("ROLLBACK", "older"), (e: unknown) =>
-    e instanceof VerificationError && e.hint === undefined && !("cause" in e));
+  assert.throws(
+    () => refuse("ROLLBACK", "older"),
+    (e: unknown) => e instanceof VerificationError && e.hint === undefined && !("cause" in e),
+  );
   // --json keeps the code, message and hint.
   try {
     refuse("SUBJECT_MISMATCH", "not a subject", { hint: "do not trust it" });

@@ -49,7 +49,9 @@ export const ERROR_CODES = {
   KEY_FORMAT: usage(
     "a key file that is malformed or of the wrong kind (a private key given as --key)",
   ),
-  PASSWORD_REQUIRED: usage("a key password is needed and none can be obtained (no COSIGN_PASSWORD, no terminal)"),
+  PASSWORD_REQUIRED: usage(
+    "a key password is needed and none can be obtained (no COSIGN_PASSWORD, no terminal)",
+  ),
 
   // --- refused: signatures and their verification ---
   NOT_VERIFIED: refused("a signature did not verify, for a reason not listed more precisely"),
@@ -59,8 +61,12 @@ export const ERROR_CODES = {
   SIGNATURE_INVALID: refused("a signature does not verify"),
   SIGNATURE_MALFORMED: refused("a signature (cosign entry, .sig layer, bundle) is malformed"),
   KEY_UNTRUSTED: refused("not signed with the trusted key"),
-  SIGNER_MISMATCH: refused("the signature is made with another kind of signer than the one trusted (key vs certificate)"),
-  IDENTITY_MISMATCH: refused("the signed identity (repository, certificate identity) is not the one expected"),
+  SIGNER_MISMATCH: refused(
+    "the signature is made with another kind of signer than the one trusted (key vs certificate)",
+  ),
+  IDENTITY_MISMATCH: refused(
+    "the signed identity (repository, certificate identity) is not the one expected",
+  ),
   IDENTITY_MISSING: refused("the signatures name no identity (critical.identity.docker-reference)"),
   DIGEST_MISMATCH: refused("content whose bytes do not match the digest or size that named it"),
   DIGEST_NOT_SIGNED: refused("the signature covers another digest than the image's"),
@@ -69,7 +75,9 @@ export const ERROR_CODES = {
   SUBJECT_MISMATCH: refused("the image digest is not a subject of the signed statement"),
   PREDICATE_MISMATCH: refused("the signed statement has another predicate type than expected"),
   BUNDLE_INVALID: refused("a Sigstore bundle that cannot be used (malformed, wrong media type)"),
-  BUNDLE_NOT_DSSE: refused("a bundle holding a bare message signature where a DSSE statement is required"),
+  BUNDLE_NOT_DSSE: refused(
+    "a bundle holding a bare message signature where a DSSE statement is required",
+  ),
   CERTIFICATE_INVALID: refused("the signing certificate does not chain to a trusted Fulcio root"),
   CERTIFICATE_MISSING: refused("keyless verification needs a certificate and there is none"),
   TIMESTAMP_INVALID: refused("no valid trusted timestamp for the signature"),
@@ -77,7 +85,9 @@ export const ERROR_CODES = {
   TLOG_MISMATCH: refused("a transparency-log entry is for another payload, signature or key"),
   TLOG_MISSING: refused("the signature has no transparency-log entry"),
   REKOR_RESPONSE: refused("the transparency log (Rekor) answered something unusable"),
-  TRUST_MATERIAL_INVALID: refused("a trusted key or trusted root that cannot be used (malformed, unsafe)"),
+  TRUST_MATERIAL_INVALID: refused(
+    "a trusted key or trusted root that cannot be used (malformed, unsafe)",
+  ),
   ATTESTATION_INVALID: refused("a cosign attestation (.att) that is malformed"),
 
   // --- refused: provenance (attest-provenance) ---
@@ -86,15 +96,21 @@ export const ERROR_CODES = {
   PROVENANCE_TYPE: refused("the attestation is not an in-toto SLSA provenance statement"),
   PROVENANCE_BUILDER: refused("the provenance was not signed by the trusted builder"),
   PROVENANCE_CERTIFICATE: refused("the provenance certificate lacks a claim the check needs"),
-  PROVENANCE_CERTIFICATE_INCONSISTENT: refused("the provenance certificate names two different values for one claim"),
+  PROVENANCE_CERTIFICATE_INCONSISTENT: refused(
+    "the provenance certificate names two different values for one claim",
+  ),
   PROVENANCE_INCONSISTENT: refused("the provenance predicate and its certificate disagree"),
-  PROVENANCE_REPOSITORY: refused("the provenance names another source repository than --repository"),
+  PROVENANCE_REPOSITORY: refused(
+    "the provenance names another source repository than --repository",
+  ),
   PROVENANCE_WORKFLOW: refused("the provenance names another workflow than --workflow"),
   PROVENANCE_BRANCH: refused("the provenance names another git branch than --branch"),
 
   // --- refused: images, archives, local state ---
   ROLLBACK: refused("an image older (by transparency-log position) than the one already installed"),
-  MANIFEST_INVALID: refused("an image manifest or index that cannot be used (nested index, wrong shape)"),
+  MANIFEST_INVALID: refused(
+    "an image manifest or index that cannot be used (nested index, wrong shape)",
+  ),
   MANIFEST_MALFORMED: refused("an image manifest or index that does not parse"),
   CONFIG_TOO_LARGE: refused("the image config claims more bytes than any real one has"),
   LISTING_TOO_LONG: refused("a registry listing longer than accepted (broken or hostile registry)"),
@@ -102,8 +118,12 @@ export const ERROR_CODES = {
   ARCHIVE_INVALID: refused("an archive that is malformed or unsafe"),
   IMAGE_MISSING: refused("the runtime holds no image of that name"),
   IMAGE_MISMATCH: refused("the runtime's image is not the verified one (modified or re-tagged)"),
-  IMAGE_CONTENT_MISMATCH: refused("the runtime's copy of the image does not match its verified content"),
-  NOT_INSTALLED: refused("no verified installation of the image is recorded and the runtime holds none"),
+  IMAGE_CONTENT_MISMATCH: refused(
+    "the runtime's copy of the image does not match its verified content",
+  ),
+  NOT_INSTALLED: refused(
+    "no verified installation of the image is recorded and the runtime holds none",
+  ),
   LOCAL_STATE_TAMPERED: refused(
     "local state we would trust (install record, rollback state, last_log_index) is corrupt or does not match itself; treated as tampered, never as absent",
   ),
@@ -117,7 +137,9 @@ export const ERROR_CODES = {
   NO_SPACE: failure("no space left on the device"),
   PERMISSION_DENIED: failure("a Deno permission or an OS permission was denied"),
   RUNTIME: failure("a container runtime (podman, docker) failed"),
-  KEY_DECRYPT: failure("a private key that cannot be decrypted (wrong password, or the key was altered)"),
+  KEY_DECRYPT: failure(
+    "a private key that cannot be decrypted (wrong password, or the key was altered)",
+  ),
   PKCS11: failure("a PKCS#11 token or module failed or refused"),
   NOT_IMPLEMENTED: failure("a capability that is not built yet"),
   INTERNAL: failure("an unexpected error (a bug: rerun with --debug and report it)"),

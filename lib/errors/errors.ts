@@ -140,6 +140,17 @@ export class TrustMaterialError extends VerificationError {
   }
 }
 
+/**
+ * Local state we would otherwise trust (an install record, the rollback
+ * state, `last_log_index`) that is corrupt or does not match itself:
+ * `LOCAL_STATE_TAMPERED`, refused like any tampered data, never read as absent.
+ */
+export class LocalStateError extends VerificationError {
+  constructor(message: string, options: DzErrorOptions = {}) {
+    super("LOCAL_STATE_TAMPERED", message, options);
+  }
+}
+
 /** A transparency-log position older than the one already recorded (refused). */
 export class RollbackError extends VerificationError {
   constructor(message: string, options: DzErrorOptions = {}) {

@@ -40,7 +40,8 @@ Deno.test("no COSIGN_PASSWORD and no terminal: a clear error naming COSIGN_PASSW
   await assert.rejects(
     get({ confirm: false }),
     (e) =>
-      e instanceof PasswordUnavailableError && exitStatusOf(e) === 2 && e.hint === "set COSIGN_PASSWORD",
+      e instanceof PasswordUnavailableError && exitStatusOf(e) === 2 &&
+      e.hint === "set COSIGN_PASSWORD",
   );
 });
 

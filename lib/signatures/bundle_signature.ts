@@ -19,7 +19,7 @@
  * @module
  */
 
-import { refuse, type RefusalCode, VerificationError } from "../errors/errors.ts";
+import { type RefusalCode, refuse, VerificationError } from "../errors/errors.ts";
 import { digestArtifact } from "../bundle/artifact.ts";
 import { IN_TOTO_PAYLOAD_TYPE } from "../bundle/statement.ts";
 import { parseBundle, verifyBundle } from "../bundle/verify_bundle.ts";
@@ -87,7 +87,10 @@ export function verifyBundleSignature(
     refuse(
       "BUNDLE_NOT_DSSE",
       "the bundle holds a bare message signature, which does not say what was signed",
-      { hint: "cosign image signatures are DSSE bundles of a https://sigstore.dev/cosign/sign/v1 statement" },
+      {
+        hint:
+          "cosign image signatures are DSSE bundles of a https://sigstore.dev/cosign/sign/v1 statement",
+      },
     );
   }
   const payloadType = bundle.content.dsseEnvelope.payloadType;

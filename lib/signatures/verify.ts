@@ -28,7 +28,12 @@ import {
   verifyEntity,
 } from "../sigstore/adapter.ts";
 import type { Bundle } from "../npm/sigstore_bundle.ts";
-import { type RefusalCode, refuse, SignatureFormatError, VerificationError } from "../errors/errors.ts";
+import {
+  type RefusalCode,
+  refuse,
+  SignatureFormatError,
+  VerificationError,
+} from "../errors/errors.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import type { TrustedKey } from "../trust/trusted_key.ts";
 import { encodeBase64 } from "../encoding/base64.ts";

@@ -18,7 +18,7 @@
  */
 
 import { join } from "node:path";
-import { VerificationError } from "../errors/errors.ts";
+import { LocalStateError } from "../errors/errors.ts";
 import { PRIVATE, writeFileAtomic } from "../fs/atomic.ts";
 import { readTextIfExists } from "../fs/read_text.ts";
 import type { LogIndexFloor } from "./rollback_state.ts";
@@ -41,8 +41,8 @@ function writtenPath(dataDir: string): string {
 
 /**
  * The file's value, or undefined without a file.
- * @throws VerificationError `LOCAL_STATE_TAMPERED` when it is not a decimal integer (never
- * read as absent).
+ * @throws LocalStateError (`LOCAL_STATE_TAMPERED`) when it is not a decimal integer (never read
+ * as absent).
  */
 export async function readLastLogIndex(dataDir: string): Promise<number | undefined> {
   const path = lastLogIndexPath(dataDir);
@@ -51,7 +51,7 @@ export async function readLastLogIndex(dataDir: string): Promise<number | undefi
   const t = text.trim();
   const n = Number(t);
   if (!/^\d{1,16}$/.test(t) || !Number.isSafeInteger(n)) {
-    throw new VerificationError("LOCAL_STATE_TAMPERED", `${path} is corrupt (not a log index)`, {
+    throw new LocalStateError(`${path} is corrupt (not a log index)`, {
       hint: "restore it from a backup or remove it knowingly",
     });
   }

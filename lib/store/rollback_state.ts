@@ -24,7 +24,7 @@
  */
 
 import { join } from "node:path";
-import { RollbackError, VerificationError } from "../errors/errors.ts";
+import { LocalStateError, RollbackError } from "../errors/errors.ts";
 import { isDigest, isSha256Hex, sha256Digest } from "../digest/digest.ts";
 import { PRIVATE, writeFileAtomic } from "../fs/atomic.ts";
 import { readTextIfExists } from "../fs/read_text.ts";
@@ -105,14 +105,14 @@ function isPos(v: unknown): v is LogPosition {
 }
 
 function corrupt(path: string, what: string): never {
-  throw new VerificationError("LOCAL_STATE_TAMPERED", `rollback state ${path} is corrupt (${what})`, {
+  throw new LocalStateError(`rollback state ${path} is corrupt (${what})`, {
     hint: "restore it from a backup or remove it knowingly",
   });
 }
 
 /**
  * The state of `repository`, or undefined when none was ever written.
- * @throws VerificationError `LOCAL_STATE_TAMPERED` when corrupt (a corrupt state is never
+ * @throws LocalStateError (`LOCAL_STATE_TAMPERED`) when corrupt (a corrupt state is never
  * treated as absent); IoError when unreadable.
  */
 export async function readImageState(

@@ -1,8 +1,5 @@
 import assert from "node:assert/strict";
-import { RollbackError, VerificationError } from "../errors/errors.ts";
-
-/** Corrupt local state is refused as tampered, never read as absent. */
-const tampered = (e: unknown) => e instanceof VerificationError && e.code === "LOCAL_STATE_TAMPERED";
+import { LocalStateError, RollbackError } from "../errors/errors.ts";
 import { writeFileAtomic } from "../fs/atomic.ts";
 import {
   assertAboveFloor,
@@ -167,6 +164,9 @@ Deno.test("next state: earliest positions, replaced digests, a reinstall keeps t
   const back = nextImageState(REPO, second, { digest: D("1"), positions: [] }, { forced: true });
   assert.deepEqual(back.replaced, []);
 });
+
+/** Corrupt local state is refused as tampered, never read as absent. */
+const tampered = (e: unknown) => e instanceof LocalStateError && e.code === "LOCAL_STATE_TAMPERED";
 
 Deno.test("image state round-trips and a corrupt one is an error, never absent", async () => {
   const dataDir = await Deno.makeTempDir();

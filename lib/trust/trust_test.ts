@@ -74,7 +74,8 @@ Deno.test("trusted key: private keys and garbage are refused", () => {
   // A private key where the public one is expected is a usage mistake (exit 2).
   assert.throws(
     () => parseTrustedKey(enc.encode(priv), "k"),
-    (e: unknown) => e instanceof UsageError && exitStatusOf(e) === 2 && /private key/.test(e.message),
+    (e: unknown) =>
+      e instanceof UsageError && exitStatusOf(e) === 2 && /private key/.test(e.message),
   );
   assert.throws(() => parseTrustedKey(enc.encode("hello"), "k"), /not a PEM public key/);
   const broken = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n";

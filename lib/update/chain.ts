@@ -7,7 +7,7 @@
  * @module
  */
 
-import { VerificationError } from "../errors/errors.ts";
+import { LocalStateError } from "../errors/errors.ts";
 import { sha256Digest } from "../digest/digest.ts";
 import { parseImageIndex, parseImageManifest } from "../oci/manifest.ts";
 import { decodeField, type InstalledRecord } from "./installed.ts";
@@ -21,14 +21,14 @@ export interface RecordChain {
 }
 
 function tampered(message: string): never {
-  throw new VerificationError("LOCAL_STATE_TAMPERED", message, {
+  throw new LocalStateError(message, {
     hint: "run 'upgrade' to reinstall the image from its signed source",
   });
 }
 
 /**
  * Check the record's bytes form the chain it claims.
- * @throws VerificationError (`LOCAL_STATE_TAMPERED`)
+ * @throws LocalStateError (`LOCAL_STATE_TAMPERED`)
  */
 export function checkRecordChain(record: InstalledRecord): RecordChain {
   if (record.index !== undefined) {

@@ -12,7 +12,7 @@
 
 import { join } from "node:path";
 import { Buffer } from "node:buffer";
-import { IoError, VerificationError } from "../errors/errors.ts";
+import { IoError, LocalStateError } from "../errors/errors.ts";
 import { sha256Digest } from "../digest/digest.ts";
 import { PRIVATE, writeFileAtomic } from "../fs/atomic.ts";
 
@@ -58,7 +58,7 @@ export function encodeField(bytes: Uint8Array): string {
 
 /**
  * Read the record of `name`, or undefined.
- * @throws VerificationError `LOCAL_STATE_TAMPERED` when corrupt; IoError when unreadable.
+ * @throws LocalStateError (`LOCAL_STATE_TAMPERED`) when corrupt; IoError when unreadable.
  */
 export async function readInstalled(
   dataDir: string,
@@ -76,7 +76,7 @@ export async function readInstalled(
   try {
     doc = JSON.parse(text);
   } catch (cause) {
-    throw new VerificationError("LOCAL_STATE_TAMPERED", `${path} is corrupt (not JSON)`, { cause });
+    throw new LocalStateError(`${path} is corrupt (not JSON)`, { cause });
   }
   const s = (v: unknown) => typeof v === "string";
   if (
@@ -84,7 +84,7 @@ export async function readInstalled(
     !s(doc.platformDigest) || !s(doc.imageId) || !s(doc.manifest) ||
     (doc.index !== undefined && !s(doc.index))
   ) {
-    throw new VerificationError("LOCAL_STATE_TAMPERED", `${path} is corrupt`, { hint: "run 'upgrade' again to reinstall" });
+    throw new LocalStateError(`${path} is corrupt`, { hint: "run 'upgrade' again to reinstall" });
   }
   return doc;
 }
