@@ -81,3 +81,18 @@ Deno.test("trusted key: private keys and garbage are refused", () => {
   const broken = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n";
   assert.throws(() => parseTrustedKey(enc.encode(broken), "k"), /cannot parse/);
 });
+
+Deno.test("a --trusted-root file that does not exist is a usage error (exit 2)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await assert.rejects(loadTrustedRoot(`${dir}/nope.json`, () => undefined), (e: unknown) => {
+      assert.ok(e instanceof UsageError, String(e));
+      assert.equal(exitStatusOf(e), 2);
+      assert.match(e.message, /trusted root .*nope\.json does not exist/);
+      assert.match(e.hint ?? "", /--trusted-root/);
+      return true;
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
