@@ -25,6 +25,14 @@ export interface ResumeStoreOptions {
   maxBytes?: number;
   /** Wall clock in ms (default `Date.now`). */
   now?: () => number;
+  /**
+   * Start writing a partial file back to disk (`fdatasync`, in the
+   * background, one at a time) each time this many bytes were appended to
+   * it. For downloads that must end up durable (an `oci:` store fsyncs every
+   * blob before naming it): the disk writes overlap the download instead of
+   * all waiting for the final fsync. Default: never (the kernel decides).
+   */
+  flushBehind?: number;
 }
 
 /** Defaults of {@linkcode ResumeStoreOptions}. */
@@ -40,6 +48,8 @@ const READ_CHUNK = 1024 * 1024;
 export class PartialBlob {
   #hash: Hash;
   #offset: number;
+  #unflushed = 0;
+  #flushing: Promise<void> | undefined;
   /** Bytes found on disk (and re-hashed) when it was opened. */
   readonly resumedFrom: number;
 
@@ -48,6 +58,7 @@ export class PartialBlob {
     readonly file: Deno.FsFile,
     offset: number,
     hash: Hash,
+    readonly flushBehind?: number,
   ) {
     this.#offset = offset;
     this.#hash = hash;
@@ -65,6 +76,14 @@ export class PartialBlob {
     while (off < chunk.byteLength) off += await this.file.write(chunk.subarray(off));
     this.#hash.update(chunk);
     this.#offset += chunk.byteLength;
+    this.#unflushed += chunk.byteLength;
+    if (this.flushBehind && this.#unflushed >= this.flushBehind && !this.#flushing) {
+      this.#unflushed = 0;
+      // Only an early start of the writeback: the blob is fsynced again before it is named.
+      this.#flushing = this.file.syncData().catch(() => {}).finally(() => {
+        this.#flushing = undefined;
+      });
+    }
   }
 
   /** Drop everything: back to 0 bytes, a fresh hash. */
@@ -80,8 +99,9 @@ export class PartialBlob {
     return `sha256:${this.#hash.copy().digest("hex")}`;
   }
 
-  /** Close the file (it stays on disk). */
-  close(): void {
+  /** Close the file (it stays on disk), once a writeback in flight has ended. */
+  async close(): Promise<void> {
+    await this.#flushing;
     try {
       this.file.close();
     } catch {
@@ -95,12 +115,14 @@ export class ResumeStore {
   readonly maxAgeMs: number;
   readonly maxBytes: number;
   readonly now: () => number;
+  readonly flushBehind?: number;
   #swept: Promise<void> | undefined;
 
   constructor(readonly dir: string, options: ResumeStoreOptions = {}) {
     this.maxAgeMs = options.maxAgeMs ?? RESUME_DEFAULTS.maxAgeMs;
     this.maxBytes = options.maxBytes ?? RESUME_DEFAULTS.maxBytes;
     this.now = options.now ?? Date.now;
+    this.flushBehind = options.flushBehind;
   }
 
   /** The store of a data directory: `<dataDir>/partial`. */
@@ -150,7 +172,7 @@ export class ResumeStore {
         offset += n;
       }
       await file.seek(offset, Deno.SeekMode.Start);
-      return new PartialBlob(path, file, offset, hash);
+      return new PartialBlob(path, file, offset, hash, this.flushBehind);
     } catch (e) {
       file.close();
       throw e;
