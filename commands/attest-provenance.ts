@@ -14,10 +14,6 @@ import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
 
 const OWNER_REPO = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 
-function stringOption(v: unknown): string | undefined {
-  return typeof v === "string" ? v : undefined;
-}
-
 /** The `attest-provenance` command. */
 export const command = defineCommand({
   name: "attest-provenance",
@@ -59,7 +55,7 @@ export const command = defineCommand({
   permissions:
     "registry image: --allow-net=<registry host> --allow-read=<auth file>,<trusted root> --allow-env; oci:DIR: --allow-read=<DIR>,<trusted root> only; archive:FILE: --allow-read=<FILE>,<data dir> --allow-write=<data dir> --allow-env",
   async run(ctx) {
-    const repository = stringOption(ctx.options.repository);
+    const repository = ctx.options.repository;
     if (repository === undefined) {
       throw new UsageError("--repository OWNER/REPO is required", {
         hint: "e.g. --repository freedomofpress/dangerzone",
@@ -68,8 +64,8 @@ export const command = defineCommand({
     if (!OWNER_REPO.test(repository)) {
       throw new UsageError(`--repository must be OWNER/REPO, not '${repository}'`);
     }
-    const workflow = stringOption(ctx.options.workflow);
-    const branch = stringOption(ctx.options.branch);
+    const workflow = ctx.options.workflow;
+    const branch = ctx.options.branch;
     if (workflow === "") throw new UsageError("--workflow must not be empty");
     if (branch === "") throw new UsageError("--branch must not be empty");
     const ref = parseImageReference(ctx.args[0]);

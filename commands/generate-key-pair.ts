@@ -35,7 +35,7 @@ export const command = defineCommand({
   ],
   permissions: "--allow-read=<output dir> --allow-write=<output dir> --allow-env=COSIGN_PASSWORD",
   async run(ctx) {
-    const prefix = (ctx.options["output-key-prefix"] as string | undefined) ?? "cosign";
+    const prefix = ctx.options["output-key-prefix"] ?? "cosign";
     if (prefix === "" || prefix.endsWith("/")) {
       throw new UsageError("--output-key-prefix needs a file name prefix, e.g. 'release'");
     }

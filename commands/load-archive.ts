@@ -72,10 +72,10 @@ export const command = defineCommand({
       trustedRoot,
       ...(carriedTrust ? { carriedTrust } : {}),
       runtime,
-      force: Boolean(ctx.options.force),
-      keepOld: Boolean(ctx.options["keep-old"]),
+      force: ctx.options.force,
+      keepOld: ctx.options["keep-old"],
       ...(ctx.options.platform
-        ? { platform: formatPlatform(parsePlatform(ctx.options.platform as string)) }
+        ? { platform: formatPlatform(parsePlatform(ctx.options.platform)) }
         : {}),
       ...(ctx.global.signedIdentities?.length
         ? { signedIdentities: ctx.global.signedIdentities }

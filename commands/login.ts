@@ -47,10 +47,10 @@ export const command = defineCommand({
     "--allow-net=<registry host> --allow-read=<auth file dir> --allow-write=<auth file dir> --allow-env",
   async run(ctx) {
     const registry = normalizeRegistry(ctx.args[0]);
-    const username = ctx.options.username as string | undefined;
+    const username = ctx.options.username;
     if (!username) throw new UsageError("missing -u USER");
-    const fromStdin = ctx.options["password-stdin"] === true;
-    const given = ctx.options.password as string | undefined;
+    const fromStdin = ctx.options["password-stdin"];
+    const given = ctx.options.password;
     if (fromStdin && given !== undefined) {
       throw new UsageError("give --password or --password-stdin, not both");
     }

@@ -25,7 +25,7 @@ export const command = defineCommand({
   permissions: "--allow-read=<auth file dir> --allow-write=<auth file dir> --allow-env",
   async run(ctx) {
     const path = ctx.global.authFile ?? authFilePath();
-    const all = ctx.options.all === true;
+    const all = ctx.options.all;
     if (all === (ctx.args[0] !== undefined)) {
       throw new UsageError("give REGISTRY or --all (one of them)", {
         hint: "usage: dangerzone-image logout REGISTRY | --all",

@@ -96,17 +96,17 @@ export const command = defineCommand({
   permissions:
     "--allow-net=<registry host>,tuf-repo-cdn.sigstore.dev --allow-read=<auth file>,<data dir>,<output dir> --allow-write=<output dir>,<data dir> --allow-env",
   async run(ctx) {
-    const platform = ctx.options.platform as string | undefined;
-    const allPlatforms = Boolean(ctx.options["all-platforms"]);
+    const platform = ctx.options.platform;
+    const allPlatforms = ctx.options["all-platforms"];
     if (platform && allPlatforms) {
       throw new UsageError("--platform and --all-platforms exclude each other");
     }
     const defaultPlatform = `linux/${dangerzoneArch(Deno.build.arch)}`;
     const arch = allPlatforms ? "all" : parsePlatform(platform ?? defaultPlatform).architecture;
-    const given = ctx.options.output as string | undefined;
+    const given = ctx.options.output;
     if (given === "") throw new UsageError("--output needs a file name");
     const output = (given ?? DEFAULT_OUTPUT).replaceAll("{arch}", arch);
-    const force = Boolean(ctx.options.force);
+    const force = ctx.options.force;
     const ref = parseRegistryReference(ctx.args[0] ?? DEFAULT_IMAGE);
     await checkOutput(output, force);
     const key = await loadTrustedKey(ctx.global.key);

@@ -64,7 +64,7 @@ export const command = defineCommand({
   permissions:
     "--allow-net=<rekor host> --allow-read=<file>,<key file>,<trusted root> --allow-write=<bundle> --allow-env [--allow-ffi=<PKCS#11 module> for pkcs11: keys]",
   async run(ctx) {
-    const out = ctx.options.bundle as string | undefined;
+    const out = ctx.options.bundle;
     const hint = `usage: dangerzone-image ${USAGE}`;
     if (!out) throw new UsageError("--bundle OUT is required", { hint });
     const keyRef = ctx.global.key;
@@ -81,7 +81,7 @@ export const command = defineCommand({
       bytes,
       path,
       signer,
-      rekorUrl: (ctx.options["rekor-url"] as string | undefined) ?? DEFAULT_REKOR_URL,
+      rekorUrl: ctx.options["rekor-url"] ?? DEFAULT_REKOR_URL,
       trustedRoot,
     });
     await writeFileAtomic(out, JSON.stringify(signed.bundle) + "\n", { mode: 0o644 });

@@ -16,9 +16,9 @@ import { formatReference, parseRegistryReference } from "../lib/registry/referen
 import { DEFAULT_REKOR_URL } from "../lib/transparency/rekor_client.ts";
 import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
 
-function parseAnnotations(values: string[] | undefined): Record<string, string> {
+function parseAnnotations(values: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const v of values ?? []) {
+  for (const v of values) {
     const i = v.indexOf("=");
     if (i <= 0) throw new UsageError(`-a '${v}' is not KEY=VALUE`);
     out[v.slice(0, i)] = v.slice(i + 1);
@@ -48,6 +48,7 @@ export const command = defineCommand({
     },
     "tlog-upload": {
       type: "boolean",
+      default: true,
       description:
         "record the signature in Rekor (default); --tlog-upload=false skips it, and 'upgrade' refuses such a signature",
     },
@@ -105,8 +106,8 @@ export const command = defineCommand({
     if (!keyRef) {
       throw new UsageError("missing --key FILE|pkcs11:URI (the private key to sign with)");
     }
-    const tlog = ctx.options["tlog-upload"] !== false;
-    const rekorUrl = (ctx.options["rekor-url"] as string | undefined) ?? DEFAULT_REKOR_URL;
+    const tlog = ctx.options["tlog-upload"];
+    const rekorUrl = ctx.options["rekor-url"] ?? DEFAULT_REKOR_URL;
     if (tlog && rekorUrl !== DEFAULT_REKOR_URL && ctx.global.trustedRoot === undefined) {
       throw new UsageError(`--rekor-url ${rekorUrl} is not the public-good log`, {
         hint:
@@ -119,13 +120,13 @@ export const command = defineCommand({
           "will be REFUSED by 'upgrade' and 'load-archive'.",
       );
     }
-    const annotations = parseAnnotations(ctx.options.annotations as string[] | undefined);
-    const bundle = Boolean(ctx.options.bundle);
+    const annotations = parseAnnotations(ctx.options.annotations);
+    const bundle = ctx.options.bundle;
     if (bundle && !tlog) throw new UsageError("--bundle needs the transparency log");
     if (bundle && Object.keys(annotations).length > 0) {
       throw new UsageError("-a annotations are not part of a cosign v3 bundle statement");
     }
-    const recursive = Boolean(ctx.options.recursive);
+    const recursive = ctx.options.recursive;
     const trustedRoot = await loadTrustedRoot(ctx.global.trustedRoot);
     const signer = await signerFromKeyRef(keyRef, cosignPasswordProvider());
     const client = clientFor(ref.registry, ctx.global);

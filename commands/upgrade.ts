@@ -156,17 +156,17 @@ export const command = defineCommand({
         hint: "give IMAGE[:TAG] or --tag TAG",
       });
     }
-    const flagTag = ctx.options.tag as string | undefined;
+    const flagTag = ctx.options.tag;
     if (flagTag && ref.tag && flagTag !== ref.tag) {
       throw new UsageError(`'${image}' names tag '${ref.tag}' but --tag says '${flagTag}'`);
     }
     const tag = flagTag ?? ref.tag ?? "latest";
-    const platform = ctx.options.platform as string | undefined;
+    const platform = ctx.options.platform;
     if (platform) parsePlatform(platform);
-    const check = ctx.options.check === true;
+    const check = ctx.options.check;
     const [key, trust] = await Promise.all([
       loadTrustedKey(ctx.global.key),
-      trustFor(ctx.global, ctx.options.offline === true ? "never" : "if-expired", ctx.err),
+      trustFor(ctx.global, ctx.options.offline ? "never" : "if-expired", ctx.err),
     ]);
     const trustedRoot = trust.root;
     const client = clientFor(ref.registry, ctx.global);
@@ -180,8 +180,8 @@ export const command = defineCommand({
         trustedRoot,
         dataDir: ctx.global.dataDir,
         runtime: selectRuntime(ctx.global.runtime, ctx.global.dataDir),
-        force: ctx.options.force === true,
-        keepOld: ctx.options["keep-old"] === true,
+        force: ctx.options.force,
+        keepOld: ctx.options["keep-old"],
         signedIdentities: ctx.global.signedIdentities,
         progress: ctx.progress,
         checkOnly: check,

@@ -93,11 +93,12 @@ export const command = defineCommand({
   ],
   permissions: "--allow-read=<bundle>,<artifact>,<key>,<trusted root>",
   async run(ctx) {
-    const bundlePath = ctx.options.bundle as string | undefined;
+    const bundlePath = ctx.options.bundle;
     const hint = `usage: dangerzone-image ${USAGE}`;
-    const exact = (name: string, re: string): string | { regex: string } | undefined => {
-      const a = ctx.options[name] as string | undefined;
-      const b = ctx.options[re] as string | undefined;
+    type Exact = "certificate-identity" | "certificate-oidc-issuer";
+    const exact = (name: Exact, re: `${Exact}-regexp`): string | { regex: string } | undefined => {
+      const a = ctx.options[name];
+      const b = ctx.options[re];
       if (a !== undefined && b !== undefined) {
         throw new UsageError(`--${name} and --${re} exclude each other`, { hint });
       }

@@ -54,7 +54,7 @@ export const command = defineCommand({
       trustedRoot,
       dataDir: ctx.global.dataDir,
       runtime: selectRuntime(ctx.global.runtime, ctx.global.dataDir),
-      deep: Boolean(ctx.options.deep),
+      deep: ctx.options.deep,
       ...(ctx.global.signedIdentities?.length
         ? { signedIdentities: ctx.global.signedIdentities }
         : {}),

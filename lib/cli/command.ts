@@ -26,12 +26,27 @@ export type { GlobalOptions };
 import { defaultDataDir } from "../config/paths.ts";
 import { runInterruptible } from "./interrupt.ts";
 
+/** A command's own options, by long name. */
+export type OptionSpecs = Record<string, OptionSpec>;
+
+/**
+ * The value an option spec parses to: a boolean flag is `true` or `false`,
+ * a repeatable string option a list (empty when absent), a string option
+ * its value or `undefined`.
+ */
+export type OptionValue<S extends OptionSpec> = S["type"] extends "boolean" ? boolean
+  : S["multiple"] extends true ? string[]
+  : string | undefined;
+
+/** The typed values of a command's options, derived from its spec. */
+export type OptionValues<O extends OptionSpecs> = { [K in keyof O]: OptionValue<O[K]> };
+
 /** What a command's `run` receives. */
-export interface CommandContext {
+export interface CommandContext<O extends OptionSpecs = OptionSpecs> {
   /** Positional arguments. */
   args: string[];
-  /** Command-specific options, by long name. */
-  options: Record<string, string | boolean | string[] | undefined>;
+  /** Command-specific options, typed from the command's spec. */
+  options: OptionValues<O>;
   global: GlobalOptions;
   progress: Progress;
   /** Print one line (or block) on stdout. */
@@ -41,14 +56,14 @@ export interface CommandContext {
 }
 
 /** A command's declaration. */
-export interface CommandSpec {
+export interface CommandSpec<O extends OptionSpecs = OptionSpecs> {
   name: string;
   summary: string;
   /** Usage line after the program name, e.g. `upgrade IMAGE [--tag TAG]`. */
   usage: string;
   /** Longer description (optional). */
   description?: string;
-  options?: Record<string, OptionSpec>;
+  options?: O;
   /**
    * The global options this command uses, listed in its `--help` (every
    * command accepts all of them): `true` for the standard text, or this
@@ -64,7 +79,7 @@ export interface CommandSpec {
   /** The minimal Deno permission set this command needs. */
   permissions: string;
   /** Does work; returns the exit code. Throws DzError for user-facing failures. */
-  run(ctx: CommandContext): Promise<number>;
+  run(ctx: CommandContext<O>): Promise<number>;
 }
 
 function flagText(name: string, spec: OptionSpec): string {
@@ -193,8 +208,30 @@ export function acceptedOptions(spec: CommandSpec): Record<string, OptionSpec> {
   return { ...GLOBAL_OPTIONS, ...(spec.options ?? {}) };
 }
 
-/** Build the `main` of a command from its spec. */
-export function defineCommand(spec: CommandSpec): Command {
+/**
+ * The values of `specs` as parsed: a boolean absent is its `default` (false
+ * unless set), a repeatable option absent is an empty list.
+ */
+function ownValues<O extends OptionSpecs>(
+  specs: O | undefined,
+  values: Record<string, unknown>,
+): OptionValues<O> {
+  const own: Record<string, string | boolean | string[] | undefined> = {};
+  for (const [n, s] of Object.entries(specs ?? {})) {
+    const v = values[n] as string | boolean | string[] | undefined;
+    own[n] = s.type === "boolean"
+      ? (v === undefined ? s.default ?? false : v === true)
+      : s.multiple
+      ? (v as string[] | undefined) ?? []
+      : v;
+  }
+  return own as OptionValues<O>;
+}
+
+/** Build the `main` of a command from its spec; `run` gets options typed from `spec.options`. */
+export function defineCommand<const O extends OptionSpecs = Record<never, OptionSpec>>(
+  spec: CommandSpec<O>,
+): Command {
   const main = async (args: string[], sinks: Sinks = defaultSinks): Promise<number> => {
     let debug = args.includes("--debug");
     let json = args.includes("--json");
@@ -219,8 +256,7 @@ export function defineCommand(spec: CommandSpec): Command {
           hint: `usage: ${PROGRAM} ${spec.usage}`,
         });
       }
-      const own: Record<string, string | boolean | string[] | undefined> = {};
-      for (const n of Object.keys(spec.options ?? {})) own[n] = values[n];
+      const own = ownValues(spec.options, values);
       // -q: prose is dropped; a --json document is still printed.
       const out = global.quiet && !global.json ? () => {} : sinks.out;
       // SIGINT / SIGTERM: the work rejects, its finally-blocks run, one line, exit 130.
@@ -252,7 +288,7 @@ export function defineCommand(spec: CommandSpec): Command {
       return exitCodeOf(error);
     }
   };
-  return { spec, main };
+  return { spec: spec as unknown as CommandSpec, main };
 }
 
 /**

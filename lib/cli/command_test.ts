@@ -62,3 +62,44 @@ Deno.test("command edge: usage errors exit 2, --help exits 0", async () => {
   assert.doesNotMatch(c.out[0], /--insecure-registry/, "only the global options it uses");
   assert.match(c.out[0], /Deno permissions needed/);
 });
+
+Deno.test("command edge: options reach run typed from the spec, absent ones at their defaults", async () => {
+  const seen: unknown[] = [];
+  const typed = defineCommand({
+    name: "typed",
+    summary: "typed options",
+    usage: "typed",
+    options: {
+      name: { type: "string", value: "N", description: "a string" },
+      tag: { type: "string", multiple: true, value: "T", description: "repeatable" },
+      force: { type: "boolean", description: "off unless given" },
+      upload: { type: "boolean", default: true, description: "on unless turned off" },
+    },
+    positionals: { min: 0, max: 0 },
+    examples: [],
+    permissions: "none",
+    run(ctx) {
+      // Compile-time types: a string option is string | undefined, a repeatable one
+      // string[], a boolean boolean (no casts needed).
+      const name: string | undefined = ctx.options.name;
+      const tags: string[] = ctx.options.tag;
+      const force: boolean = ctx.options.force;
+      const upload: boolean = ctx.options.upload;
+      seen.push({ name, tags, force, upload });
+      return Promise.resolve(0);
+    },
+  });
+  const c = capture();
+  assert.equal(await typed.main([], c.sinks), 0);
+  assert.equal(
+    await typed.main(
+      ["--name", "x", "--tag", "a", "--tag", "b", "--force", "--upload=false"],
+      c.sinks,
+    ),
+    0,
+  );
+  assert.deepEqual(seen, [
+    { name: undefined, tags: [], force: false, upload: true },
+    { name: "x", tags: ["a", "b"], force: true, upload: false },
+  ]);
+});

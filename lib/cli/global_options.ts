@@ -19,6 +19,8 @@ export interface OptionSpec {
   multiple?: boolean;
   /** Placeholder shown in help, e.g. `FILE`. */
   value?: string;
+  /** A boolean flag's value when it is not given (default false), e.g. `--tlog-upload`. */
+  default?: boolean;
   description: string;
 }
 
