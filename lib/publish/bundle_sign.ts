@@ -18,7 +18,8 @@ import { Buffer } from "node:buffer";
 import crypto from "node:crypto";
 import { dsse } from "../npm/sigstore_core.ts";
 import type { Signer } from "../keys/signer.ts";
-import { referrersTag, type RegistryClient } from "../registry/client.ts";
+import type { RegistryClient } from "../registry/client.ts";
+import { referrersTag } from "../registry/cosign_tags.ts";
 import { isSha256Hex, sha256Digest } from "../digest/digest.ts";
 import {
   type Descriptor,

@@ -7,7 +7,7 @@
  */
 
 import type { RegistryClient } from "../registry/client.ts";
-import { cosignSignatureTag } from "../registry/client.ts";
+import { cosignSignatureTag } from "../registry/cosign_tags.ts";
 import { sha256Digest } from "../digest/digest.ts";
 import { type Descriptor, OCI_MANIFEST } from "../oci/media_types.ts";
 
