@@ -5,7 +5,7 @@
  */
 
 import { defineCommand, PROGRAM, runAsMain } from "../lib/cli/command.ts";
-import { VERSION } from "../lib/cli/global_options.ts";
+import meta from "../deno.json" with { type: "json" };
 
 /** The `version` command. */
 export const command = defineCommand({
@@ -17,8 +17,8 @@ export const command = defineCommand({
   permissions: "none",
   run(ctx) {
     if (ctx.global.json) {
-      ctx.out(JSON.stringify({ ok: true, version: VERSION, deno: Deno.version.deno }));
-    } else ctx.out(`${PROGRAM} ${VERSION}`);
+      ctx.out(JSON.stringify({ ok: true, version: meta.version, deno: Deno.version.deno }));
+    } else ctx.out(`${PROGRAM} ${meta.version}`);
     return Promise.resolve(0);
   },
 });
