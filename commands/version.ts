@@ -5,7 +5,6 @@
  */
 
 import { defineCommand, PROGRAM, runAsMain } from "../lib/cli/command.ts";
-import meta from "../deno.json" with { type: "json" };
 
 /** The `version` command. */
 export const command = defineCommand({
@@ -15,11 +14,13 @@ export const command = defineCommand({
   positionals: { min: 0, max: 0 },
   examples: ["dangerzone-image version", "dangerzone-image --version"],
   permissions: "none",
-  run(ctx) {
+  async run(ctx) {
+    // deno.json is the version's one home; loaded only here (see mod.ts's programVersion).
+    const { version } = (await import("../deno.json", { with: { type: "json" } })).default;
     if (ctx.global.json) {
-      ctx.out(JSON.stringify({ ok: true, version: meta.version, deno: Deno.version.deno }));
-    } else ctx.out(`${PROGRAM} ${meta.version}`);
-    return Promise.resolve(0);
+      ctx.out(JSON.stringify({ ok: true, version, deno: Deno.version.deno }));
+    } else ctx.out(`${PROGRAM} ${version}`);
+    return 0;
   },
 });
 
