@@ -9,18 +9,15 @@
 import { GLOBAL_OPTIONS, PROGRAM } from "./lib/cli/global_options.ts";
 import { closest } from "./lib/cli/args.ts";
 import { COMMANDS } from "./lib/cli/commands.ts";
-
-export { COMMANDS };
+import meta from "./deno.json" with { type: "json" };
 
 /**
- * This program's version: `deno.json`'s, its one home. Loaded only when
- * asked (a run from a URL fetches no `deno.json` otherwise); the bundle and
- * `deno compile` carry it like any module of the graph.
+ * This program's version: `deno.json`'s, its one home (a JSON module: the
+ * bundle inlines it, `deno compile` embeds it, a run from a URL fetches it).
  */
-export async function programVersion(): Promise<string> {
-  const meta = await import("./deno.json", { with: { type: "json" } });
-  return meta.default.version;
-}
+export const VERSION: string = meta.version;
+
+export { COMMANDS };
 
 /** Top-level help. */
 export function usage(): string {
@@ -85,7 +82,7 @@ export async function main(args: string[]): Promise<number> {
   const { name, rest } = splitCommand(args);
   if (name === undefined) {
     if (rest.includes("--version") || rest.includes("-V")) {
-      console.log(`${PROGRAM} ${await programVersion()}`);
+      console.log(`${PROGRAM} ${VERSION}`);
       return 0;
     }
     if (rest.includes("--help") || rest.includes("-h")) {

@@ -5,6 +5,7 @@
  */
 
 import { defineCommand, PROGRAM, runAsMain } from "../lib/cli/command.ts";
+import meta from "../deno.json" with { type: "json" };
 
 /** The `version` command. */
 export const command = defineCommand({
@@ -14,13 +15,12 @@ export const command = defineCommand({
   positionals: { min: 0, max: 0 },
   examples: ["dangerzone-image version", "dangerzone-image --version"],
   permissions: "none",
-  async run(ctx) {
-    // deno.json is the version's one home; loaded only here (see mod.ts's programVersion).
-    const { version } = (await import("../deno.json", { with: { type: "json" } })).default;
+  run(ctx) {
+    const version = meta.version; // deno.json is the version's one home
     if (ctx.global.json) {
       ctx.out(JSON.stringify({ ok: true, version, deno: Deno.version.deno }));
     } else ctx.out(`${PROGRAM} ${version}`);
-    return 0;
+    return Promise.resolve(0);
   },
 });
 

@@ -45,7 +45,7 @@ import {
 import type { LoggedPosition } from "../store/rollback_state.ts";
 
 /** At most this many manifests are copied for one image (tree, artifacts and referrers). */
-export const MAX_COPY_MANIFESTS = 1024;
+const MAX_COPY_MANIFESTS = 1024;
 
 /** What to copy where, and how to trust it. */
 export interface CopyRequest {

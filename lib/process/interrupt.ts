@@ -14,7 +14,7 @@
 import { DzError } from "../errors/errors.ts";
 
 /** Exit status of an interrupted command (128 + SIGINT). */
-export const EXIT_INTERRUPTED = 130;
+const EXIT_INTERRUPTED = 130;
 
 /** The work was interrupted (Ctrl-C, SIGTERM): exit 130. */
 export class InterruptedError extends DzError {
@@ -23,7 +23,7 @@ export class InterruptedError extends DzError {
   }
 }
 
-let controller = new AbortController();
+const controller = new AbortController();
 
 /** The process-wide interrupt signal (aborted once a SIGINT / SIGTERM arrived). */
 export function interruptSignal(): AbortSignal {
@@ -35,11 +35,6 @@ export function interruptProcess(signalName = "SIGINT"): void {
   if (!controller.signal.aborted) {
     controller.abort(new InterruptedError(`interrupted (${signalName})`));
   }
-}
-
-/** A fresh, unaborted process signal (tests running several commands in one process). */
-export function resetInterrupt(): void {
-  controller = new AbortController();
 }
 
 /** Was `e` caused by an interrupt (the error itself, or an abort whose reason is one)? */

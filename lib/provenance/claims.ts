@@ -44,7 +44,7 @@ function refuse(code: string, message: string): never {
 }
 
 /** The branch name of `refs/heads/NAME`, else undefined. */
-export function branchOf(ref: string): string | undefined {
+function branchOf(ref: string): string | undefined {
   return ref.startsWith(HEADS) ? ref.slice(HEADS.length) : undefined;
 }
 

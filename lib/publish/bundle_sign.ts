@@ -47,7 +47,7 @@ import { parseTrustedKey } from "../trust/trusted_key.ts";
 export const BUNDLE_V03_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json";
 
 /** The in-toto Statement v1 type. */
-export const STATEMENT_V1 = "https://in-toto.io/Statement/v1";
+const STATEMENT_V1 = "https://in-toto.io/Statement/v1";
 
 const encoder = new TextEncoder();
 const EMPTY_JSON = encoder.encode("{}");

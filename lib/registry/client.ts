@@ -34,7 +34,7 @@ export type { UploadOptions } from "./blob_upload.ts";
 export { cosignAttestationTag, cosignSignatureTag, referrersTag } from "./cosign_tags.ts";
 
 /** Largest manifest accepted (the distribution registry's own limit is 4 MiB). */
-export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 /** A manifest as received: its exact bytes, media type and digest. */
 export interface Manifest {
