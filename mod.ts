@@ -6,11 +6,18 @@
  * @module
  */
 
-import { GLOBAL_OPTIONS, PROGRAM, VERSION } from "./lib/cli/global_options.ts";
+import { GLOBAL_OPTIONS, PROGRAM } from "./lib/cli/global_options.ts";
 import { closest } from "./lib/cli/args.ts";
 import { COMMANDS } from "./lib/cli/commands.ts";
+import meta from "./deno.json" with { type: "json" };
 
-export { COMMANDS, VERSION };
+/**
+ * This program's version: `deno.json`'s, its one home (a JSON module: the
+ * bundle inlines it, `deno compile` embeds it, a run from a URL fetches it).
+ */
+export const VERSION: string = meta.version;
+
+export { COMMANDS };
 
 /** Top-level help. */
 export function usage(): string {

@@ -189,12 +189,33 @@ Deno.test("verify-bundle: Rekor v2 hashedrekord-over-DSSE bundle via the CLI", a
   }
 });
 
+Deno.test("verify-bundle: an upper-case hex digest is no digest: not verified, refused", async () => {
+  await using fx = await startFixture();
+  const kp = keyPair();
+  const blob = enc.encode("a.txt contents\n");
+  const keyPath = join(fx.dir, "key.pub");
+  await Deno.writeTextFile(keyPath, kp.pem);
+  const keyed = join(fx.dir, "keyed.sigstore.json");
+  await Deno.writeTextFile(keyed, JSON.stringify(await messageBundle(fx.ss, blob, kp)));
+  const root = ["--trusted-root", fx.rootPath];
+  const lower = `sha256:${hexOf(blob)}`;
+  const ok = await run(["--bundle", keyed, "--key", keyPath, ...root, lower]);
+  assert.equal(ok.code, 0, ok.err);
+  // The same digest in upper case is not `sha256:<64 lowercase hex>`: it names a file, absent.
+  const upper = `sha256:${hexOf(blob).toUpperCase()}`;
+  const r = await run(["--bundle", keyed, "--key", keyPath, ...root, upper]);
+  assert.notEqual(r.code, 0, r.out);
+  assert.doesNotMatch(r.out, /Verified OK/);
+  assert.match(r.err, /cannot read artifact/);
+});
+
 Deno.test("verify-bundle: FILE_OR_DIGEST follows the protocol", async () => {
   assert.ok(looksLikeDigest(`sha256:${"a".repeat(64)}`));
   assert.ok(!looksLikeDigest(`sha256:${"a".repeat(63)}`));
   assert.ok(!looksLikeDigest(`sha512:${"a".repeat(64)}`));
   assert.ok(!looksLikeDigest(`sha256:${"g".repeat(64)}`));
-  const d = await resolveArtifact(`sha256:${"AB".repeat(32)}`);
+  assert.ok(!looksLikeDigest(`sha256:${"AB".repeat(32)}`));
+  const d = await resolveArtifact(`sha256:${"ab".repeat(32)}`);
   assert.equal(d.kind, "digest");
   const dir = await Deno.makeTempDir();
   try {

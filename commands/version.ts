@@ -5,7 +5,7 @@
  */
 
 import { defineCommand, PROGRAM, runAsMain } from "../lib/cli/command.ts";
-import { VERSION } from "../lib/cli/global_options.ts";
+import meta from "../deno.json" with { type: "json" };
 
 /** The `version` command. */
 export const command = defineCommand({
@@ -16,9 +16,10 @@ export const command = defineCommand({
   examples: ["dangerzone-image version", "dangerzone-image --version"],
   permissions: "none",
   run(ctx) {
+    const version = meta.version; // deno.json is the version's one home
     if (ctx.global.json) {
-      ctx.out(JSON.stringify({ ok: true, version: VERSION, deno: Deno.version.deno }));
-    } else ctx.out(`${PROGRAM} ${VERSION}`);
+      ctx.out(JSON.stringify({ ok: true, version, deno: Deno.version.deno }));
+    } else ctx.out(`${PROGRAM} ${version}`);
     return Promise.resolve(0);
   },
 });

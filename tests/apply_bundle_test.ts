@@ -30,7 +30,9 @@ import { readImageState } from "../lib/store/rollback_state.ts";
 import { repositoryOf } from "../lib/signatures/signed_identity.ts";
 import { parseTrustedKey } from "../lib/trust/trusted_key.ts";
 import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
-import { applyVerifiedUpdate, type UpdateRequest } from "../lib/update/apply.ts";
+import { applyVerifiedUpdate } from "../lib/update/apply.ts";
+import type { UpdateRequest } from "../lib/update/update_request.ts";
+import { crashingRecords } from "./helpers/crash_records.ts";
 import { verifyLocalImage } from "../lib/update/verify_local.ts";
 import { readInstalled } from "../lib/update/installed.ts";
 import { VerificationError } from "../lib/errors/errors.ts";
@@ -140,7 +142,7 @@ Deno.test({
       await sign.bundle(d3);
       const req3 = await request(d3);
       await assert.rejects(
-        applyVerifiedUpdate({ ...req3, crashAt: "after-signatures" }),
+        applyVerifiedUpdate({ ...req3, records: crashingRecords("after-signatures") }),
         /simulated crash/,
       );
       assert.equal(await readSignatures(dataDir, key.keyId, d3), undefined);

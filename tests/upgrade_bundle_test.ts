@@ -26,7 +26,7 @@ import {
 } from "../lib/publish/bundle_sign.ts";
 import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
 import { sha256Digest } from "../lib/digest/digest.ts";
-import { referrersTag } from "../lib/registry/client.ts";
+import { referrersTag } from "../lib/registry/cosign_tags.ts";
 import { BUNDLE_KIND } from "../lib/archive/prepare.ts";
 import { bundlePath, signaturePath } from "../lib/store/signature_store.ts";
 import { OCI_INDEX } from "../lib/oci/media_types.ts";

@@ -269,7 +269,7 @@ Deno.test("refused: too many entries, entries too large", async () => {
 });
 
 Deno.test("openArchive's sweep removes extraction dirs of dead processes only", async () => {
-  const { sweepAbandonedExtractions } = await import("./read.ts");
+  const { sweepAbandonedExtractions } = await import("./sweep.ts");
   const parent = await Deno.makeTempDir();
   try {
     await Deno.mkdir(`${parent}/archive-999999999-abc`); // no such pid

@@ -75,7 +75,7 @@ const encoder = new TextEncoder();
  * single-platform manifest held in `plan.documents` (an index has no
  * docker-archive form); undefined otherwise.
  */
-export function dockerManifest(plan: ArchivePlan): Uint8Array | undefined {
+function dockerManifest(plan: ArchivePlan): Uint8Array | undefined {
   const image = plan.index[0];
   const bytes = image ? plan.documents.get(image.digest) : undefined;
   if (!bytes) return undefined;
@@ -95,7 +95,7 @@ export function dockerManifest(plan: ArchivePlan): Uint8Array | undefined {
 }
 
 /** `oci-layout` byte for byte as `cosign save` (go-containerregistry) writes it. */
-export const COSIGN_OCI_LAYOUT = '{\n    "imageLayoutVersion": "1.0.0"\n}';
+const COSIGN_OCI_LAYOUT = '{\n    "imageLayoutVersion": "1.0.0"\n}';
 
 /** A descriptor with its keys in go-containerregistry's order (as `cosign save` lists them). */
 function ordered(d: Descriptor): Descriptor {
@@ -104,7 +104,7 @@ function ordered(d: Descriptor): Descriptor {
 }
 
 /** The full cosign index (`dangerzone.json`) and the images-only `index.json`, as bytes. */
-export function archiveIndexes(entries: Descriptor[]): { full: Uint8Array; images: Uint8Array } {
+function archiveIndexes(entries: Descriptor[]): { full: Uint8Array; images: Uint8Array } {
   const full: ImageIndex = {
     schemaVersion: 2,
     mediaType: OCI_INDEX,

@@ -1,6 +1,6 @@
 /**
  * The `FILE_OR_DIGEST` argument of `verify-bundle`, read the way the Sigstore
- * conformance protocol defines it: `sha256:` followed by 64 hex digits, and
+ * conformance protocol defines it: `sha256:` followed by 64 lowercase hex digits, and
  * not the path of an existing file, is a digest; anything else is a file.
  *
  * @module
@@ -10,17 +10,16 @@ import { Buffer } from "node:buffer";
 import crypto from "node:crypto";
 import { IoError } from "../errors/errors.ts";
 import { pathExists as exists } from "../fs/exists.ts";
+import { isDigest } from "../digest/digest.ts";
 
 /** What to verify the bundle for. */
 export type Artifact =
   | { kind: "digest"; sha256: Uint8Array }
   | { kind: "file"; path: string; bytes: Uint8Array; sha256: Uint8Array };
 
-const DIGEST = /^sha256:[0-9a-fA-F]{64}$/;
-
-/** Is `arg` a `sha256:<hex>` digest in the protocol's sense (syntax only)? */
+/** Is `arg` a `sha256:<64 lowercase hex>` digest in the protocol's sense (syntax only)? */
 export function looksLikeDigest(arg: string): boolean {
-  return DIGEST.test(arg);
+  return isDigest(arg);
 }
 
 /** The artifact for a `sha256:<hex>` digest. */

@@ -15,7 +15,7 @@ import { isRecord } from "../json/record.ts";
 export const IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json";
 
 /** Statement `_type` values whose `subject` semantics are known. */
-export const STATEMENT_TYPES: readonly string[] = [
+const STATEMENT_TYPES: readonly string[] = [
   "https://in-toto.io/Statement/v1",
   "https://in-toto.io/Statement/v0.1",
 ];

@@ -9,9 +9,6 @@
 /** Program name as users type it. */
 export const PROGRAM = "dangerzone-image";
 
-/** This program's version (also in `deno.json`). */
-export const VERSION = "0.1.0";
-
 /** One command-specific flag. */
 export interface OptionSpec {
   type: "string" | "boolean";

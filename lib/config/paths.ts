@@ -18,7 +18,7 @@ function env(name: string): string | undefined {
 }
 
 /** The user's home directory, or undefined when it cannot be told. */
-export function homeDir(): string | undefined {
+function homeDir(): string | undefined {
   return env("HOME") ?? env("USERPROFILE");
 }
 

@@ -13,7 +13,7 @@ const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const HEX = /^(?:[0-9a-f]{2})*$/;
 
 /** Is `s` canonical padded standard base64? */
-export function isStrictBase64(s: unknown): s is string {
+function isStrictBase64(s: unknown): s is string {
   return typeof s === "string" && B64.test(s);
 }
 

@@ -34,7 +34,7 @@ export interface IntoReader {
 }
 
 /** Chunk size handed to readers that do not bring their own buffer. */
-export const AUTO_CHUNK = 64 * 1024;
+const AUTO_CHUNK = 64 * 1024;
 
 /**
  * A reader filling caller views: BYOB (no copy, the view's buffer is

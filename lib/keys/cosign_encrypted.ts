@@ -45,12 +45,12 @@ export interface ScryptParams {
 /** go-securesystemslib "Legacy" parameters (older cosign). */
 export const SCRYPT_LEGACY: Readonly<ScryptParams> = Object.freeze({ N: 32768, r: 8, p: 1 });
 /** go-securesystemslib "Standard" parameters: current cosign default, what we write. */
-export const SCRYPT_STANDARD: Readonly<ScryptParams> = Object.freeze({ N: 65536, r: 8, p: 1 });
+const SCRYPT_STANDARD: Readonly<ScryptParams> = Object.freeze({ N: 65536, r: 8, p: 1 });
 /** go-securesystemslib "OWASP" parameters. */
-export const SCRYPT_OWASP: Readonly<ScryptParams> = Object.freeze({ N: 131072, r: 8, p: 1 });
+const SCRYPT_OWASP: Readonly<ScryptParams> = Object.freeze({ N: 131072, r: 8, p: 1 });
 
 /** The only parameter sets accepted when decrypting (as go-securesystemslib). */
-export const ACCEPTED_SCRYPT_PARAMS: readonly Readonly<ScryptParams>[] = [
+const ACCEPTED_SCRYPT_PARAMS: readonly Readonly<ScryptParams>[] = [
   SCRYPT_LEGACY,
   SCRYPT_STANDARD,
   SCRYPT_OWASP,

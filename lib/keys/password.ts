@@ -10,7 +10,7 @@
 import { PasswordUnavailableError, UsageError } from "../errors/errors.ts";
 
 /** Name of the environment variable cosign reads the password from. */
-export const PASSWORD_ENV = "COSIGN_PASSWORD";
+const PASSWORD_ENV = "COSIGN_PASSWORD";
 
 /** What a password is wanted for. */
 export interface PasswordRequest {

@@ -24,11 +24,11 @@ import type { PasswordProvider } from "./password.ts";
 import { decodePem, encodePem } from "./pem.ts";
 
 /** PEM label of a PKCS#8 private key. */
-export const PKCS8_LABEL = "PRIVATE KEY";
+const PKCS8_LABEL = "PRIVATE KEY";
 /** PEM label of a SEC 1 EC private key. */
-export const SEC1_LABEL = "EC PRIVATE KEY";
+const SEC1_LABEL = "EC PRIVATE KEY";
 /** PEM label of an SPKI public key, as in `cosign.pub`. */
-export const PUBLIC_KEY_LABEL = "PUBLIC KEY";
+const PUBLIC_KEY_LABEL = "PUBLIC KEY";
 
 function fromDer(der: Uint8Array, type: "pkcs8" | "sec1", source: string): KeyObject {
   try {

@@ -28,13 +28,8 @@
 import type { Progress } from "../progress/progress.ts";
 import { silentProgress } from "../progress/progress.ts";
 import { RegistryError } from "../errors/errors.ts";
-import {
-  cosignAttestationTag,
-  cosignSignatureTag,
-  type Manifest,
-  referrersTag,
-  type RegistryClient,
-} from "../registry/client.ts";
+import type { Manifest, RegistryClient } from "../registry/client.ts";
+import { cosignAttestationTag, cosignSignatureTag, referrersTag } from "../registry/cosign_tags.ts";
 import { type Descriptor, OCI_INDEX } from "../oci/media_types.ts";
 import { RegistrySource } from "../image/source.ts";
 import { looksLikeIndex, parseImageIndex } from "../oci/manifest.ts";
@@ -42,7 +37,7 @@ import type { TrustedKey } from "../trust/trusted_key.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import { acceptedIdentities } from "../signatures/signed_identity.ts";
 import { isRecord } from "../json/record.ts";
-import { positionsOf, verifiedSignaturesFor } from "../update/apply.ts";
+import { positionsOf, verifiedSignaturesFor } from "../update/verified_set.ts";
 import {
   fetchBundlesFromRegistry,
   fetchSignaturesFromRegistry,
@@ -50,7 +45,7 @@ import {
 import type { LoggedPosition } from "../store/rollback_state.ts";
 
 /** At most this many manifests are copied for one image (tree, artifacts and referrers). */
-export const MAX_COPY_MANIFESTS = 1024;
+const MAX_COPY_MANIFESTS = 1024;
 
 /** What to copy where, and how to trust it. */
 export interface CopyRequest {

@@ -29,7 +29,7 @@ export const CONTAINERD_NAME = "io.containerd.image.name";
 /** cosign save's annotation telling what an entry is. */
 export const COSIGN_KIND = "kind";
 /** Largest `index.json` / manifest read into memory. */
-export const MAX_JSON_BYTES = 4 * 1024 * 1024;
+const MAX_JSON_BYTES = 4 * 1024 * 1024;
 
 /** The layout error: a malformed or tampered layout directory. */
 export class LayoutError extends VerificationError {

@@ -10,7 +10,7 @@ export const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
 /** OCI image manifest. */
 export const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 /** Docker schema 2 manifest list. */
-export const DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json";
+const DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json";
 /** Docker schema 2 manifest. */
 export const DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
 /** OCI empty config (`{}`). */

@@ -20,7 +20,7 @@ export class InterruptedError extends DzError {
   }
 }
 
-let controller = new AbortController();
+const controller = new AbortController();
 
 /** The process-wide interrupt signal (aborted once a SIGINT / SIGTERM arrived). */
 export function interruptSignal(): AbortSignal {
@@ -32,11 +32,6 @@ export function interruptProcess(signalName = "SIGINT"): void {
   if (!controller.signal.aborted) {
     controller.abort(new InterruptedError(`interrupted (${signalName})`));
   }
-}
-
-/** A fresh, unaborted process signal (tests running several commands in one process). */
-export function resetInterrupt(): void {
-  controller = new AbortController();
 }
 
 /** Was `e` caused by an interrupt (the error itself, or an abort whose reason is one)? */

@@ -40,7 +40,7 @@ export interface ProvenanceExpectations {
 const HEADS = "refs/heads/";
 
 /** The branch name of `refs/heads/NAME`, else undefined. */
-export function branchOf(ref: string): string | undefined {
+function branchOf(ref: string): string | undefined {
   return ref.startsWith(HEADS) ? ref.slice(HEADS.length) : undefined;
 }
 

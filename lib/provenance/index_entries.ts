@@ -15,9 +15,9 @@ import type { Descriptor, ImageIndex } from "../oci/media_types.ts";
 import { formatPlatform } from "../oci/platform.ts";
 
 /** The annotation BuildKit puts on its attestation manifests. */
-export const REFERENCE_TYPE = "vnd.docker.reference.type";
+const REFERENCE_TYPE = "vnd.docker.reference.type";
 /** The entry a BuildKit attestation manifest is about. */
-export const REFERENCE_DIGEST = "vnd.docker.reference.digest";
+const REFERENCE_DIGEST = "vnd.docker.reference.digest";
 
 /** An index entry that must be attested, with why it was not passed over. */
 export interface EntryToAttest {

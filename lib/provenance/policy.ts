@@ -16,7 +16,7 @@ export const GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.co
  * The trusted builder: slsa-github-generator's container workflow at a
  * release tag `vX.Y.Z` (anchored at both ends; `.` and `/` are literal).
  */
-export const TRUSTED_BUILDER_REGEX =
+const TRUSTED_BUILDER_REGEX =
   "^https://github\\.com/slsa-framework/slsa-github-generator/\\.github/workflows/generator_container_slsa3\\.yml@refs/tags/v[0-9]+\\.[0-9]+\\.[0-9]+$";
 
 const TRUSTED_BUILDER = new RegExp(TRUSTED_BUILDER_REGEX);
@@ -24,9 +24,9 @@ const TRUSTED_BUILDER = new RegExp(TRUSTED_BUILDER_REGEX);
 /** SLSA provenance v0.2 predicate type. */
 export const SLSA_PROVENANCE_V02 = "https://slsa.dev/provenance/v0.2";
 /** SLSA provenance v1 predicate type. */
-export const SLSA_PROVENANCE_V1 = "https://slsa.dev/provenance/v1";
+const SLSA_PROVENANCE_V1 = "https://slsa.dev/provenance/v1";
 /** Predicate types accepted as SLSA provenance. */
-export const SLSA_PREDICATE_TYPES: readonly string[] = [SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1];
+const SLSA_PREDICATE_TYPES: readonly string[] = [SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1];
 
 /** in-toto statement payload type of a DSSE envelope. */
 export const IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json";

@@ -255,15 +255,6 @@ function verifyCandidate(
   }
 }
 
-/** Verify one found cosign `.att` attestation for `digest` all the way. */
-export function verifyFoundAttestation(
-  found: FoundAttestation,
-  digest: string,
-  opts: ProvenanceOptions,
-): AttestationOutcome {
-  return verifyCandidate(attestationCandidate(found), digest, opts);
-}
-
 /** Verify one found Sigstore bundle (OCI referrer) for `digest` all the way. */
 export function verifyFoundBundle(
   found: FoundBundle,

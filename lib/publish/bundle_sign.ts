@@ -18,7 +18,8 @@ import { Buffer } from "node:buffer";
 import crypto from "node:crypto";
 import { dsse } from "../npm/sigstore_core.ts";
 import type { Signer } from "../keys/signer.ts";
-import { referrersTag, type RegistryClient } from "../registry/client.ts";
+import type { RegistryClient } from "../registry/client.ts";
+import { referrersTag } from "../registry/cosign_tags.ts";
 import { isSha256Hex, sha256Digest } from "../digest/digest.ts";
 import {
   type Descriptor,
@@ -46,7 +47,7 @@ import { parseTrustedKey } from "../trust/trusted_key.ts";
 export const BUNDLE_V03_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json";
 
 /** The in-toto Statement v1 type. */
-export const STATEMENT_V1 = "https://in-toto.io/Statement/v1";
+const STATEMENT_V1 = "https://in-toto.io/Statement/v1";
 
 const encoder = new TextEncoder();
 const EMPTY_JSON = encoder.encode("{}");

@@ -50,7 +50,7 @@ export interface SignedBlob {
 }
 
 /** cosign's key hint: base64 of the SHA-256 of the public key's SPKI DER. */
-export function publicKeyHint(publicKeyPem: string): string {
+function publicKeyHint(publicKeyPem: string): string {
   const spki = crypto.createPublicKey(publicKeyPem).export({ type: "spki", format: "der" });
   return crypto.createHash("sha256").update(spki).digest("base64");
 }

@@ -13,14 +13,14 @@ import type { RegistryClient } from "../registry/client.ts";
 import { looksLikeIndex, parseImageIndex } from "../oci/manifest.ts";
 
 /** At most this many manifests are signed in one tree (an index of indexes cannot explode). */
-export const MAX_TREE_MANIFESTS = 256;
+const MAX_TREE_MANIFESTS = 256;
 
 /**
  * The digests of `digest`'s manifest tree, the top first, each once:
  * the index, then every manifest it lists (depth first). A single-platform
  * manifest is a tree of one.
  */
-export async function manifestTree(
+async function manifestTree(
   client: RegistryClient,
   repository: string,
   digest: string,

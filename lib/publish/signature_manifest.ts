@@ -7,12 +7,12 @@
  */
 
 import type { RegistryClient } from "../registry/client.ts";
-import { cosignSignatureTag } from "../registry/client.ts";
+import { cosignSignatureTag } from "../registry/cosign_tags.ts";
 import { sha256Digest } from "../digest/digest.ts";
 import { type Descriptor, OCI_MANIFEST } from "../oci/media_types.ts";
 
 /** Media type of a simple-signing payload layer. */
-export const SIMPLE_SIGNING_LAYER = "application/vnd.dev.cosign.simplesigning.v1+json";
+const SIMPLE_SIGNING_LAYER = "application/vnd.dev.cosign.simplesigning.v1+json";
 
 /** One signature layer to attach. */
 export interface SignatureLayer {
@@ -22,7 +22,7 @@ export interface SignatureLayer {
 }
 
 /** cosign's config blob for a signature image: one diff_id per layer. */
-export function signatureConfig(layers: Pick<Descriptor, "digest">[]): Uint8Array {
+function signatureConfig(layers: Pick<Descriptor, "digest">[]): Uint8Array {
   return new TextEncoder().encode(JSON.stringify({
     architecture: "",
     created: "0001-01-01T00:00:00Z",

@@ -8,7 +8,7 @@
 import { parseDigest } from "../digest/digest.ts";
 
 /** `critical.type` of a cosign image signature. */
-export const SIMPLE_SIGNING_TYPE = "cosign container image signature";
+const SIMPLE_SIGNING_TYPE = "cosign container image signature";
 
 /**
  * The payload for `dockerReference` (`registry/repository`, no tag) and

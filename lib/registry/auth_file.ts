@@ -36,7 +36,7 @@ async function readConfig(path: string): Promise<AuthConfig> {
 }
 
 /** The key `login` writes for a registry (docker's for Docker Hub). */
-export function authKeyFor(registry: string): string {
+function authKeyFor(registry: string): string {
   return registry === DOCKER_HUB ? "https://index.docker.io/v1/" : registry;
 }
 

@@ -31,7 +31,7 @@ export interface PaceLimits {
 }
 
 /** A failure while reading a body, as the {@linkcode NetworkError} it is (naming `what`). */
-export function bodyError(e: unknown, what: string): unknown {
+function bodyError(e: unknown, what: string): unknown {
   if (e instanceof DzError) return e;
   if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) return e;
   return new NetworkError(`${what}: the connection broke: ${(e as Error)?.message ?? e}`, {
@@ -165,7 +165,7 @@ export interface DocumentRead {
 }
 
 /** The limits {@linkcode paceGuard} applies to a small document. */
-export function documentLimits(d: Pick<DocumentRead, "host" | "what" | "timings">): PaceLimits {
+function documentLimits(d: Pick<DocumentRead, "host" | "what" | "timings">): PaceLimits {
   const t = d.timings;
   return {
     host: d.host,

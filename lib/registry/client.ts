@@ -8,30 +8,33 @@
  * @module
  */
 
-import {
-  DigestMismatchError,
-  InvalidReferenceError,
-  NetworkError,
-  RegistryError,
-} from "../errors/errors.ts";
+import { DigestMismatchError, RegistryError } from "../errors/errors.ts";
 import type { Transfer } from "../progress/progress.ts";
-import { digestHex, digestingByteStream, parseDigest, sha256Digest } from "../digest/digest.ts";
 import {
-  type Descriptor,
-  type ImageIndex,
-  isIndexType,
-  MANIFEST_TYPES,
-  OCI_INDEX,
-} from "../oci/media_types.ts";
+  digestingByteStream,
+  parseDigest,
+  sha256Digest,
+  verifyingStream,
+} from "../digest/digest.ts";
+import { type Descriptor, isIndexType, MANIFEST_TYPES } from "../oci/media_types.ts";
 import { RegistryTransport, type TransportOptions } from "./transport.ts";
-import { verifyingStream } from "../digest/digest.ts";
-import { bodyError, paceGuard, readDocument } from "./body_guard.ts";
-import { isDeadline, resolveTimings } from "./timing.ts";
-import { distinct, MAX_INDEX_ENTRIES, MAX_TAG_PAGES, MAX_TAGS, refuseOverCap } from "./limits.ts";
+import { paceGuard, readDocument } from "./body_guard.ts";
+import { MAX_TAG_PAGES, MAX_TAGS, refuseOverCap } from "./limits.ts";
 import { isValidTag } from "./reference.ts";
+import { checkIndexEntries, checkManifestReference, mediaTypeOf } from "./manifest_checks.ts";
+import { retryBrokenBody } from "./body_retry.ts";
+import { responseHost } from "./response_host.ts";
+import { getBlobFrom } from "./blob_range.ts";
+import { uploadNewBlob, type UploadOptions } from "./blob_upload.ts";
+import { listReferrers } from "./referrers.ts";
+
+export type { UploadOptions } from "./blob_upload.ts";
+// The tag names live in cosign_tags.ts; kept importable from here for lib/image and
+// lib/update/fetch_signatures.ts (owned elsewhere) until they import cosign_tags.ts.
+export { cosignAttestationTag, cosignSignatureTag, referrersTag } from "./cosign_tags.ts";
 
 /** Largest manifest accepted (the distribution registry's own limit is 4 MiB). */
-export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 /** A manifest as received: its exact bytes, media type and digest. */
 export interface Manifest {
@@ -40,56 +43,6 @@ export interface Manifest {
   /** sha256 of `bytes`, computed here. */
   digest: string;
   size: number;
-}
-
-/** Read a response body, refusing more than `limit` bytes while it streams (default timings). */
-export function readLimited(res: Response, limit: number, what: string): Promise<Uint8Array> {
-  const host = res.url ? new URL(res.url).host : "the registry";
-  return readDocument(res, { host, what, limit, timings: resolveTimings() });
-}
-
-/** A manifest reference: a tag by the distribution grammar, or a strict sha256 digest. */
-export function checkManifestReference(reference: string): string {
-  if (reference.startsWith("sha256:")) return parseDigest(reference);
-  if (!isValidTag(reference)) {
-    throw new InvalidReferenceError(
-      `'${reference}' is not a valid tag (letters, digits, _ . -; at most 128; not starting with . or -)`,
-    );
-  }
-  return reference;
-}
-
-/** Refuse an index listing more than {@linkcode MAX_INDEX_ENTRIES} entries (before any is fetched). */
-function checkIndexEntries(bytes: Uint8Array, where: string): void {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    return; // not JSON: its reader says so
-  }
-  const entries = (doc as { manifests?: unknown } | null)?.manifests;
-  if (Array.isArray(entries)) {
-    refuseOverCap(entries.length, MAX_INDEX_ENTRIES, `index ${where}`, "entries");
-  }
-}
-
-function mediaTypeOf(bytes: Uint8Array, header: string | null): string {
-  try {
-    const doc = JSON.parse(new TextDecoder().decode(bytes)) as { mediaType?: unknown };
-    if (typeof doc.mediaType === "string") return doc.mediaType;
-  } catch {
-    // fall through to the header
-  }
-  return (header ?? "").split(";")[0].trim();
-}
-
-/** Options of {@linkcode RegistryClient.uploadBlob}. */
-export interface UploadOptions {
-  /** Try to mount the blob from this repository of the same registry first. */
-  mountFrom?: string;
-  /** Upload in PATCH chunks of this many bytes (default: one monolithic PUT). */
-  chunkSize?: number;
-  transfer?: Transfer;
 }
 
 /** A client for one registry. */
@@ -104,10 +57,13 @@ export class RegistryClient {
   }
 
   /** Read a small document from `res`, bounded in size and time. */
-  #document(res: Response, limit: number, what: string): Promise<Uint8Array> {
-    const url = res.url ? new URL(res.url) : undefined;
-    const host = !url || url.origin === this.transport.origin ? this.registry : url.host;
-    return readDocument(res, { host, what, limit, timings: this.transport.timings });
+  document(res: Response, limit: number, what: string): Promise<Uint8Array> {
+    return readDocument(res, {
+      host: responseHost(res, this.transport),
+      what,
+      limit,
+      timings: this.transport.timings,
+    });
   }
 
   /** Registry name. */
@@ -149,7 +105,7 @@ export class RegistryClient {
       headers: { accept: accept.join(", ") },
       scopes: [`repository:${repository}:pull`],
     });
-    const bytes = await this.#document(
+    const bytes = await this.document(
       res,
       MAX_MANIFEST_BYTES,
       `manifest ${repository}:${reference}`,
@@ -255,8 +211,7 @@ export class RegistryClient {
     }
     if (!res.body) throw new RegistryError(res.status, `blob ${descriptor.digest}: empty response`);
     const t = this.transport.timings;
-    const url = res.url ? new URL(res.url) : undefined;
-    const host = !url || url.origin === this.transport.origin ? this.registry : url.host;
+    const host = responseHost(res, this.transport);
     const guarded = paceGuard(res.body, {
       host,
       what: `blob ${descriptor.digest}`,
@@ -289,67 +244,12 @@ export class RegistryClient {
    * it holds plus these bytes, and checks the digest at the end.
    * @throws RegistryError for a 206 whose range or length is not the one asked for
    */
-  async getBlobFrom(
+  getBlobFrom(
     repository: string,
     descriptor: Pick<Descriptor, "digest" | "size">,
     offset: number,
   ): Promise<{ start: number; body: ReadableStream<Uint8Array> }> {
-    parseDigest(descriptor.digest);
-    const size = descriptor.size;
-    if (!Number.isSafeInteger(offset) || offset < 0 || offset >= size) {
-      throw new RangeError(`blob ${descriptor.digest}: no bytes from offset ${offset} of ${size}`);
-    }
-    const res = await this.transport.request({
-      path: `/v2/${repository}/blobs/${descriptor.digest}`,
-      scopes: [`repository:${repository}:pull`],
-      ...(offset > 0 ? { headers: { range: `bytes=${offset}-` } } : {}),
-      accept: [200, 206],
-    });
-    const host = this.#hostOfResponse(res);
-    const refuse = async (why: string) => {
-      await res.body?.cancel().catch(() => {});
-      return new RegistryError(
-        res.status,
-        `${host}: blob ${descriptor.digest}: ${why}; refused`,
-        { hint: "the registry or a proxy on the way is broken; retry later or elsewhere" },
-      );
-    };
-    let start = 0;
-    if (res.status === 206) {
-      const range = res.headers.get("content-range") ?? "";
-      const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(range.trim());
-      if (
-        !m || Number(m[1]) !== offset || Number(m[2]) !== size - 1 ||
-        (m[3] !== "*" && Number(m[3]) !== size)
-      ) {
-        throw await refuse(
-          `asked for bytes ${offset}-${size - 1} of ${size}, got Content-Range '${
-            range.slice(0, 80)
-          }'`,
-        );
-      }
-      start = offset;
-    }
-    const declared = res.headers.get("content-length");
-    if (declared !== null && Number(declared) !== size - start) {
-      throw await refuse(`sends ${declared} bytes from ${start}, descriptor says ${size} in all`);
-    }
-    if (!res.body) throw await refuse("empty response");
-    const t = this.transport.timings;
-    const body = paceGuard(res.body, {
-      host,
-      what: `blob ${descriptor.digest}`,
-      idleMs: t.idleTimeoutMs,
-      minBytesPerSecond: t.minBytesPerSecond,
-      rateWindowMs: t.rateWindowMs,
-      budget: t.budget,
-    });
-    return { start, body };
-  }
-
-  #hostOfResponse(res: Response): string {
-    const url = res.url ? new URL(res.url) : undefined;
-    return !url || url.origin === this.transport.origin ? this.registry : url.host;
+    return getBlobFrom(this.transport, repository, descriptor, offset);
   }
 
   /** Read a small blob (config, signature payload) fully, verified. */
@@ -387,14 +287,6 @@ export class RegistryClient {
     return res.status === 404 ? undefined : Number(res.headers.get("content-length") ?? 0);
   }
 
-  #uploadUrl(res: Response): string {
-    const loc = res.headers.get("location");
-    if (!loc) {
-      throw new RegistryError(res.status, `${this.registry}: upload session without Location`);
-    }
-    return new URL(loc, this.transport.origin).href;
-  }
-
   /**
    * Upload a blob unless the registry has it: mount from `mountFrom` when
    * given, else POST + PUT (monolithic) or POST + PATCH… + PUT (chunked).
@@ -406,118 +298,8 @@ export class RegistryClient {
     content: Uint8Array | (() => ReadableStream<Uint8Array>),
     options: UploadOptions = {},
   ): Promise<"exists" | "mounted" | "uploaded"> {
-    const { digest, size } = descriptor;
-    if (await this.headBlob(repository, digest) !== undefined) return "exists";
-    const scopes = [`repository:${repository}:pull,push`];
-    let start: Response;
-    if (options.mountFrom && options.mountFrom !== repository) {
-      start = await this.transport.request({
-        method: "POST",
-        path: `/v2/${repository}/blobs/uploads/?mount=${digest}&from=${
-          encodeURIComponent(options.mountFrom)
-        }`,
-        scopes: [...scopes, `repository:${options.mountFrom}:pull`],
-        accept: [201, 202],
-      });
-      await start.body?.cancel();
-      if (start.status === 201) return "mounted";
-    } else {
-      start = await this.transport.request({
-        method: "POST",
-        path: `/v2/${repository}/blobs/uploads/`,
-        scopes,
-        accept: [202],
-      });
-      await start.body?.cancel();
-    }
-    let url = this.#uploadUrl(start);
-    const withDigest = (u: string) => {
-      const x = new URL(u);
-      x.searchParams.set("digest", digest);
-      return x.href;
-    };
-    const stream = () => {
-      const s = content instanceof Uint8Array
-        ? new Blob([content as BlobPart]).stream()
-        : content();
-      return options.transfer
-        ? s.pipeThrough(
-          new TransformStream<Uint8Array, Uint8Array>({
-            transform(c, ctl) {
-              options.transfer!.advance(c.byteLength);
-              ctl.enqueue(c);
-            },
-          }),
-        )
-        : s;
-    };
-    if (!options.chunkSize) {
-      const res = await this.transport.request({
-        method: "PUT",
-        path: withDigest(url),
-        headers: { "content-type": "application/octet-stream", "content-length": String(size) },
-        body: content instanceof Uint8Array && !options.transfer ? content : stream(),
-        scopes,
-        accept: [201],
-      });
-      await res.body?.cancel();
-      this.#checkCreated(res, digest);
-      return "uploaded";
-    }
-    // Chunked: PATCH consecutive ranges, then PUT with the digest.
-    let offset = 0;
-    const reader = stream().getReader();
-    let pending = new Uint8Array(0);
-    const sendChunk = async (chunk: Uint8Array) => {
-      const res = await this.transport.request({
-        method: "PATCH",
-        path: url,
-        headers: {
-          "content-type": "application/octet-stream",
-          "content-range": `${offset}-${offset + chunk.byteLength - 1}`,
-          "content-length": String(chunk.byteLength),
-        },
-        body: chunk,
-        scopes,
-        accept: [202],
-      });
-      await res.body?.cancel();
-      offset += chunk.byteLength;
-      url = this.#uploadUrl(res);
-    };
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (value) {
-        const joined = new Uint8Array(pending.byteLength + value.byteLength);
-        joined.set(pending);
-        joined.set(value, pending.byteLength);
-        pending = joined;
-        while (pending.byteLength >= options.chunkSize) {
-          await sendChunk(pending.slice(0, options.chunkSize));
-          pending = pending.slice(options.chunkSize);
-        }
-      }
-      if (done) break;
-    }
-    if (pending.byteLength) await sendChunk(pending);
-    const res = await this.transport.request({
-      method: "PUT",
-      path: withDigest(url),
-      headers: { "content-length": "0" },
-      body: new Uint8Array(0),
-      scopes,
-      accept: [201],
-    });
-    await res.body?.cancel();
-    this.#checkCreated(res, digest);
-    return "uploaded";
-  }
-
-  #checkCreated(res: Response, digest: string): void {
-    const header = res.headers.get("docker-content-digest");
-    if (header && header !== digest) {
-      throw new DigestMismatchError(`registry stored the blob as ${header}, expected ${digest}`);
-    }
+    if (await this.headBlob(repository, descriptor.digest) !== undefined) return "exists";
+    return await uploadNewBlob(this.transport, repository, descriptor, content, options);
   }
 
   /**
@@ -540,7 +322,7 @@ export class RegistryClient {
         return [...tags];
       }
       const body = JSON.parse(
-        new TextDecoder().decode(await this.#document(res, MAX_MANIFEST_BYTES, "tag list")),
+        new TextDecoder().decode(await this.document(res, MAX_MANIFEST_BYTES, "tag list")),
       ) as { tags?: unknown };
       if (Array.isArray(body?.tags)) {
         for (const t of body.tags) if (typeof t === "string" && isValidTag(t)) tags.add(t);
@@ -557,99 +339,11 @@ export class RegistryClient {
    * falling back to the `sha256-<hex>` tag schema when the API is absent.
    * Returns the index's descriptors (filtered by `artifactType` if given).
    */
-  async referrers(
+  referrers(
     repository: string,
     digest: string,
     artifactType?: string,
   ): Promise<Descriptor[]> {
-    const q = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : "";
-    const res = await this.transport.request({
-      path: `/v2/${repository}/referrers/${parseDigest(digest)}${q}`,
-      headers: { accept: OCI_INDEX },
-      scopes: [`repository:${repository}:pull`],
-      accept: [200, 404, 400, 405],
-    });
-    let index: ImageIndex | undefined;
-    const type = (res.headers.get("content-type") ?? "").split(";")[0].trim();
-    if (res.status === 200 && type === OCI_INDEX) {
-      index = JSON.parse(
-        new TextDecoder().decode(await this.#document(res, MAX_MANIFEST_BYTES, "referrers index")),
-      );
-    } else {
-      await res.body?.cancel();
-      const tag = referrersTag(digest);
-      if (await this.headManifest(repository, tag) === undefined) return [];
-      const m = await this.getManifest(repository, tag, [OCI_INDEX]);
-      index = JSON.parse(new TextDecoder().decode(m.bytes));
-    }
-    const listed = Array.isArray(index?.manifests) ? index!.manifests : [];
-    // The same referrer listed again is one referrer (an amplification otherwise).
-    const manifests = distinct(
-      listed.filter((d) => d !== null && typeof d === "object" && typeof d.digest === "string"),
-      (d) => d.digest,
-    );
-    refuseOverCap(
-      manifests.length,
-      MAX_INDEX_ENTRIES,
-      `${this.registry}/${repository}: the referrers of ${shortDigest(digest)}`,
-      "distinct manifests",
-    );
-    return artifactType ? manifests.filter((d) => d.artifactType === artifactType) : manifests;
+    return listReferrers(this, repository, digest, artifactType, MAX_MANIFEST_BYTES);
   }
-}
-
-/** A failure while reading a response body, as the {@linkcode NetworkError} it is. */
-export function asNetworkError(e: unknown, what: string): unknown {
-  return bodyError(e, what);
-}
-
-function shortDigest(d: string): string {
-  return d.length > 19 ? `${d.slice(0, 19)}…` : d;
-}
-
-/** Attempts for a small document whose transfer breaks mid-body. */
-const BODY_ATTEMPTS = 3;
-
-/**
- * Run `fn` again (up to {@linkcode BODY_ATTEMPTS} times) when the
- * connection breaks mid-body; a missed deadline is not retried.
- */
-async function retryBrokenBody<T>(fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 1;; attempt++) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (!(e instanceof NetworkError) || isDeadline(e) || attempt >= BODY_ATTEMPTS) {
-        throw e;
-      }
-    }
-  }
-}
-
-/**
- * Pass a body through, erroring with {@linkcode NetworkError} when no bytes
- * arrive for `ms` milliseconds (a stalled transfer); see
- * {@linkcode paceGuard} for the rate and deadline checks.
- */
-export function stallGuard(
-  body: ReadableStream<Uint8Array>,
-  ms: number,
-  what: string,
-): ReadableStream<Uint8Array> {
-  return paceGuard(body, { host: "the registry", what, idleMs: ms });
-}
-
-/** The fallback tag of the referrers API for a digest: `sha256-<hex>`. */
-export function referrersTag(digest: string): string {
-  return `sha256-${digestHex(digest)}`;
-}
-
-/** cosign's signature tag for an image digest: `sha256-<hex>.sig`. */
-export function cosignSignatureTag(digest: string): string {
-  return `${referrersTag(digest)}.sig`;
-}
-
-/** cosign's attestation tag for an image digest: `sha256-<hex>.att`. */
-export function cosignAttestationTag(digest: string): string {
-  return `${referrersTag(digest)}.att`;
 }

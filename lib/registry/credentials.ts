@@ -26,7 +26,7 @@ export function authKeysFor(registry: string): string[] {
 }
 
 /** Decode one `auths` entry; undefined when it holds nothing usable. */
-export function decodeAuthEntry(entry: unknown): Credentials | undefined {
+function decodeAuthEntry(entry: unknown): Credentials | undefined {
   if (typeof entry !== "object" || entry === null) return undefined;
   const e = entry as Record<string, unknown>;
   let username = typeof e.username === "string" ? e.username : "";
@@ -51,7 +51,7 @@ export function decodeAuthEntry(entry: unknown): Credentials | undefined {
 }
 
 /** Look up credentials for a registry in one parsed auth file. */
-export function credentialsFrom(config: unknown, registry: string): Credentials | undefined {
+function credentialsFrom(config: unknown, registry: string): Credentials | undefined {
   if (typeof config !== "object" || config === null) return undefined;
   const auths = (config as { auths?: unknown }).auths;
   if (typeof auths !== "object" || auths === null) return undefined;

@@ -32,7 +32,7 @@ let runUsername: string | undefined;
 let noticeShown = false;
 
 /** The Tor proxy URL when the machine is Tails (saying so once per run), else undefined. */
-export function tailsProxy(environment: ClientEnvironment = {}): string | undefined {
+function tailsProxy(environment: ClientEnvironment = {}): string | undefined {
   if (!isTails((environment.osRelease ?? readOsRelease)())) return undefined;
   runUsername ??= randomTorUsername();
   const port = environment.torPort ?? TOR_SOCKS_PORT;

@@ -18,7 +18,7 @@ export function isValidTag(tag: string): boolean {
 /** The registry docker.io names, and the host that really serves it. */
 export const DOCKER_HUB = "docker.io";
 /** The API endpoint of Docker Hub. */
-export const DOCKER_HUB_ENDPOINT = "registry-1.docker.io";
+const DOCKER_HUB_ENDPOINT = "registry-1.docker.io";
 
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
@@ -192,12 +192,4 @@ export function formatReference(
   return `${ref.registry}/${ref.repository}${ref.tag ? `:${ref.tag}` : ""}${
     ref.digest ? `@${ref.digest}` : ""
   }`;
-}
-
-/** The same reference with another tag and/or digest. */
-export function withReference(
-  ref: RegistryReference,
-  change: { tag?: string; digest?: string },
-): RegistryReference {
-  return { ...ref, ...change };
 }

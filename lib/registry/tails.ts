@@ -12,7 +12,7 @@
 export const TOR_SOCKS_PORT = 9050;
 
 /** Where the OS names itself. */
-export const OS_RELEASE_PATH = "/etc/os-release";
+const OS_RELEASE_PATH = "/etc/os-release";
 
 /** The value of `KEY=` in os-release content (quotes removed), or undefined. */
 function osReleaseField(content: string, key: string): string | undefined {

@@ -30,7 +30,7 @@ export interface NetworkTimings {
 }
 
 /** Defaults of {@linkcode NetworkTimings}. */
-export const DEFAULT_TIMINGS = {
+const DEFAULT_TIMINGS = {
   timeoutMs: 30_000,
   idleTimeoutMs: 60_000,
   minBytesPerSecond: 1024,

@@ -89,20 +89,6 @@ export function failureLine(stderr: string, code: number): string {
   return line.replace(/^(Error|error):\s*/, "").replace(/^Error response from daemon:\s*/, "");
 }
 
-/** Run and require success; returns stdout. */
-export async function runToolOk(
-  bin: string,
-  args: string[],
-  options: RunToolOptions = {},
-): Promise<string> {
-  const out = await runTool(bin, args, options);
-  if (out.code !== 0) {
-    const sub = args.find((a) => !a.startsWith("-")) ?? "";
-    throw new RuntimeError(`${bin} ${sub} failed: ${failureLine(out.stderr, out.code)}`);
-  }
-  return out.stdout;
-}
-
 /** Is `bin` on PATH (an executable file in one of its directories)? */
 export function onPath(bin: string): boolean {
   let path: string | undefined;

@@ -25,7 +25,7 @@ export function podmanLayoutName(dir: string): string {
 }
 
 /** Would podman accept `dir`'s path as an image name? */
-export function isNameablePath(dir: string): boolean {
+function isNameablePath(dir: string): boolean {
   const repo = podmanLayoutName(dir).slice(0, -":latest".length);
   if (repo.length > MAX_NAME) return false;
   return repo.split("/").slice(1).every((c) => COMPONENT.test(c));

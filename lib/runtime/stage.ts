@@ -61,7 +61,7 @@ export interface StageOptions {
 }
 
 /** Blobs fetched at once: network, hashing and disk overlap (more gains nothing on 2 cores). */
-export const STAGE_CONCURRENCY = 2;
+const STAGE_CONCURRENCY = 2;
 
 async function copyBlobs(
   source: ImageSource,

@@ -15,7 +15,7 @@ import { encodeBase64 } from "../encoding/base64.ts";
 import type { CosignAttestation, CosignSignature, RekorBundle } from "./model.ts";
 
 /** Media type of the bundles built here. */
-export const LEGACY_BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle+json;version=0.1";
+const LEGACY_BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle+json;version=0.1";
 
 /** How the signer is named in the bundle. */
 export type SignerMaterial = { keyHint: string } | { certificate: Uint8Array };

@@ -34,11 +34,6 @@ export const ANNOTATIONS = {
   rfc3161: "dev.sigstore.cosign/rfc3161timestamp",
 } as const;
 
-/** Media type of a simple-signing payload layer. */
-export const SIMPLE_SIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json";
-/** Media type of a DSSE envelope layer. */
-export const DSSE_MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json";
-
 /** A layer descriptor of a `.sig` / `.att` manifest. */
 export interface CosignLayer {
   mediaType: string;
@@ -160,7 +155,7 @@ export function signatureFromLayer(
  * Parse a DSSE envelope (exactly one signature, as cosign and the verifier expect).
  * @throws SignatureFormatError
  */
-export function parseDsseEnvelope(
+function parseDsseEnvelope(
   bytes: Uint8Array | string,
   field = "DSSE envelope",
 ): DsseEnvelope {

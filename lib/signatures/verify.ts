@@ -49,7 +49,7 @@ import type { CosignAttestation, CosignSignature, RekorBundle } from "./model.ts
 import { isDigest } from "../digest/digest.ts";
 
 /** `critical.type` of a cosign image signature payload. */
-export const COSIGN_SIGNATURE_TYPE = "cosign container image signature";
+const COSIGN_SIGNATURE_TYPE = "cosign container image signature";
 
 /** What to trust and what to require. */
 export interface VerifyOptions {

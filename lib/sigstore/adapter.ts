@@ -67,7 +67,7 @@ function rootMaterial(root: LoadedTrustedRoot): TrustMaterial {
  * The verifier for `spec`, cached per trusted root, key and thresholds (a
  * key's id is the digest of the key, so equal ids are equal keys).
  */
-export function verifierFor(spec: VerifierSpec): Verifier {
+function verifierFor(spec: VerifierSpec): Verifier {
   ensureShim();
   let perRoot = verifiers.get(spec.trustedRoot);
   if (!perRoot) verifiers.set(spec.trustedRoot, perRoot = new Map());

@@ -20,12 +20,12 @@ export interface IdentityPolicy {
 }
 
 /** Escape every regex metacharacter of `s`. */
-export function escapeRegExp(s: string): string {
+function escapeRegExp(s: string): string {
   return s.replace(/[\\^$.*+?()[\]{}|/-]/g, "\\$&");
 }
 
 /** A RegExp matching exactly `s`, nothing more. */
-export function exactRegExp(s: string): RegExp {
+function exactRegExp(s: string): RegExp {
   return new RegExp(`^${escapeRegExp(s)}$`);
 }
 
@@ -33,7 +33,7 @@ export function exactRegExp(s: string): RegExp {
  * A user regex anchored at both ends.
  * @throws UsageError when it does not compile.
  */
-export function anchoredRegExp(source: string): RegExp {
+function anchoredRegExp(source: string): RegExp {
   try {
     return new RegExp(`^(?:${source})$`);
   } catch (cause) {

@@ -90,7 +90,7 @@ export interface LogIndexFloor {
 }
 
 /** How many replaced digests are remembered (three per image: signed, platform, image ID). */
-export const MAX_REPLACED = 3000;
+const MAX_REPLACED = 3000;
 
 /** The state file of `repository`. */
 export function imageStatePath(dataDir: string, repository: string): string {
@@ -144,7 +144,7 @@ export async function readImageState(
 }
 
 /** Per log: the earliest index (and the earliest authenticated time) among `positions`. */
-export function earliestPerLog(positions: readonly LoggedPosition[]): Record<string, LogPosition> {
+function earliestPerLog(positions: readonly LoggedPosition[]): Record<string, LogPosition> {
   const out: Record<string, LogPosition> = {};
   for (const p of positions) {
     const cur = out[p.logID];
@@ -173,7 +173,7 @@ function refuse(message: string): never {
 }
 
 /** The largest log index of `positions` (in `logID` when given). */
-export function largestIndex(
+function largestIndex(
   positions: readonly LoggedPosition[],
   logID?: string,
 ): number | undefined {

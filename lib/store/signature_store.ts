@@ -29,7 +29,7 @@ function checkKeyId(keyId: string): void {
 }
 
 /** `<data-dir>/signatures/<keyId>`. */
-export function signatureDir(dataDir: string, keyId: string): string {
+function signatureDir(dataDir: string, keyId: string): string {
   checkKeyId(keyId);
   return join(dataDir, "signatures", keyId);
 }

@@ -36,7 +36,7 @@ export interface ResumeStoreOptions {
 }
 
 /** Defaults of {@linkcode ResumeStoreOptions}. */
-export const RESUME_DEFAULTS = {
+const RESUME_DEFAULTS = {
   maxAgeMs: 7 * 24 * 3600 * 1000,
   maxBytes: 4 * 1024 * 1024 * 1024,
 } as const;

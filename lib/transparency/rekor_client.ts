@@ -87,7 +87,7 @@ function b64(bytes: Uint8Array): string {
 }
 
 /** The hashedrekord v0.0.1 entry Rekor is asked to log. */
-export function hashedRekordProposal(
+function hashedRekordProposal(
   payload: Uint8Array,
   signature: Uint8Array,
   publicKeyPem: string,

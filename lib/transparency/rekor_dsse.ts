@@ -21,7 +21,7 @@ function malformed(where: string, what: string): never {
 }
 
 /** The `dsse` 0.0.1 entry Rekor is asked to log. */
-export function dsseProposal(envelopeJson: string, verifierPem: string): Record<string, unknown> {
+function dsseProposal(envelopeJson: string, verifierPem: string): Record<string, unknown> {
   return {
     apiVersion: "0.0.1",
     kind: "dsse",

@@ -136,7 +136,7 @@ function keyDetailsOf(key: ReturnType<typeof createPublicKey>, source: string): 
  * proofs). Fulcio CAs, CT logs and TSAs are kept.
  * @throws TrustMaterialError when `pem` is not a usable public key
  */
-export function withRekorPublicKey(
+function withRekorPublicKey(
   root: LoadedTrustedRoot,
   pem: string,
   source: string,

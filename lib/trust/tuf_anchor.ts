@@ -17,7 +17,7 @@ import type { EnvReader } from "../config/paths.ts";
 import { decodeBase64Strict } from "../encoding/base64.ts";
 
 /** Sigstore's public-good TUF repository. */
-export const PUBLIC_GOOD_TUF_URL = "https://tuf-repo-cdn.sigstore.dev";
+const PUBLIC_GOOD_TUF_URL = "https://tuf-repo-cdn.sigstore.dev";
 
 /** The TUF target that holds Sigstore's trusted root. */
 export const TRUSTED_ROOT_TARGET = "trusted_root.json";
@@ -71,7 +71,7 @@ export function rootFacts(bytes: Uint8Array, what = "root.json"): RootFacts {
 }
 
 /** The public-good anchor embedded from `@sigstore/tuf`'s seeds. */
-export function publicGoodAnchor(): TufAnchor {
+function publicGoodAnchor(): TufAnchor {
   const seed = (seeds as Record<string, { "root.json": string; targets: Record<string, string> }>)[
     PUBLIC_GOOD_TUF_URL
   ];

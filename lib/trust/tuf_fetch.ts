@@ -82,7 +82,7 @@ export function httpTufFetcher(url: string, options: HttpTufOptions = {}): Fetch
 }
 
 /** Name of a chain file in the cache and the archive, for a URL tuf-js asks for. */
-export function chainFileFor(fileUrl: string): string | undefined {
+function chainFileFor(fileUrl: string): string | undefined {
   const path = new URL(fileUrl).pathname;
   const base = path.slice(path.lastIndexOf("/") + 1);
   if (/\/targets\/[^/]+$/.test(path)) {

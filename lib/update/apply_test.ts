@@ -13,7 +13,9 @@ import { OciStoreRuntime } from "../runtime/oci_store.ts";
 import { readSignatures } from "../store/signature_store.ts";
 import { readImageState } from "../store/rollback_state.ts";
 import { repositoryOf } from "../signatures/signed_identity.ts";
-import { applyVerifiedUpdate, type CrashPoint, type UpdateRequest } from "./apply.ts";
+import { applyVerifiedUpdate } from "./apply.ts";
+import type { UpdateRequest } from "./update_request.ts";
+import { crashingRecords, type CrashPoint } from "../../tests/helpers/crash_records.ts";
 import { verifyLocalImage } from "./verify_local.ts";
 import { readInstalled } from "./installed.ts";
 import { VerificationError } from "../errors/errors.ts";
@@ -56,7 +58,10 @@ Deno.test({
       const d = await lab.push(repo, { v: `crash-${i}` }, "latest");
       await lab.sign(repo, d);
       const req = await request(d);
-      await assert.rejects(applyVerifiedUpdate({ ...req, crashAt: point }), /simulated crash/);
+      await assert.rejects(
+        applyVerifiedUpdate({ ...req, records: crashingRecords(point) }),
+        /simulated crash/,
+      );
       // The record still names the previous image; the runtime holds the new one:
       // verify-local fails safe instead of vouching for either.
       assert.equal((await readInstalled(req.dataDir, req.imageName))?.signedDigest, previous);

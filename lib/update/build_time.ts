@@ -12,7 +12,7 @@ import type { Manifest } from "../registry/client.ts";
 import { parseImageManifest } from "../oci/manifest.ts";
 
 /** Largest image config read to learn its build time. */
-export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 
 /**
  * `created` of the config `manifest` names, as ms since the epoch; undefined

@@ -16,7 +16,8 @@
 import { UsageError, VerificationError } from "../errors/errors.ts";
 import { acceptedIdentities, repositoryOf } from "../signatures/signed_identity.ts";
 import type { Progress } from "../progress/progress.ts";
-import { applyVerifiedUpdate, type UpdateRequest, type UpdateResult } from "./apply.ts";
+import { applyVerifiedUpdate } from "./apply.ts";
+import type { UpdateResult } from "./update_request.ts";
 import { fetchCosignSignatures } from "../image/signatures.ts";
 import { fetchSigstoreBundles } from "../image/bundles.ts";
 import { verifyBundleSignatures } from "../signatures/bundle_signature.ts";
@@ -59,8 +60,6 @@ export interface LoadArchiveRequest {
   limits?: Partial<ArchiveLimits>;
   /** `--keep-old`: leave the previous image in the runtime. */
   keepOld?: boolean;
-  /** The update pipeline (default `applyVerifiedUpdate`; tests may wrap it). */
-  apply?: (req: UpdateRequest) => Promise<UpdateResult>;
 }
 
 /** What {@linkcode loadArchive} did. */
@@ -242,7 +241,7 @@ export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveR
       }
     }
 
-    const result = await (req.apply ?? applyVerifiedUpdate)({
+    const result = await applyVerifiedUpdate({
       source,
       imageName,
       signedDigest,

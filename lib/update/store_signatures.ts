@@ -16,7 +16,7 @@ import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import type { LoggedPosition } from "../store/rollback_state.ts";
 import { writeBundles, writeSignatures } from "../store/signature_store.ts";
 import { acceptedIdentities } from "../signatures/signed_identity.ts";
-import { positionsOf, verifiedSignaturesFor } from "./apply.ts";
+import { positionsOf, verifiedSignaturesFor } from "./verified_set.ts";
 import { fetchBundlesFromRegistry, fetchSignaturesFromRegistry } from "./fetch_signatures.ts";
 
 /** What to store. */

@@ -22,12 +22,8 @@ import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import type { ContainerRuntime } from "../runtime/runtime.ts";
 import { VerificationError } from "../errors/errors.ts";
 import { readBundles, readSignatures } from "../store/signature_store.ts";
-import {
-  applyVerifiedUpdate,
-  type CrashPoint,
-  type UpdateRequest,
-  type UpdateResult,
-} from "./apply.ts";
+import { applyVerifiedUpdate } from "./apply.ts";
+import type { UpdateRequest, UpdateResult } from "./update_request.ts";
 import { fetchBundlesFromRegistry, fetchSignaturesFromRegistry } from "./fetch_signatures.ts";
 import { readInstalled } from "./installed.ts";
 import { ResumeStore } from "../transfer/resume_store.ts";
@@ -48,8 +44,6 @@ export interface UpgradeRequest {
   /** `--signed-identity` repositories (see {@linkcode UpdateRequest.signedIdentities}). */
   signedIdentities?: readonly string[];
   progress?: Progress;
-  /** Test hook, see {@linkcode CrashPoint}. */
-  crashAt?: CrashPoint;
   /** `--check`: see {@linkcode UpdateRequest.checkOnly}. */
   checkOnly?: boolean;
   /** `--keep-old`: leave the previous image in the runtime. */
@@ -109,7 +103,6 @@ export async function upgradeFromRegistry(req: UpgradeRequest): Promise<UpgradeR
     force: req.force,
     signedIdentities: req.signedIdentities,
     progress: req.progress,
-    crashAt: req.crashAt,
     checkOnly: req.checkOnly,
     keepOld: req.keepOld,
   });

@@ -12,7 +12,7 @@
 
 import type { Signer } from "../../lib/keys/signer.ts";
 import type { RegistryClient } from "../../lib/registry/client.ts";
-import { cosignSignatureTag } from "../../lib/registry/client.ts";
+import { cosignSignatureTag } from "../../lib/registry/cosign_tags.ts";
 import { signImage } from "../../lib/publish/sign_image.ts";
 import type { LoadedTrustedRoot } from "../../lib/trust/trusted_root.ts";
 import { malleateEcdsaP256 } from "../reliability/encoding.ts";

@@ -37,7 +37,7 @@ import { parseCosignEntry } from "../../lib/signatures/cosign_list.ts";
 import type { CosignSignature } from "../../lib/signatures/model.ts";
 import { parseTrustedKey } from "../../lib/trust/trusted_key.ts";
 import { parseTrustedRoot } from "../../lib/trust/trusted_root.ts";
-import { positionsOf, verifiedSignaturesFor } from "../../lib/update/apply.ts";
+import { positionsOf, verifiedSignaturesFor } from "../../lib/update/verified_set.ts";
 import { assertNotRollback, nextImageState } from "../../lib/store/rollback_state.ts";
 import { acceptedIdentities } from "../../lib/signatures/signed_identity.ts";
 import { ecdsaTwin, replaySigner } from "../helpers/attacker.ts";

@@ -46,7 +46,7 @@ export const CKR_USER_ALREADY_LOGGED_IN = 0x100n;
 export const CKR_BUFFER_TOO_SMALL = 0x150n;
 
 /** Names of return values, for messages. */
-export const CKR_NAMES: ReadonlyMap<bigint, string> = new Map([
+const CKR_NAMES: ReadonlyMap<bigint, string> = new Map([
   [0x0n, "CKR_OK"],
   [0x1n, "CKR_CANCEL"],
   [0x2n, "CKR_HOST_MEMORY"],

@@ -203,7 +203,7 @@ function readPublicKey(m: Pkcs11Module, session: bigint, uri: Pkcs11Uri, loggedI
 }
 
 /** A {@linkcode Signer} whose private key stays on a PKCS#11 token. */
-export class Pkcs11Signer implements Signer {
+class Pkcs11Signer implements Signer {
   readonly #uri: Pkcs11Uri;
   readonly #pin: Uint8Array | undefined;
   readonly #publicKey: KeyObject;

@@ -1,18 +1,18 @@
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import { join } from "node:path";
-import { VerificationError } from "../errors/errors.ts";
-import { KeyObjectSigner } from "../keys/signer.ts";
-import { cosignSignStatement, createDsseBundle } from "../publish/bundle_sign.ts";
-import { keyPair, messageBundle } from "../../tests/helpers/bundle_fixtures.ts";
-import { startLocalSigstore } from "../../scripts/local_sigstore.ts";
-import { parseTrustedKey, type TrustedKey } from "../trust/trusted_key.ts";
-import { loadTrustedRoot } from "../trust/trusted_root.ts";
+import { VerificationError } from "../lib/errors/errors.ts";
+import { KeyObjectSigner } from "../lib/keys/signer.ts";
+import { cosignSignStatement, createDsseBundle } from "../lib/publish/bundle_sign.ts";
+import { keyPair, messageBundle } from "./helpers/bundle_fixtures.ts";
+import { startLocalSigstore } from "../scripts/local_sigstore.ts";
+import { parseTrustedKey, type TrustedKey } from "../lib/trust/trusted_key.ts";
+import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
 import {
   COSIGN_SIGN_PREDICATE_TYPE,
   verifyBundleSignature,
   verifyBundleSignatures,
-} from "./bundle_signature.ts";
+} from "../lib/signatures/bundle_signature.ts";
 
 const DIGEST = `sha256:${"ab".repeat(32)}`;
 const OTHER = `sha256:${"cd".repeat(32)}`;

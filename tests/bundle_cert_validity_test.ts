@@ -5,18 +5,12 @@
  * an otherwise perfect keyless bundle fail.
  */
 import assert from "node:assert/strict";
-import { VerificationError } from "../errors/errors.ts";
-import { parseTrustedRoot } from "../trust/trusted_root.ts";
-import { startLocalSigstore } from "../../scripts/local_sigstore.ts";
-import { bytesArtifact } from "./artifact.ts";
-import { verifyBundle } from "./verify_bundle.ts";
-import {
-  fulcioLeaf,
-  ISSUER,
-  keyPair,
-  messageBundle,
-  SUBJECT,
-} from "../../tests/helpers/bundle_fixtures.ts";
+import { VerificationError } from "../lib/errors/errors.ts";
+import { parseTrustedRoot } from "../lib/trust/trusted_root.ts";
+import { startLocalSigstore } from "../scripts/local_sigstore.ts";
+import { bytesArtifact } from "../lib/bundle/artifact.ts";
+import { verifyBundle } from "../lib/bundle/verify_bundle.ts";
+import { fulcioLeaf, ISSUER, keyPair, messageBundle, SUBJECT } from "./helpers/bundle_fixtures.ts";
 
 async function keylessBundleWithLogClock(offsetMs: number) {
   const ss = await startLocalSigstore({ clock: () => new Date(Date.now() + offsetMs) });

@@ -6,14 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startLocalSigstore } from "../../scripts/local_sigstore.ts";
-import { KeyObjectSigner } from "../keys/signer.ts";
-import { cosignSignStatement, createDsseBundle } from "../publish/bundle_sign.ts";
-import { parseTrustedKey } from "../trust/trusted_key.ts";
-import { loadTrustedRoot, parseTrustedRoot } from "../trust/trusted_root.ts";
-import { VerificationError } from "../errors/errors.ts";
-import { digestArtifact } from "./artifact.ts";
-import { verifyBundle } from "./verify_bundle.ts";
+import { startLocalSigstore } from "../scripts/local_sigstore.ts";
+import { KeyObjectSigner } from "../lib/keys/signer.ts";
+import { cosignSignStatement, createDsseBundle } from "../lib/publish/bundle_sign.ts";
+import { parseTrustedKey } from "../lib/trust/trusted_key.ts";
+import { loadTrustedRoot, parseTrustedRoot } from "../lib/trust/trusted_root.ts";
+import { VerificationError } from "../lib/errors/errors.ts";
+import { digestArtifact } from "../lib/bundle/artifact.ts";
+import { verifyBundle } from "../lib/bundle/verify_bundle.ts";
 import crypto from "node:crypto";
 
 const DIGEST = `sha256:${"ab".repeat(32)}`;
