@@ -9,7 +9,7 @@
  * verified signature layers (and left out when there are none), and each
  * verified bundle's referrer manifest (with its config and layer blobs) is
  * a top-level `index.json` entry of kind {@linkcode BUNDLE_KIND} with its
- * `artifactType`, which is where `fetchSigstoreBundles` looks in a layout.
+ * `artifactType`, which is where `findBundles` looks in a layout.
  *
  * @module
  */
@@ -18,8 +18,7 @@ import { UsageError, VerificationError } from "../errors/errors.ts";
 import type { Progress } from "../progress/progress.ts";
 import type { Manifest } from "../registry/client.ts";
 import type { ImageSource } from "../image/source.ts";
-import { fetchCosignSignatureLayers } from "../image/signatures.ts";
-import { fetchSigstoreBundles } from "../image/bundles.ts";
+import { findBundles, findSignatures, requireWellFormed } from "../image/discovery.ts";
 import {
   type VerifiedBundleSignature,
   verifyBundleSignatures,
@@ -125,9 +124,9 @@ interface Verified {
 /** Fetch the signatures and bundles of `digest` and keep those that verify. */
 async function verifiedFor(req: PrepareRequest, digest: string): Promise<Verified> {
   const { source, progress } = req;
-  const sigLayers = await fetchCosignSignatureLayers(source, digest);
+  const sigLayers = requireWellFormed(await findSignatures(source, digest));
   const sigs = sigLayers.map((s) => s.signature);
-  const found = await fetchSigstoreBundles(source, digest);
+  const found = await findBundles(source, digest);
   for (const f of found) {
     if (!f.ok) progress?.note(`warning: ${f.error.message}; left out`);
   }

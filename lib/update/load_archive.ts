@@ -17,8 +17,7 @@ import { UsageError, VerificationError } from "../errors/errors.ts";
 import { acceptedIdentities, repositoryOf } from "../signatures/signed_identity.ts";
 import type { Progress } from "../progress/progress.ts";
 import { applyVerifiedUpdate, type UpdateRequest, type UpdateResult } from "./apply.ts";
-import { fetchCosignSignatures } from "../image/signatures.ts";
-import { fetchSigstoreBundles } from "../image/bundles.ts";
+import { findBundles, findSignatures, requireWellFormed } from "../image/discovery.ts";
 import { verifyBundleSignatures } from "../signatures/bundle_signature.ts";
 import { COSIGN_KIND, REF_NAME } from "../oci/layout.ts";
 import { type Descriptor, type ImageIndex, isIndexType } from "../oci/media_types.ts";
@@ -112,8 +111,10 @@ export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveR
 
     // Signatures and bundles: verified here with this machine's key and root only.
     // prepare-archive carries only what verified, so anything that fails is tampering.
-    const sigs = await fetchCosignSignatures(source, signedDigest);
-    const found = await fetchSigstoreBundles(source, signedDigest);
+    const sigs = requireWellFormed(await findSignatures(source, signedDigest)).map((f) =>
+      f.signature
+    );
+    const found = await findBundles(source, signedDigest);
     const unreadable = found.find((f) => !f.ok);
     if (unreadable && !unreadable.ok) {
       throw new VerificationError(

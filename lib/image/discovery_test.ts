@@ -4,12 +4,7 @@ import { referrersTag, RegistryClient } from "../registry/client.ts";
 import { sha256Digest } from "../digest/digest.ts";
 import { OCI_EMPTY, OCI_INDEX, OCI_MANIFEST } from "../oci/media_types.ts";
 import { startRegistry } from "../../tests/helpers/registry.ts";
-import {
-  fetchSigstoreBundles,
-  type FoundBundle,
-  isBundleMediaType,
-  MAX_BUNDLE_BYTES,
-} from "./bundles.ts";
+import { findBundles, type FoundBundle, isBundleMediaType, MAX_BUNDLE_BYTES } from "./discovery.ts";
 import { LayoutSource, RegistrySource } from "./source.ts";
 
 const enc = new TextEncoder();
@@ -104,7 +99,7 @@ Deno.test("bundle media types: v0.3 in both spellings and older versions; nothin
   ) assert.ok(!isBundleMediaType(t), String(t));
 });
 
-Deno.test("fetchSigstoreBundles (registry, fallback tag): other artifact types ignored, oversized and misattached refused", async () => {
+Deno.test("findBundles (registry, fallback tag): other artifact types ignored, oversized and misattached refused", async () => {
   await using reg = await startRegistry();
   const client = new RegistryClient(reg.host);
   const source = new RegistrySource(client, "r/img", {});
@@ -115,7 +110,7 @@ Deno.test("fetchSigstoreBundles (registry, fallback tag): other artifact types i
       await client.uploadBlob(repo, { digest: sha256Digest(b), size: b.byteLength }, b);
     }
     const image = await client.putManifest(repo, "latest", f.image, OCI_MANIFEST);
-    assert.deepEqual(await fetchSigstoreBundles(source, image), []);
+    assert.deepEqual(await findBundles(source, image), []);
     await client.putManifest(repo, "other", f.other, OCI_MANIFEST);
     for (const m of [f.good, f.sbomArt, f.hugeArt, f.elsewhere]) {
       await client.putManifest(repo, sha256Digest(m), m, OCI_MANIFEST);
@@ -139,7 +134,7 @@ Deno.test("fetchSigstoreBundles (registry, fallback tag): other artifact types i
     }));
     await client.putManifest(repo, referrersTag(image), index, OCI_INDEX);
 
-    const found = await fetchSigstoreBundles(source, image);
+    const found = await findBundles(source, image);
     const s = summary(found);
     assert.equal(s.length, 3, JSON.stringify(s));
     assert.deepEqual(s[0], { ok: true, bundle: { mediaType: V03, note: "a bundle" } });
@@ -153,7 +148,7 @@ Deno.test("fetchSigstoreBundles (registry, fallback tag): other artifact types i
   }
 });
 
-Deno.test("fetchSigstoreBundles (registry): a bundle blob that does not match its digest is refused", async () => {
+Deno.test("findBundles (registry): a bundle blob that does not match its digest is refused", async () => {
   await using reg = await startRegistry();
   const client = new RegistryClient(reg.host);
   const source = new RegistrySource(client, "r/img", {});
@@ -177,7 +172,7 @@ Deno.test("fetchSigstoreBundles (registry): a bundle blob that does not match it
       manifests: [desc(OCI_MANIFEST, f.good, V03)],
     }));
     await client.putManifest(repo, referrersTag(image), index, OCI_INDEX);
-    const found = await fetchSigstoreBundles(source, image);
+    const found = await findBundles(source, image);
     assert.equal(found.length, 1);
     assert.ok(!found[0].ok);
     assert.match(found[0].error.message, /content digest is sha256:/);
@@ -186,7 +181,7 @@ Deno.test("fetchSigstoreBundles (registry): a bundle blob that does not match it
   }
 });
 
-Deno.test("fetchSigstoreBundles (oci layout): index entries whose subject is the image", async () => {
+Deno.test("findBundles (oci layout): index entries whose subject is the image", async () => {
   const dir = await Deno.makeTempDir({ prefix: "bundles_layout_" });
   try {
     const f = fixture();
@@ -224,13 +219,13 @@ Deno.test("fetchSigstoreBundles (oci layout): index entries whose subject is the
       }),
     );
     const source = new LayoutSource(await OciLayout.open(dir), {});
-    const s = summary(await fetchSigstoreBundles(source, sha256Digest(f.image)));
+    const s = summary(await findBundles(source, sha256Digest(f.image)));
     assert.equal(s.length, 2, JSON.stringify(s));
     assert.deepEqual(s[0], { ok: true, bundle: { mediaType: V03, note: "a bundle" } });
     assert.equal(s[1].ok, false);
     assert.match(s[1].msg!, /more than/);
     // The other image's bundle is found for it, not for this one.
-    const forOther = summary(await fetchSigstoreBundles(source, sha256Digest(f.other)));
+    const forOther = summary(await findBundles(source, sha256Digest(f.other)));
     assert.deepEqual(forOther, [{ ok: true, bundle: { mediaType: V03, note: "a bundle" } }]);
   } finally {
     await Deno.remove(dir, { recursive: true });
