@@ -250,31 +250,28 @@ const ATTESTATIONS: CosignKind<{ attestation: CosignAttestation; envelope: Uint8
   tooLarge: (origin) => new VerificationError("ATTESTATION_INVALID", `${origin} is too large`),
 };
 
+/** A finder of cosign artifacts of one kind. */
+type CosignFinder<T> = (
+  source: ImageSource,
+  digest: string,
+  options?: DiscoveryOptions,
+) => Promise<T[]>;
+
 /**
  * The cosign signatures attached to `digest` (its `.sig` artifact), in
  * layer order; empty when there is none. A `.sig` manifest that cannot be
  * read is one `failed: "manifest"` entry.
  * @throws VerificationError (`LISTING_TOO_LONG`), and what reading a blob throws
  */
-export function findSignatures(
-  source: ImageSource,
-  digest: string,
-  options: DiscoveryOptions = {},
-): Promise<FoundSignature[]> {
-  return findCosignLayers(source, digest, SIGNATURES, options);
-}
+export const findSignatures: CosignFinder<FoundSignature> = (source, digest, options = {}) =>
+  findCosignLayers(source, digest, SIGNATURES, options);
 
 /**
  * The cosign attestations attached to `digest` (its `.att` artifact, or the
  * `atts` entry of a `cosign save` layout); see {@linkcode findSignatures}.
  */
-export function findAttestations(
-  source: ImageSource,
-  digest: string,
-  options: DiscoveryOptions = {},
-): Promise<FoundAttestation[]> {
-  return findCosignLayers(source, digest, ATTESTATIONS, options);
-}
+export const findAttestations: CosignFinder<FoundAttestation> = (source, digest, options = {}) =>
+  findCosignLayers(source, digest, ATTESTATIONS, options);
 
 // ---- Sigstore bundles as OCI referrers -------------------------------------
 

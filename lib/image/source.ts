@@ -8,13 +8,8 @@
  */
 
 import type { Transfer } from "../progress/progress.ts";
-import {
-  cosignAttestationTag,
-  cosignSignatureTag,
-  type Manifest,
-  referrersTag,
-  type RegistryClient,
-} from "../registry/client.ts";
+import type { Manifest, RegistryClient } from "../registry/client.ts";
+import { cosignAttestationTag, cosignSignatureTag, referrersTag } from "../registry/client.ts";
 import { type Descriptor, isIndexType } from "../oci/media_types.ts";
 import { COSIGN_KIND, type OciLayout } from "../oci/layout.ts";
 import { passThroughBytes } from "../fs/byte_stream.ts";
