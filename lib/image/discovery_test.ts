@@ -4,6 +4,7 @@ import { referrersTag, RegistryClient } from "../registry/client.ts";
 import { sha256Digest } from "../digest/digest.ts";
 import { OCI_EMPTY, OCI_INDEX, OCI_MANIFEST } from "../oci/media_types.ts";
 import { startRegistry } from "../../tests/helpers/registry.ts";
+import { startHostileRegistry } from "../../tests/helpers/hostile_server.ts";
 import {
   dropUnusable,
   findAttestations,
@@ -394,5 +395,25 @@ Deno.test("LayoutSource.referrers: index.json entries stop at the cap; a referre
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("findSignatures / findAttestations (registry): one GET of the .sig / .att tag, a 404 is none", async () => {
+  await using reg = startHostileRegistry((_req, url) =>
+    url.pathname === "/v2/" ? new Response("{}") : undefined
+  );
+  const client = new RegistryClient(reg.host);
+  try {
+    const source = new RegistrySource(client, "r/img", {});
+    const digest = sha256Digest(enc.encode("image"));
+    assert.deepEqual(await findSignatures(source, digest), []);
+    assert.deepEqual(await findAttestations(source, digest), []);
+    const artifacts = reg.seen.filter((r) => /\/manifests\/sha256-/.test(r));
+    assert.deepEqual(artifacts, [
+      `GET /v2/r/img/manifests/${cosignSignatureTag(digest)}`,
+      `GET /v2/r/img/manifests/${cosignAttestationTag(digest)}`,
+    ]);
+  } finally {
+    client.close();
   }
 });
