@@ -168,7 +168,8 @@ interface CosignKind<T> {
   origin(index: number): string;
   /** @throws VerificationError when the layer is malformed */
   parse(bytes: Uint8Array, layer: CosignLayer, origin: string): T;
-  notJson(cause: unknown): VerificationError;
+  /** The refusal of a manifest that is not JSON (`where` names it and the source). */
+  notJson(where: string, cause: unknown): VerificationError;
   tooLarge(origin: string): VerificationError;
 }
 
@@ -183,11 +184,12 @@ async function findCosignLayers<T>(
   const whole = (error: VerificationError): Failure[] => [
     { ok: false, origin: `${k.name} manifest`, error, failed: "manifest" },
   ];
+  const where = `${source.name}: the ${k.name} manifest of ${digest.slice(0, 19)}…`;
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder().decode(manifest.bytes));
   } catch (cause) {
-    return whole(k.notJson(cause));
+    return whole(k.notJson(where, cause));
   }
   let listed: CosignLayer[];
   try {
@@ -196,10 +198,7 @@ async function findCosignLayers<T>(
     if (!(e instanceof VerificationError)) throw e;
     return whole(e);
   }
-  const layers = distinctLayers(
-    listed,
-    `${source.name}: the ${k.name} manifest of ${digest.slice(0, 19)}…`,
-  );
+  const layers = distinctLayers(listed, where);
   const known = new Map((options.knownPayloads ?? []).map((p) => [sha256Digest(p), p]));
   const blob = fetchOnce((d) => {
     const held = known.get(d.digest);
@@ -231,7 +230,7 @@ const SIGNATURES: CosignKind<{ signature: CosignSignature }> = {
   parse: (payload, layer, origin) => ({
     signature: signatureFromLayer(payload, layer.annotations, origin),
   }),
-  notJson: (cause) => new SignatureFormatError("the .sig manifest is not JSON", { cause }),
+  notJson: (where, cause) => new SignatureFormatError(`${where} is not JSON`, { cause }),
   tooLarge: (origin) =>
     new SignatureFormatError(`${origin} payload is over ${MAX_PAYLOAD_BYTES} bytes`),
 };
@@ -245,7 +244,7 @@ const ATTESTATIONS: CosignKind<{ attestation: CosignAttestation; envelope: Uint8
     attestation: attestationFromLayer(envelope, layer.annotations, origin),
     envelope,
   }),
-  notJson: (cause) =>
+  notJson: (_where, cause) =>
     new VerificationError("ATTESTATION_INVALID", "the .att manifest is not JSON", { cause }),
   tooLarge: (origin) => new VerificationError("ATTESTATION_INVALID", `${origin} is too large`),
 };
