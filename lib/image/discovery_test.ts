@@ -343,7 +343,9 @@ Deno.test("findSignatures / findAttestations: an unreadable manifest is one fail
   assert.ok(!sigs[0].ok && sigs[0].failed === "manifest");
   assert.throws(
     () => requireWellFormed(sigs),
-    /^oci:.*: the \.sig manifest of sha256:[0-9a-f]{12}… is not JSON$/,
+    (e) =>
+      e instanceof VerificationError &&
+      /^oci:.*: the \.sig manifest of sha256:[0-9a-f]{12}… is not JSON$/.test(e.message),
   );
   assert.equal(dropUnusable(sigs).dropped, 1);
   await using a = await cosignLayout(cosignAttestationTag, enc.encode("not json"), []);
