@@ -20,7 +20,6 @@ import { buildImage } from "../tests/helpers/image_build.ts";
 import { pushImage } from "../tests/helpers/image_push.ts";
 import { OCI_INDEX } from "../lib/oci/media_types.ts";
 import { RegistrySource } from "../lib/image/source.ts";
-import { fetchCosignSignatures } from "../lib/image/signatures.ts";
 import { toCosignDownloadJson } from "../lib/signatures/cosign_list.ts";
 import {
   fulcioLeaf,
@@ -29,6 +28,7 @@ import {
   messageBundle,
   SUBJECT,
 } from "../tests/helpers/bundle_fixtures.ts";
+import { findSignatures, requireWellFormed } from "../lib/image/discovery.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MOD = join(ROOT, "mod.ts");
@@ -167,10 +167,12 @@ async function main(): Promise<number> {
     await dz("move latest to v1", ["tag", `${repo}@${d1}`, "latest"], { env });
 
     const sigFile = join(work, "v1-signatures.json");
-    const sigs = await fetchCosignSignatures(
-      new RegistrySource(client, repoPath, {}),
-      d1,
-    );
+    const sigs = requireWellFormed(
+      await findSignatures(
+        new RegistrySource(client, repoPath, {}),
+        d1,
+      ),
+    ).map((f) => f.signature);
     await Deno.writeTextFile(sigFile, toCosignDownloadJson(sigs));
     await dz("verify the saved signature list offline", [
       "verify-signatures",

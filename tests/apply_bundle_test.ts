@@ -14,8 +14,6 @@ import { RegistryClient } from "../lib/registry/client.ts";
 import { pushImage } from "./helpers/image_push.ts";
 import { buildImage } from "./helpers/image_build.ts";
 import { RegistrySource } from "../lib/image/source.ts";
-import { fetchCosignSignatures } from "../lib/image/signatures.ts";
-import { fetchSigstoreBundles } from "../lib/image/bundles.ts";
 import { KeyObjectSigner } from "../lib/keys/signer.ts";
 import { signImage } from "../lib/publish/sign_image.ts";
 import {
@@ -36,6 +34,7 @@ import { crashingRecords } from "./helpers/crash_records.ts";
 import { verifyLocalImage } from "../lib/update/verify_local.ts";
 import { readInstalled } from "../lib/update/installed.ts";
 import { VerificationError } from "../lib/errors/errors.ts";
+import { findBundles, findSignatures, requireWellFormed } from "../lib/image/discovery.ts";
 
 function newSigner() {
   const { privateKey } = crypto.generateKeyPairSync("ec", { namedCurve: "P-256" });
@@ -64,10 +63,8 @@ Deno.test({
         source,
         imageName: `${reg.host}/${repo}:latest`,
         signedDigest: digest,
-        signatures: await fetchCosignSignatures(source, digest),
-        bundles: (await fetchSigstoreBundles(source, digest)).flatMap((f) =>
-          f.ok ? [f.bundle] : []
-        ),
+        signatures: requireWellFormed(await findSignatures(source, digest)).map((f) => f.signature),
+        bundles: (await findBundles(source, digest)).flatMap((f) => f.ok ? [f.bundle] : []),
         key,
         trustedRoot,
         dataDir,

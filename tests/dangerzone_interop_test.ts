@@ -18,12 +18,12 @@ import { startSigningLab } from "./helpers/signed_images.ts";
 import { onPath } from "../lib/runtime/exec.ts";
 import { CliRuntime } from "../lib/runtime/cli_runtime.ts";
 import { RegistrySource } from "../lib/image/source.ts";
-import { fetchCosignSignatures } from "../lib/image/signatures.ts";
 import { readSignatures, signaturePath, writeSignatures } from "../lib/store/signature_store.ts";
 import { verifyLocalImage } from "../lib/update/verify_local.ts";
 import { upgradeFromRegistry } from "../lib/update/upgrade.ts";
 import { verifyCosignSignatures } from "../lib/signatures/verify.ts";
 import { VerificationError } from "../lib/errors/errors.ts";
+import { findSignatures, requireWellFormed } from "../lib/image/discovery.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
@@ -59,7 +59,12 @@ Deno.test({
     await podman(env, "tag", `${lab.reg.host}/${repo}@${digest}`, name);
     assert.equal(await podman(env, "images", name, "--format", "{{.Digest}}"), digest);
     const source = new RegistrySource(lab.client, repo, { digest });
-    await writeSignatures(data, lab.key.keyId, digest, await fetchCosignSignatures(source, digest));
+    await writeSignatures(
+      data,
+      lab.key.keyId,
+      digest,
+      requireWellFormed(await findSignatures(source, digest)).map((f) => f.signature),
+    );
 
     const req = {
       imageName: name,
@@ -77,7 +82,12 @@ Deno.test({
     await lab.sign(repo, other);
     const sigFile = signaturePath(data, lab.key.keyId, digest);
     const good = await Deno.readTextFile(sigFile);
-    await writeSignatures(data, lab.key.keyId, digest, await fetchCosignSignatures(source, other));
+    await writeSignatures(
+      data,
+      lab.key.keyId,
+      digest,
+      requireWellFormed(await findSignatures(source, other)).map((f) => f.signature),
+    );
     await assert.rejects(verifyLocalImage(req), VerificationError);
     await Deno.writeTextFile(sigFile, good);
     await verifyLocalImage(req);

@@ -526,3 +526,37 @@ Deno.test({
     client.close();
   },
 });
+
+Deno.test({
+  ...opts,
+  name:
+    "hostile registry: prepare-archive refuses a .sig manifest that is not JSON, writes nothing",
+  async fn() {
+    await using reg = startHostileRegistry((req, url) => {
+      if (url.pathname === `/v2/dz/app/manifests/${SIG_TAG}`) {
+        return manifestResponse(enc.encode("not json"), OCI_MANIFEST, req.method === "HEAD");
+      }
+      return base(req, url);
+    });
+    const dir = await Deno.makeTempDir({ prefix: "dz-hostile-" });
+    const output = join(dir, "a.tar");
+    const root = new URL("../lib/trust/public_good_trusted_root.json", import.meta.url).pathname;
+    const run = await runCli(
+      ["prepare-archive", `${reg.host}/dz/app`, "--output", output, "--trusted-root", root],
+      { killAfterMs: 60_000, env: { HOME: dir } },
+    );
+    // Once an "unexpected error" (exit 3): a refusal naming the source and the manifest.
+    assert.equal(run.code, 1, run.stderr);
+    assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
+    assert.match(
+      run.stderr,
+      new RegExp(`${reg.host}/dz/app: the \\.sig manifest of sha256:.* is not JSON`),
+    );
+    assert.equal(await exists(output), false, "nothing written");
+    const left = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.startsWith("a.tar"));
+    assert.deepEqual(left, [], "no partial archive left");
+    // One GET of the .sig tag, no HEAD first.
+    assert.equal(reg.count(new RegExp(`/manifests/${SIG_TAG}`)), 1, reg.seen.join(", "));
+    await Deno.remove(dir, { recursive: true });
+  },
+});

@@ -13,10 +13,10 @@ import { RegistryClient } from "../lib/registry/client.ts";
 import { pushImage } from "./helpers/image_push.ts";
 import { buildImage } from "./helpers/image_build.ts";
 import { RegistrySource } from "../lib/image/source.ts";
-import { fetchSigstoreBundles } from "../lib/image/bundles.ts";
 import { verifyBundleSignature } from "../lib/signatures/bundle_signature.ts";
 import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
 import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
+import { findBundles } from "../lib/image/discovery.ts";
 
 async function run(args: string[]) {
   const out: string[] = [];
@@ -57,7 +57,7 @@ Deno.test({
       assert.equal(j.bundles, 1);
       assert.ok(Number.isSafeInteger(j.tlog[0].logIndex));
 
-      const found = await fetchSigstoreBundles(new RegistrySource(client, "dz/s", {}), digest);
+      const found = await findBundles(new RegistrySource(client, "dz/s", {}), digest);
       assert.equal(found.length, 1);
       assert.ok(found[0].ok);
       const v = verifyBundleSignature(found[0].bundle, digest, {
@@ -72,7 +72,7 @@ Deno.test({
       r = await run([`${reg.host}/dz/s@${digest}`, ...common, "--bundle", "-a", "k=v"]);
       assert.equal(r.code, 2);
       assert.equal(
-        (await fetchSigstoreBundles(new RegistrySource(client, "dz/s", {}), digest)).length,
+        (await findBundles(new RegistrySource(client, "dz/s", {}), digest)).length,
         1,
       );
     } finally {

@@ -12,7 +12,6 @@ import { RegistryClient } from "../lib/registry/client.ts";
 import { buildImage } from "./helpers/image_build.ts";
 import { pushImage } from "./helpers/image_push.ts";
 import { RegistrySource } from "../lib/image/source.ts";
-import { fetchCosignSignatures } from "../lib/image/signatures.ts";
 import { verifyCosignSignatures } from "../lib/signatures/verify.ts";
 import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
 import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
@@ -20,6 +19,7 @@ import { publicKeyPem } from "../lib/keys/private_key.ts";
 import { startRegistry } from "./helpers/registry.ts";
 import { startLocalSigstore } from "../scripts/local_sigstore.ts";
 import { createSoftHsmToken, softHsmOrSkip } from "./helpers/softhsm.ts";
+import { findSignatures, requireWellFormed } from "../lib/image/discovery.ts";
 
 const PIN = "PIN-e2e-51d3";
 
@@ -78,7 +78,9 @@ Deno.test({
       assert.equal(JSON.parse(s2.out[0]).signatures, 2, s2.err.join("\n"));
 
       // Both verify with the token's public key, fetched like upgrade does...
-      const sigs = await fetchCosignSignatures(new RegistrySource(client, "dz/app", {}), digest);
+      const sigs = requireWellFormed(
+        await findSignatures(new RegistrySource(client, "dz/app", {}), digest),
+      ).map((f) => f.signature);
       assert.equal(sigs.length, 2);
       const trustedRoot = await loadTrustedRoot(rootPath);
       const good = verifyCosignSignatures(sigs, digest, {

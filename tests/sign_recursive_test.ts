@@ -8,9 +8,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { command as sign } from "../commands/sign.ts";
 import { RegistrySource } from "../lib/image/source.ts";
-import { fetchCosignSignatures } from "../lib/image/signatures.ts";
 import { verifyCosignSignatures } from "../lib/signatures/verify.ts";
 import { startSigningLab } from "./helpers/signed_images.ts";
+import { findSignatures, requireWellFormed } from "../lib/image/discovery.ts";
 
 async function run(args: string[]) {
   const out: string[] = [];
@@ -58,7 +58,7 @@ Deno.test({
       // Each manifest's .sig verifies with the trusted key, for that digest only.
       const source = new RegistrySource(lab.client, repo, {});
       for (const d of [idx.digest, idx.amd64Digest, arm64Digest]) {
-        const sigs = await fetchCosignSignatures(source, d);
+        const sigs = requireWellFormed(await findSignatures(source, d)).map((f) => f.signature);
         assert.equal(sigs.length, 1, d);
         const { reports } = verifyCosignSignatures(sigs, d, {
           trustedRoot: lab.trustedRoot,
@@ -77,8 +77,11 @@ Deno.test({
       const s = await run([`${lab.reg.host}/dz/single@${single.digest}`, ...common]);
       assert.equal(s.code, 0, s.err);
       const singleSource = new RegistrySource(lab.client, "dz/single", {});
-      assert.equal((await fetchCosignSignatures(singleSource, single.digest)).length, 1);
-      assert.equal((await fetchCosignSignatures(singleSource, single.amd64Digest)).length, 0);
+      assert.equal(requireWellFormed(await findSignatures(singleSource, single.digest)).length, 1);
+      assert.equal(
+        requireWellFormed(await findSignatures(singleSource, single.amd64Digest)).length,
+        0,
+      );
 
       // A platform manifest altered in the registry's storage: nothing is signed, nothing pushed.
       const bad = await lab.pushIndex("dz/bad", { v: "3" }, "latest");
@@ -90,8 +93,8 @@ Deno.test({
       // (The registry notices the altered blob itself and answers 500: exit 3.)
       assert.notEqual(f.code, 0, f.err);
       const badSource = new RegistrySource(lab.client, "dz/bad", {});
-      assert.equal((await fetchCosignSignatures(badSource, bad.digest)).length, 0);
-      assert.equal((await fetchCosignSignatures(badSource, bad.amd64Digest)).length, 0);
+      assert.equal(requireWellFormed(await findSignatures(badSource, bad.digest)).length, 0);
+      assert.equal(requireWellFormed(await findSignatures(badSource, bad.amd64Digest)).length, 0);
     } finally {
       if (saved === undefined) Deno.env.delete("COSIGN_PASSWORD");
       else Deno.env.set("COSIGN_PASSWORD", saved);

@@ -12,12 +12,12 @@ import { RegistryClient } from "../lib/registry/client.ts";
 import { buildImage } from "./helpers/image_build.ts";
 import { pushImage } from "./helpers/image_push.ts";
 import { RegistrySource } from "../lib/image/source.ts";
-import { fetchCosignSignatures } from "../lib/image/signatures.ts";
 import { verifyCosignSignatures } from "../lib/signatures/verify.ts";
 import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
 import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
 import { startRegistry } from "./helpers/registry.ts";
 import { startLocalSigstore } from "../scripts/local_sigstore.ts";
+import { findSignatures, requireWellFormed } from "../lib/image/discovery.ts";
 
 function sinks() {
   const out: string[] = [];
@@ -80,7 +80,9 @@ Deno.test({
       assert.ok(r2.tlog[0].logIndex > r1.tlog[0].logIndex);
 
       // Both verify with the project's verifier, fetched like upgrade does.
-      const sigs = await fetchCosignSignatures(new RegistrySource(client, "dz/app", {}), digest);
+      const sigs = requireWellFormed(
+        await findSignatures(new RegistrySource(client, "dz/app", {}), digest),
+      ).map((f) => f.signature);
       assert.equal(sigs.length, 2);
       const opts = {
         trustedRoot: await loadTrustedRoot(rootPath),

@@ -6,8 +6,7 @@
  */
 
 import { VerificationError } from "../errors/errors.ts";
-import { fetchCosignSignatureLayers } from "../image/signatures.ts";
-import { fetchSigstoreBundles } from "../image/bundles.ts";
+import { findBundles, findSignatures, requireWellFormed } from "../image/discovery.ts";
 import {
   type VerifiedBundleSignature,
   verifyBundleSignatures,
@@ -43,9 +42,9 @@ export interface Verified {
 /** Fetch the signatures and bundles of `digest` and keep those that verify. */
 export async function verifiedFor(req: SignatureCheck, digest: string): Promise<Verified> {
   const { source, progress } = req;
-  const sigLayers = await fetchCosignSignatureLayers(source, digest);
+  const sigLayers = requireWellFormed(await findSignatures(source, digest));
   const sigs = sigLayers.map((s) => s.signature);
-  const found = await fetchSigstoreBundles(source, digest);
+  const found = await findBundles(source, digest);
   for (const f of found) {
     if (!f.ok) progress?.note(`warning: ${f.error.message}; left out`);
   }

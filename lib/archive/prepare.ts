@@ -9,7 +9,7 @@
  * verified signature layers (and left out when there are none), and each
  * verified bundle's referrer manifest (with its config and layer blobs) is
  * a top-level `index.json` entry of kind {@linkcode BUNDLE_KIND} with its
- * `artifactType`, which is where `fetchSigstoreBundles` looks in a layout.
+ * `artifactType`, which is where `findBundles` looks in a layout.
  *
  * @module
  */

@@ -8,18 +8,67 @@
  */
 
 import type { Transfer } from "../progress/progress.ts";
-import {
-  cosignAttestationTag,
-  cosignSignatureTag,
-  type Manifest,
-  type RegistryClient,
-} from "../registry/client.ts";
-import type { Descriptor } from "../oci/media_types.ts";
+import type { Manifest, RegistryClient } from "../registry/client.ts";
+import { cosignAttestationTag, cosignSignatureTag, referrersTag } from "../registry/client.ts";
+import { type Descriptor, isIndexType } from "../oci/media_types.ts";
 import { COSIGN_KIND, type OciLayout } from "../oci/layout.ts";
 import { passThroughBytes } from "../fs/byte_stream.ts";
 import type { ResumeStore } from "../transfer/resume_store.ts";
 import { fetchBlobResumable } from "../transfer/resumable_blob.ts";
 import { sha256Digest, verifyingStream } from "../digest/digest.ts";
+import { RegistryError } from "../errors/errors.ts";
+import { isRecord } from "../json/record.ts";
+import { distinct, refuseOverCap } from "../registry/limits.ts";
+
+/** Which referrers {@linkcode ImageSource.referrers} lists. */
+export interface ReferrerQuery {
+  /** Is a listed (well-formed) descriptor wanted, e.g. a bundle artifact? */
+  accept(descriptor: Descriptor): boolean;
+  /** What the wanted ones are called in a refusal, e.g. `bundle referrers`. */
+  what: string;
+  /** Most distinct wanted referrers one listing may hold; more is refused. */
+  cap: number;
+}
+
+/** The referrers a source lists for an image (unverified: each names a manifest to read). */
+export interface Referrers {
+  /** Wanted descriptors, each digest once, in listed order. */
+  descriptors: Descriptor[];
+  /**
+   * The listing may hold manifests attached to other images (a layout's
+   * `index.json` lists all it holds): a referrer whose `subject` is another
+   * image is skipped there. A registry lists only the image's referrers, so
+   * one attached elsewhere is a lie, reported as such.
+   */
+  mixed: boolean;
+}
+
+/**
+ * The wanted descriptors of a listing: objects with a string digest and a
+ * numeric size that `query` accepts (and that are not `exclude`), each
+ * digest once. More than `cap` is refused (`where` names the listing).
+ */
+function wantedReferrers(
+  list: unknown,
+  query: ReferrerQuery,
+  where: string,
+  options: { exclude?: string; cap?: number } = {},
+): Descriptor[] {
+  if (!Array.isArray(list)) return [];
+  const found = distinct(
+    (list as unknown[]).filter((d): d is Descriptor =>
+      isRecord(d) && typeof d.digest === "string" && typeof d.size === "number" &&
+      d.digest !== options.exclude && query.accept(d as unknown as Descriptor)
+    ),
+    (d) => d.digest,
+  );
+  refuseOverCap(found.length, options.cap ?? query.cap, where, `distinct ${query.what}`);
+  return found;
+}
+
+function shortDigest(d: string): string {
+  return d.length > 19 ? `${d.slice(0, 19)}…` : d;
+}
 
 /** Where images are read from. */
 export interface ImageSource {
@@ -37,6 +86,14 @@ export interface ImageSource {
    * index entry annotated `kind: dev.cosignproject.cosign/sigs|atts`.
    */
   cosignArtifact(digest: string, kind: "sigs" | "atts"): Promise<Manifest | undefined>;
+  /**
+   * The referrers of an image digest that `query` wants: a registry's
+   * referrers API (or its `sha256-<hex>` fallback tag); in a layout, the
+   * referrers index stored under that tag, then the `index.json` entries
+   * (the first up to `query.cap`, the image itself left out).
+   * @throws VerificationError (`LISTING_TOO_LONG`) past `query.cap`
+   */
+  referrers(digest: string, query: ReferrerQuery): Promise<Referrers>;
   /** A blob as a verified stream. */
   blob(
     descriptor: Pick<Descriptor, "digest" | "size">,
@@ -95,10 +152,22 @@ export class RegistrySource implements ImageSource {
     if (await this.client.headManifest(this.repository, tag) === undefined) return undefined;
     return await this.client.getManifest(this.repository, tag);
   }
-  cosignArtifact(digest: string, kind: "sigs" | "atts"): Promise<Manifest | undefined> {
-    return this.manifestByTag(
-      kind === "sigs" ? cosignSignatureTag(digest) : cosignAttestationTag(digest),
-    );
+  /** One GET of the `.sig` / `.att` tag: a 404 means there is none. */
+  async cosignArtifact(digest: string, kind: "sigs" | "atts"): Promise<Manifest | undefined> {
+    const tag = kind === "sigs" ? cosignSignatureTag(digest) : cosignAttestationTag(digest);
+    try {
+      return await this.client.getManifest(this.repository, tag);
+    } catch (e) {
+      if (e instanceof RegistryError && e.status === 404) return undefined;
+      throw e;
+    }
+  }
+  async referrers(digest: string, query: ReferrerQuery): Promise<Referrers> {
+    // No artifactType filter on the request: `query` may accept several, and
+    // a registry may not filter anyway.
+    const listed = await this.client.referrers(this.repository, digest);
+    const where = `${this.name}: the referrers of ${shortDigest(digest)}`;
+    return { descriptors: wantedReferrers(listed, query, where), mixed: false };
   }
   async blob(
     d: Pick<Descriptor, "digest" | "size">,
@@ -211,6 +280,35 @@ export class LayoutSource implements ImageSource {
     const image = await this.layout.resolve();
     if (image.digest !== digest) return undefined;
     return await this.#manifestFor(entries[0]);
+  }
+  async referrers(digest: string, query: ReferrerQuery): Promise<Referrers> {
+    const found = new Map<string, Descriptor>();
+    // A referrers index stored under the fallback tag (as pushed to a registry).
+    const tag = referrersTag(digest);
+    const tagged = await this.manifestByTag(tag);
+    if (tagged && isIndexType(tagged.mediaType)) {
+      let index: unknown;
+      try {
+        index = JSON.parse(new TextDecoder().decode(tagged.bytes));
+      } catch {
+        // not an index: nothing listed there
+      }
+      const where = `${this.name}: the referrers index ${tag}`;
+      for (const d of wantedReferrers(isRecord(index) ? index.manifests : [], query, where)) {
+        found.set(d.digest, d);
+      }
+    }
+    // Artifacts listed directly in index.json. A local layout (the `oci:`
+    // store) also lists every image it holds: the first entries are looked
+    // at (archive limits bound the rest).
+    const local = (await this.layout.index()).manifests;
+    for (
+      const d of wantedReferrers(local, query, this.name, { exclude: digest, cap: Infinity })
+    ) {
+      if (found.size >= query.cap) break;
+      found.set(d.digest, d);
+    }
+    return { descriptors: [...found.values()], mixed: true };
   }
   blob(d: Pick<Descriptor, "digest" | "size">, transfer?: Transfer) {
     return this.layout.readBlob(d, (n) => transfer?.advance(n));

@@ -38,10 +38,7 @@ import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import { acceptedIdentities } from "../signatures/signed_identity.ts";
 import { isRecord } from "../json/record.ts";
 import { positionsOf, verifiedSignaturesFor } from "../update/verified_set.ts";
-import {
-  fetchBundlesFromRegistry,
-  fetchSignaturesFromRegistry,
-} from "../update/fetch_signatures.ts";
+import { dropUnusable, findBundles, findSignatures } from "../image/discovery.ts";
 import type { LoggedPosition } from "../store/rollback_state.ts";
 
 /** At most this many manifests are copied for one image (tree, artifacts and referrers). */
@@ -181,14 +178,15 @@ export async function copyImage(req: CopyRequest): Promise<CopyResult> {
 
   // 1. Read and verify everything before the first write to DST.
   const tree = await reader.tree(digest);
-  const fetched = await fetchSignaturesFromRegistry(source, digest);
-  const bundles = await fetchBundlesFromRegistry(source, digest);
+  // Unusable signatures and bundles are dropped: they could not verify.
+  const fetched = dropUnusable(await findSignatures(source, digest));
+  const bundles = dropUnusable(await findBundles(source, digest));
   const verified = verifiedSignaturesFor(
-    fetched.signatures,
+    fetched.usable.map((f) => f.signature),
     digest,
     req.key,
     req.trustedRoot,
-    bundles.bundles,
+    bundles.usable.map((f) => f.bundle),
     acceptedIdentities(`${req.src.registry}/${req.srcRepository}`, req.signedIdentities),
   );
   progress.note(

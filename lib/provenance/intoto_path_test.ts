@@ -11,7 +11,7 @@ import { hasIntotoV001Entry, verifyIntotoV001Attestation } from "../signatures/i
 import type { CosignAttestation } from "../signatures/model.ts";
 import { loadTrustedRoot, parseTrustedRoot } from "../trust/trusted_root.ts";
 import { testdata, testdataOrSkip } from "../../tests/helpers/testdata.ts";
-import { fetchCosignAttestations } from "./find.ts";
+import { findAttestations } from "../image/discovery.ts";
 import { provenanceIdentity } from "./policy.ts";
 
 const ignore = testdataOrSkip("intoto 0.0.1 path");
@@ -28,7 +28,7 @@ const GLOBAL: GlobalOptions = {
 async function load() {
   const source = await openSource(`oci:${DIR}`, GLOBAL);
   const digest = (await source.resolve()).digest;
-  const [found] = await fetchCosignAttestations(source, digest);
+  const [found] = await findAttestations(source, digest);
   await source.close();
   assert.ok(found.ok);
   assert.ok(hasIntotoV001Entry(found.attestation));

@@ -1,7 +1,7 @@
 /**
  * Verify an image's SLSA provenance, offline, against the trusted root:
  * find its attestations (cosign's `.att` manifest, then Sigstore bundles
- * attached as OCI referrers: `lib/image/bundles.ts`), verify each (DSSE
+ * attached as OCI referrers: `lib/image/discovery.ts`), verify each (DSSE
  * signature, Fulcio chain and SCT, Rekor entry within the certificate's
  * validity, GitHub Actions issuer, slsa-github-generator container builder,
  * subject = image digest), read
@@ -17,7 +17,12 @@ import { Buffer } from "node:buffer";
 import { VerificationError } from "../errors/errors.ts";
 import { digestArtifact } from "../bundle/artifact.ts";
 import { parseBundle, verifyBundle } from "../bundle/verify_bundle.ts";
-import { fetchSigstoreBundles, type FoundBundle } from "../image/bundles.ts";
+import {
+  findAttestations,
+  findBundles,
+  type FoundAttestation,
+  type FoundBundle,
+} from "../image/discovery.ts";
 import type { ImageSource } from "../image/source.ts";
 import { isIndexType } from "../oci/media_types.ts";
 import { parseImageIndex } from "../oci/manifest.ts";
@@ -32,7 +37,6 @@ import {
   type ProvenanceClaims,
   type ProvenanceExpectations,
 } from "./claims.ts";
-import { fetchCosignAttestations, type FoundAttestation } from "./find.ts";
 import { entriesToAttest } from "./index_entries.ts";
 import { IN_TOTO_PAYLOAD_TYPE, isSlsaProvenanceType, provenanceIdentity } from "./policy.ts";
 import { predicateClaims } from "./predicate.ts";
@@ -265,6 +269,15 @@ export function verifyFoundBundle(
 }
 
 /**
+ * This command's policy: a `.att` manifest that cannot be read at all is
+ * refused; each unusable layer is kept, and reported if nothing verifies.
+ */
+function attestationsOrThrow(found: FoundAttestation[]): FoundAttestation[] {
+  for (const f of found) if (!f.ok && f.failed === "manifest") throw f.error;
+  return found;
+}
+
+/**
  * The provenance of `digest`: cosign's `.att` attestations first, then the
  * Sigstore bundles attached as OCI referrers (only fetched when no `.att`
  * attestation passed). `undefined` when there is none at all.
@@ -277,8 +290,9 @@ async function verifyDigest(
   let best: Extract<AttestationOutcome, { ok: false }> | undefined;
   let seen = 0;
   const fetchers: (() => Promise<Candidate[]>)[] = [
-    async () => (await fetchCosignAttestations(source, digest)).map(attestationCandidate),
-    async () => (await fetchSigstoreBundles(source, digest)).map(bundleCandidate),
+    async () =>
+      attestationsOrThrow(await findAttestations(source, digest)).map(attestationCandidate),
+    async () => (await findBundles(source, digest)).map(bundleCandidate),
   ];
   for (const fetch of fetchers) {
     for (const c of await fetch()) {

@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startSigningLab } from "../../tests/helpers/signed_images.ts";
 import { RegistrySource } from "../image/source.ts";
-import { fetchCosignSignatures } from "../image/signatures.ts";
 import { OciStoreRuntime } from "../runtime/oci_store.ts";
 import { readSignatures } from "../store/signature_store.ts";
 import { readImageState } from "../store/rollback_state.ts";
@@ -19,6 +18,7 @@ import { crashingRecords, type CrashPoint } from "../../tests/helpers/crash_reco
 import { verifyLocalImage } from "./verify_local.ts";
 import { readInstalled } from "./installed.ts";
 import { VerificationError } from "../errors/errors.ts";
+import { findSignatures, requireWellFormed } from "../image/discovery.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
@@ -30,7 +30,7 @@ async function setup() {
     source,
     imageName: `${lab.reg.host}/${repo}:latest`,
     signedDigest: digest,
-    signatures: await fetchCosignSignatures(source, digest),
+    signatures: requireWellFormed(await findSignatures(source, digest)).map((f) => f.signature),
     key: lab.key,
     trustedRoot: lab.trustedRoot,
     dataDir: join(lab.dir, "data"),

@@ -18,8 +18,7 @@ import { acceptedIdentities, repositoryOf } from "../signatures/signed_identity.
 import type { Progress } from "../progress/progress.ts";
 import { applyVerifiedUpdate } from "./apply.ts";
 import type { UpdateResult } from "./update_request.ts";
-import { fetchCosignSignatures } from "../image/signatures.ts";
-import { fetchSigstoreBundles } from "../image/bundles.ts";
+import { findBundles, findSignatures, requireWellFormed } from "../image/discovery.ts";
 import { verifyBundleSignatures } from "../signatures/bundle_signature.ts";
 import { COSIGN_KIND, REF_NAME } from "../oci/layout.ts";
 import { type Descriptor, type ImageIndex, isIndexType } from "../oci/media_types.ts";
@@ -111,8 +110,10 @@ export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveR
 
     // Signatures and bundles: verified here with this machine's key and root only.
     // prepare-archive carries only what verified, so anything that fails is tampering.
-    const sigs = await fetchCosignSignatures(source, signedDigest);
-    const found = await fetchSigstoreBundles(source, signedDigest);
+    const sigs = requireWellFormed(await findSignatures(source, signedDigest)).map((f) =>
+      f.signature
+    );
+    const found = await findBundles(source, signedDigest);
     const unreadable = found.find((f) => !f.ok);
     if (unreadable && !unreadable.ok) {
       throw new VerificationError(

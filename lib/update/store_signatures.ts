@@ -17,7 +17,7 @@ import type { LoggedPosition } from "../store/rollback_state.ts";
 import { writeBundles, writeSignatures } from "../store/signature_store.ts";
 import { acceptedIdentities } from "../signatures/signed_identity.ts";
 import { positionsOf, verifiedSignaturesFor } from "./verified_set.ts";
-import { fetchBundlesFromRegistry, fetchSignaturesFromRegistry } from "./fetch_signatures.ts";
+import { dropUnusable, findBundles, findSignatures } from "../image/discovery.ts";
 
 /** What to store. */
 export interface StoreSignaturesRequest {
@@ -60,14 +60,15 @@ export async function storeImageSignatures(
     ...(req.digest ? { digest: req.digest } : { tag: req.tag ?? "latest" }),
   });
   const top = await source.resolve();
-  const fetched = await fetchSignaturesFromRegistry(source, top.digest);
-  const remote = await fetchBundlesFromRegistry(source, top.digest);
+  // Unusable signatures and bundles are dropped (they could not verify) and counted.
+  const fetched = dropUnusable(await findSignatures(source, top.digest));
+  const remote = dropUnusable(await findBundles(source, top.digest));
   const verified = verifiedSignaturesFor(
-    fetched.signatures,
+    fetched.usable.map((f) => f.signature),
     top.digest,
     req.key,
     req.trustedRoot,
-    remote.bundles,
+    remote.usable.map((f) => f.bundle),
     acceptedIdentities(image, req.signedIdentities),
   );
   const files: string[] = [];

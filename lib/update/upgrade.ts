@@ -24,7 +24,7 @@ import { VerificationError } from "../errors/errors.ts";
 import { readBundles, readSignatures } from "../store/signature_store.ts";
 import { applyVerifiedUpdate } from "./apply.ts";
 import type { UpdateRequest, UpdateResult } from "./update_request.ts";
-import { fetchBundlesFromRegistry, fetchSignaturesFromRegistry } from "./fetch_signatures.ts";
+import { dropUnusable, findBundles, findSignatures } from "../image/discovery.ts";
 import { readInstalled } from "./installed.ts";
 import { ResumeStore } from "../transfer/resume_store.ts";
 
@@ -77,24 +77,24 @@ export async function upgradeFromRegistry(req: UpgradeRequest): Promise<UpgradeR
   const top = await source.resolve();
   const keyId = req.key.keyId;
   const known = (await readSignatures(req.dataDir, keyId, top.digest).catch(() => [])) ?? [];
-  const fetched = await fetchSignaturesFromRegistry(
-    source,
-    top.digest,
-    known.map((s) => s.payload),
+  // Malformed layers are dropped (they could not verify anyway) and counted.
+  const fetched = dropUnusable(
+    await findSignatures(source, top.digest, { knownPayloads: known.map((s) => s.payload) }),
   );
+  const signatures = fetched.usable.map((f) => f.signature);
   // Only a hint for what to fetch: everything is verified again under the lock.
   const installed = await readInstalled(req.dataDir, imageName).catch(() => undefined);
   const storedBundles = await readBundles(req.dataDir, keyId, top.digest).catch(() => undefined) ??
     [];
   const cheap = installed?.signedDigest === top.digest && installed.keyId === keyId &&
-    (storedBundles.length > 0 || fetched.signatures.length > 0);
+    (storedBundles.length > 0 || signatures.length > 0);
   const request = (bundles: unknown[]): UpdateRequest => ({
     source,
     imageName,
     signedDigest: top.digest,
     signedManifest: top,
     platform: req.platform,
-    signatures: fetched.signatures,
+    signatures,
     bundles,
     key: req.key,
     trustedRoot: req.trustedRoot,
@@ -117,7 +117,9 @@ export async function upgradeFromRegistry(req: UpgradeRequest): Promise<UpgradeR
       // Nothing valid among what was at hand: look at the registry's bundles too.
     }
   }
-  const remote = await fetchBundlesFromRegistry(source, top.digest);
-  const result = await applyVerifiedUpdate(request([...storedBundles, ...remote.bundles]));
+  const remote = dropUnusable(await findBundles(source, top.digest));
+  const result = await applyVerifiedUpdate(
+    request([...storedBundles, ...remote.usable.map((f) => f.bundle)]),
+  );
   return { ...result, imageName, droppedSignatures: fetched.dropped + remote.dropped };
 }
