@@ -14,12 +14,8 @@
  * @module
  */
 
-import type { Progress } from "../progress/progress.ts";
 import { RegistrySource } from "../image/source.ts";
 import type { RegistryClient } from "../registry/client.ts";
-import type { TrustedKey } from "../trust/trusted_key.ts";
-import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
-import type { ContainerRuntime } from "../runtime/runtime.ts";
 import { VerificationError } from "../errors/errors.ts";
 import { readBundles, readSignatures } from "../store/signature_store.ts";
 import { applyVerifiedUpdate } from "./apply.ts";
@@ -28,26 +24,26 @@ import { dropUnusable, findBundles, findSignatures } from "../image/discovery.ts
 import { readInstalled } from "./installed.ts";
 import { ResumeStore } from "../transfer/resume_store.ts";
 
-/** What to upgrade. */
-export interface UpgradeRequest {
+/** What to upgrade: a registry tag, and how to apply it (as {@linkcode UpdateRequest}). */
+export interface UpgradeRequest extends
+  Pick<
+    UpdateRequest,
+    | "platform"
+    | "key"
+    | "trustedRoot"
+    | "dataDir"
+    | "runtime"
+    | "force"
+    | "signedIdentities"
+    | "progress"
+    | "checkOnly"
+    | "keepOld"
+  > {
   client: RegistryClient;
   repository: string;
   tag: string;
   /** Name to install under (default `<registry>/<repository>:<tag>`). */
   imageName?: string;
-  platform?: string;
-  key: TrustedKey;
-  trustedRoot: LoadedTrustedRoot;
-  dataDir: string;
-  runtime: ContainerRuntime;
-  force?: boolean;
-  /** `--signed-identity` repositories (see {@linkcode UpdateRequest.signedIdentities}). */
-  signedIdentities?: readonly string[];
-  progress?: Progress;
-  /** `--check`: see {@linkcode UpdateRequest.checkOnly}. */
-  checkOnly?: boolean;
-  /** `--keep-old`: leave the previous image in the runtime. */
-  keepOld?: boolean;
 }
 
 /** {@linkcode UpdateResult} plus what was asked for. */
