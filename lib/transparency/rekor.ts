@@ -70,7 +70,10 @@ function malformed(where: string, what: string): never {
  * annotation needs (SET, body, integrated time, log index, log ID).
  * @throws VerificationError `REKOR_RESPONSE` when the log left one out
  */
-export function rekorEntryOf(entry: TransparencyLogEntry | undefined, rekorUrl: string): RekorEntry {
+export function rekorEntryOf(
+  entry: TransparencyLogEntry | undefined,
+  rekorUrl: string,
+): RekorEntry {
   const where = `Rekor at ${rekorUrl.replace(/\/+$/, "")}`;
   const set = entry?.inclusionPromise?.signedEntryTimestamp;
   if (!entry || !set || !entry.logId) malformed(where, "no signed log entry in the answer");
