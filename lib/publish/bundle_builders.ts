@@ -3,7 +3,8 @@
  * (cosign v3 image signatures, attestations) and
  * `MessageSignatureBundleBuilder` (`sign-blob`, and the signature + log
  * entry of cosign's `.sig` layout) over a {@linkcode Signer} of this
- * project (key file or PKCS#11 token), logged by its `RekorWitness`.
+ * project (key file or PKCS#11 token), logged in Rekor by the witness of
+ * `lib/transparency/rekor.ts` (the entry `@sigstore/sign` proposes).
  * Nothing is verified here: callers verify the bundle with this project's
  * verifier before publishing it.
  *
@@ -21,21 +22,17 @@ import { Buffer } from "node:buffer";
 import crypto from "node:crypto";
 import type { Bundle } from "../npm/sigstore_bundle.ts";
 import { bundleToJSON } from "../npm/sigstore_bundle.ts";
-import type {
-  Artifact,
-  BundleBuilder,
-  Signer as SigstoreSigner,
-  Witness,
+import {
+  type Artifact,
+  type BundleBuilder,
+  DSSEBundleBuilder,
+  MessageSignatureBundleBuilder,
+  type Signer as SigstoreSigner,
+  type Witness,
 } from "../npm/sigstore_sign.ts";
 import type { Signer } from "../keys/signer.ts";
 import { IN_TOTO_PAYLOAD_TYPE } from "../bundle/statement.ts";
-import {
-  loadSigstoreSign,
-  type RekorEntry,
-  rekorEntryOf,
-  rekorFailure,
-  rekorWitness,
-} from "../transparency/rekor.ts";
+import { type RekorEntry, rekorEntryOf, rekorWitness } from "../transparency/rekor.ts";
 
 /** Media type of a v0.3 Sigstore bundle. */
 export const BUNDLE_V03_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json";
@@ -68,13 +65,8 @@ async function build(
   signer: Signer,
   rekorUrl: string | undefined,
 ): Promise<{ built: Bundle; json: Record<string, unknown>; rekor?: RekorEntry }> {
-  const witnesses = rekorUrl ? [await rekorWitness(rekorUrl)] : [];
-  let built: Bundle;
-  try {
-    built = await make(witnesses).create(artifact);
-  } catch (e) {
-    throw rekorUrl ? rekorFailure(e, rekorUrl) : e;
-  }
+  const witnesses = rekorUrl ? [rekorWitness(rekorUrl)] : [];
+  const built = await make(witnesses).create(artifact);
   const rekor = rekorUrl
     ? rekorEntryOf(built.verificationMaterial.tlogEntries[0], rekorUrl)
     : undefined;
@@ -110,7 +102,6 @@ export interface DsseBundleInput {
  * @throws NetworkError / RegistryError / VerificationError `REKOR_RESPONSE` (Rekor)
  */
 export async function createDsseBundle(input: DsseBundleInput): Promise<CreatedBundle> {
-  const { DSSEBundleBuilder } = await loadSigstoreSign();
   const signer = sigstoreSigner(input.signer);
   const { json, rekor } = await build(
     (witnesses) => new DSSEBundleBuilder({ signer, witnesses }),
@@ -147,7 +138,6 @@ export interface CreatedMessageBundle {
 export async function createMessageBundle(
   input: MessageBundleInput,
 ): Promise<CreatedMessageBundle> {
-  const { MessageSignatureBundleBuilder } = await loadSigstoreSign();
   const signer = sigstoreSigner(input.signer);
   const { built, json, rekor } = await build(
     (witnesses) => new MessageSignatureBundleBuilder({ signer, witnesses }),
