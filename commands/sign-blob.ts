@@ -16,7 +16,7 @@ import { writeFileAtomic } from "../lib/fs/atomic.ts";
 import { cosignPasswordProvider } from "../lib/keys/password.ts";
 import { signerFromKeyRef } from "../lib/keys/key_ref.ts";
 import { signBlob } from "../lib/publish/sign_blob.ts";
-import { DEFAULT_REKOR_URL } from "../lib/transparency/rekor_client.ts";
+import { DEFAULT_REKOR_URL } from "../lib/transparency/rekor.ts";
 import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
 
 const USAGE = "sign-blob FILE --key FILE|pkcs11:URI --bundle OUT [--rekor-url URL]";

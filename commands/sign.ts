@@ -13,7 +13,7 @@ import { signImageBundle } from "../lib/publish/bundle_sign.ts";
 import { signManifests } from "../lib/publish/sign_recursive.ts";
 import { clientFor } from "../lib/registry/from_options.ts";
 import { formatReference, parseRegistryReference } from "../lib/registry/reference.ts";
-import { DEFAULT_REKOR_URL } from "../lib/transparency/rekor_client.ts";
+import { DEFAULT_REKOR_URL } from "../lib/transparency/rekor.ts";
 import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
 
 function parseAnnotations(values: readonly string[]): Record<string, string> {

@@ -18,10 +18,10 @@ import { KeyObjectSigner } from "../lib/keys/signer.ts";
 import { signImage } from "../lib/publish/sign_image.ts";
 import {
   cosignSignStatement,
-  createDsseBundle,
   pushBundleReferrer,
   signImageBundle,
 } from "../lib/publish/bundle_sign.ts";
+import { createDsseBundle } from "../lib/publish/bundle_builders.ts";
 import { OciStoreRuntime } from "../lib/runtime/oci_store.ts";
 import { readBundles, readSignatures } from "../lib/store/signature_store.ts";
 import { readImageState } from "../lib/store/rollback_state.ts";

@@ -20,7 +20,8 @@ import {
 import { startLocalSigstore } from "../scripts/local_sigstore.ts";
 import { parseTrustedRoot } from "../lib/trust/trusted_root.ts";
 import { signImage } from "../lib/publish/sign_image.ts";
-import { createDsseBundle, pushBundleReferrer } from "../lib/publish/bundle_sign.ts";
+import { pushBundleReferrer } from "../lib/publish/bundle_sign.ts";
+import { createDsseBundle } from "../lib/publish/bundle_builders.ts";
 import { lastLogIndexPath } from "../lib/store/last_log_index.ts";
 import { imageStatePath, readImageState } from "../lib/store/rollback_state.ts";
 

@@ -20,10 +20,10 @@ import { startFaultProxy } from "./helpers/fault_proxy.ts";
 import { startLocalSigstore } from "../scripts/local_sigstore.ts";
 import {
   cosignSignStatement,
-  createDsseBundle,
   pushBundleReferrer,
   signImageBundle,
 } from "../lib/publish/bundle_sign.ts";
+import { createDsseBundle } from "../lib/publish/bundle_builders.ts";
 import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
 import { sha256Digest } from "../lib/digest/digest.ts";
 import { referrersTag } from "../lib/registry/cosign_tags.ts";

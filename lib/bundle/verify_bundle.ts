@@ -11,7 +11,8 @@
  * - message signature for a file: the bundle's `messageDigest` must be the
  *   file's digest; for a `sha256:` digest: the bundle's `messageDigest` must
  *   equal it and the signature is checked over the digest
- *   (`prehashed.ts`, the same thing sigstore-js' conformance client does);
+ *   (`prehashed.ts`, the same thing sigstore-js' conformance client does;
+ *   ECDSA only: other keys are a usage error, pass the file);
  * - DSSE: exactly one signature, an in-toto statement of known `_type`
  *   whose subjects include the artifact's SHA-256;
  * - every transparency-log entry body names this signer, this signature and
@@ -38,12 +39,12 @@ import {
   toSignedEntity,
   verifyEntity,
 } from "../sigstore/adapter.ts";
-import { refuse, SignatureFormatError, VerificationError } from "../errors/errors.ts";
+import { refuse, SignatureFormatError, UsageError, VerificationError } from "../errors/errors.ts";
 import { type IdentityPolicy, issuerAccepted, toVerificationPolicy } from "../sigstore/identity.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import type { TrustedKey } from "../trust/trusted_key.ts";
 import type { Artifact } from "./artifact.ts";
-import { verifyPrehashed } from "./prehashed.ts";
+import { assertPrehashKeySupported, verifyPrehashed } from "./prehashed.ts";
 import { checkStatementSubject } from "./statement.ts";
 import { checkTlogBodies, type SignedContent, type SignerIdentity } from "./tlog_body.ts";
 import { authenticatedEntries, earliestTimestamp } from "./tlog_position.ts";
@@ -163,7 +164,18 @@ interface Prepared {
   statement?: Record<string, unknown>;
 }
 
-function prepareMessage(bundle: Bundle, artifact: Artifact): Prepared {
+/** The key the signature must verify under: the trusted key, or the leaf certificate's. */
+function signingKey(bundle: Bundle, opts: BundleVerifyOptions): crypto.KeyObject | undefined {
+  if (opts.key) return opts.key.publicKey;
+  const cert = leafCertificate(bundle);
+  try {
+    return cert ? new crypto.X509Certificate(cert).publicKey : undefined;
+  } catch {
+    return undefined; // the verifier refuses a malformed certificate
+  }
+}
+
+function prepareMessage(bundle: Bundle, artifact: Artifact, opts: BundleVerifyOptions): Prepared {
   if (bundle.content.$case !== "messageSignature") throw new Error("unreachable");
   const ms = bundle.content.messageSignature;
   const algorithm = HASHES[ms.messageDigest?.algorithm ?? HashAlgorithm.HASH_ALGORITHM_UNSPECIFIED];
@@ -183,6 +195,8 @@ function prepareMessage(bundle: Bundle, artifact: Artifact): Prepared {
     }
     return { entity: toSignedEntity(bundle, Buffer.from(artifact.bytes)), content };
   }
+  const key = signingKey(bundle, opts);
+  if (key) assertPrehashKeySupported(key);
   if (algorithm !== "sha256" || !same(artifact.sha256, recorded)) {
     refuse("DIGEST_MISMATCH", "the bundle's message digest is not the given sha256 digest");
   }
@@ -239,7 +253,8 @@ function runVerifier(entity: SignedEntity, opts: BundleVerifyOptions): Signer {
 /**
  * Verify `bundle` (JSON or parsed) for `artifact`.
  * @throws VerificationError (exit 1) with a specific code; SignatureFormatError
- *   for a malformed bundle; TypeError when not exactly one of key / identity.
+ *   for a malformed bundle; UsageError (exit 2) for a digest and a key that
+ *   cannot verify from one; TypeError when not exactly one of key / identity.
  */
 export function verifyBundle(
   bundleJson: unknown,
@@ -254,10 +269,10 @@ export function verifyBundle(
   let prepared: Prepared;
   try {
     prepared = bundle.content.$case === "messageSignature"
-      ? prepareMessage(bundle, artifact)
+      ? prepareMessage(bundle, artifact, opts)
       : prepareDsse(bundle, artifact);
   } catch (e) {
-    if (e instanceof VerificationError) throw e;
+    if (e instanceof VerificationError || e instanceof UsageError) throw e;
     // e.g. an RFC 3161 timestamp that does not parse
     throw new SignatureFormatError(`malformed bundle: ${(e as Error).message ?? e}`, { cause: e });
   }

@@ -1,8 +1,9 @@
+import { exitStatusOf } from "../cli/exit_codes.ts";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import crypto from "node:crypto";
-import { bundleToJSON } from "@sigstore/bundle";
-import { VerificationError } from "../errors/errors.ts";
+import { bundleToJSON, toMessageSignatureBundle } from "@sigstore/bundle";
+import { UsageError, VerificationError } from "../errors/errors.ts";
 import { parseTrustedRoot, publicGoodTrustedRoot } from "../trust/trusted_root.ts";
 import { parseTrustedKey, type TrustedKey } from "../trust/trusted_key.ts";
 import { cosignAttestationToBundle } from "../signatures/bundle_convert.ts";
@@ -112,6 +113,46 @@ Deno.test("key: message-signature bundle verifies for the file and its sha256 di
     () => verifyBundle(lying, digestArtifact(`sha256:${hexOf(other)}`), { trustedRoot: root, key }),
     /./,
   );
+});
+
+Deno.test("key: an RSA bundle verifies for the file; for a sha256 digest alone it is a usage error", async () => {
+  // Rekor checks a hashedrekord's signature over the digest too; the stand-in cannot
+  // for RSA (no hand-written PKCS#1), so this bundle is not logged and the root lists no log.
+  await using fx = await startFixture();
+  const root = parseTrustedRoot({ ...fx.ss.trustedRoot, tlogs: [] }, "local, no log");
+  const { publicKey, privateKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const pem = publicKey.export({ type: "spki", format: "pem" }).toString();
+  const key = parseTrustedKey(enc.encode(pem), "rsa.pub");
+  assert.equal(key.keyType, "rsa");
+  const blob = enc.encode("signed with an RSA key\n");
+  const bundle = bundleToJSON(toMessageSignatureBundle({
+    digest: crypto.createHash("sha256").update(blob).digest(),
+    signature: crypto.sign("sha256", blob, privateKey),
+    keyHint: "",
+  }));
+  const r = verifyBundle(bundle, bytesArtifact(blob), { trustedRoot: root, key });
+  assert.equal(r.content, "messageSignature");
+  rejects(
+    () => verifyBundle(bundle, bytesArtifact(flipByte(blob)), { trustedRoot: root, key }),
+    "DIGEST_MISMATCH",
+  );
+  // Only the digest: an RSA (or Ed25519) signature cannot be checked from it without
+  // hand-written PKCS#1 code; the user is told to pass the file (exit 2, cli.md).
+  for (const digest of [hexOf(blob), hexOf(flipByte(blob))]) {
+    assert.throws(
+      () => verifyBundle(bundle, digestArtifact(`sha256:${digest}`), { trustedRoot: root, key }),
+      (e) => {
+        assert.ok(e instanceof UsageError, `expected a UsageError, got ${e}`);
+        assert.equal(exitStatusOf(e), 2);
+        assert.match(
+          e.message,
+          /^an RSA key cannot verify a signature from a sha256 digest alone$/,
+        );
+        assert.match(e.hint ?? "", /pass the artifact file instead/);
+        return true;
+      },
+    );
+  }
 });
 
 Deno.test("key: the transparency-log entry is required when the root lists a log, and checked", async () => {

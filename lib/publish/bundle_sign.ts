@@ -2,21 +2,19 @@
  * Sign an image the cosign v3 way ("new bundle format", cosign's
  * `specs/BUNDLE_SPEC.md`): an in-toto statement of predicate type
  * `https://sigstore.dev/cosign/sign/v1` naming the image digest, DSSE-signed
- * with the key, logged in Rekor as a `dsse` 0.0.1 entry, assembled into a
- * v0.3 Sigstore bundle, verified with this project's own verifier, and only
+ * with the key, logged in Rekor as a `dsse` 0.0.1 entry and assembled into a
+ * v0.3 Sigstore bundle (`@sigstore/sign`, see `bundle_builders.ts`), verified with this project's own verifier, and only
  * then attached to the image as an OCI 1.1 referrer (an artifact manifest
  * with an empty config and the bundle as its one layer, `subject` = the
  * image), listed in the `sha256-<hex>` fallback tag index as well.
  *
- * The lower-level pieces are exported for tests that need bundles the
- * verifier must refuse (another predicate type, another payload type).
+ * The statement and the referrer push are exported for tests that need
+ * bundles the verifier must refuse (another predicate type, another payload
+ * type).
  *
  * @module
  */
 
-import { Buffer } from "node:buffer";
-import crypto from "node:crypto";
-import { dsse } from "../npm/sigstore_core.ts";
 import type { Signer } from "../keys/signer.ts";
 import type { RegistryClient } from "../registry/client.ts";
 import { referrersTag } from "../registry/cosign_tags.ts";
@@ -28,23 +26,16 @@ import {
   OCI_INDEX,
   OCI_MANIFEST,
 } from "../oci/media_types.ts";
-import { IN_TOTO_PAYLOAD_TYPE } from "../bundle/statement.ts";
 import {
   COSIGN_SIGN_PREDICATE_TYPE,
   type VerifiedBundleSignature,
   verifyBundleSignature,
 } from "../signatures/bundle_signature.ts";
 import { isRecord } from "../json/record.ts";
-import {
-  bundleTlogEntry,
-  type RekorEntry as RekorV1Entry,
-  uploadDsseEntry,
-} from "../transparency/rekor_dsse.ts";
+import type { RekorEntry } from "../transparency/rekor.ts";
+import { BUNDLE_V03_MEDIA_TYPE, createDsseBundle } from "./bundle_builders.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import { parseTrustedKey } from "../trust/trusted_key.ts";
-
-/** Media type (and artifact type) of a v0.3 Sigstore bundle. */
-export const BUNDLE_V03_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json";
 
 /** The in-toto Statement v1 type. */
 const STATEMENT_V1 = "https://in-toto.io/Statement/v1";
@@ -56,8 +47,6 @@ const EMPTY_DESCRIPTOR: Descriptor = {
   digest: sha256Digest(EMPTY_JSON),
   size: EMPTY_JSON.byteLength,
 };
-
-const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
 
 /** cosign v3's signing statement for an image digest (`predicate: {}`). */
 export function cosignSignStatement(
@@ -72,54 +61,6 @@ export function cosignSignStatement(
     predicateType,
     predicate: {},
   }));
-}
-
-/** What {@linkcode createDsseBundle} needs. */
-export interface DsseBundleInput {
-  /** The statement (or any payload) to sign. */
-  payload: Uint8Array;
-  /** Default `application/vnd.in-toto+json`. */
-  payloadType?: string;
-  signer: Signer;
-  rekorUrl: string;
-}
-
-/** A DSSE bundle and the Rekor entry it carries. */
-export interface CreatedBundle {
-  bundle: Record<string, unknown>;
-  rekor: RekorV1Entry;
-}
-
-/**
- * DSSE-sign `payload` (signature over the DSSE pre-authentication encoding),
- * log it in Rekor (`dsse` 0.0.1) and assemble the v0.3 bundle (public-key
- * hint = base64 SHA-256 of the key's SPKI). Not verified here.
- */
-export async function createDsseBundle(input: DsseBundleInput): Promise<CreatedBundle> {
-  const payloadType = input.payloadType ?? IN_TOTO_PAYLOAD_TYPE;
-  const pae = dsse.preAuthEncoding(payloadType, Buffer.from(input.payload));
-  const sig = await input.signer.sign(new Uint8Array(pae));
-  const envelope = {
-    payloadType,
-    payload: b64(input.payload),
-    signatures: [{ keyid: "", sig: b64(sig) }],
-  };
-  const publicKeyPem = input.signer.publicKeyPem();
-  const rekor = await uploadDsseEntry(input.rekorUrl, JSON.stringify(envelope), publicKeyPem);
-  const spki = crypto.createPublicKey(publicKeyPem).export({ type: "spki", format: "der" });
-  const hint = crypto.createHash("sha256").update(spki).digest("base64");
-  return {
-    rekor,
-    bundle: {
-      mediaType: BUNDLE_V03_MEDIA_TYPE,
-      verificationMaterial: {
-        publicKey: { hint },
-        tlogEntries: [bundleTlogEntry(rekor)],
-        timestampVerificationData: { rfc3161Timestamps: [] },
-      },
-      dsseEnvelope: envelope,
-    },
-  };
 }
 
 /** What {@linkcode pushBundleReferrer} needs. */
@@ -224,7 +165,7 @@ export interface BundleSignRequest {
 /** What was signed and published. */
 export interface BundleSignResult {
   bundle: Record<string, unknown>;
-  rekor: RekorV1Entry;
+  rekor: RekorEntry;
   verified: VerifiedBundleSignature;
   manifestDigest: string;
   referrers: number;

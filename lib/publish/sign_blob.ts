@@ -1,30 +1,24 @@
 /**
  * Sign a file the way `cosign sign-blob --key … --bundle …` does: an ECDSA
  * signature over the file's bytes, logged in Rekor as a `hashedrekord`
- * 0.0.1 entry, assembled into a v0.3 Sigstore bundle with a message
- * signature (`@sigstore/bundle`'s `toMessageSignatureBundle`), and verified
- * with this project's own verifier (`lib/bundle/verify_bundle.ts`, which
- * uses `@sigstore/verify`) against the given trusted root and the signer's
+ * 0.0.1 entry and assembled into a v0.3 Sigstore bundle with a message
+ * signature (`@sigstore/sign`'s `MessageSignatureBundleBuilder` and
+ * `RekorWitness`, see `bundle_builders.ts`), and verified with this
+ * project's own verifier (`lib/bundle/verify_bundle.ts`, which uses
+ * `@sigstore/verify`) against the given trusted root and the signer's
  * public key before it is handed back. Nothing is written here.
- *
- * `@sigstore/sign`'s `MessageSignatureBundleBuilder` is not used: its Rekor
- * witness brings its own HTTP stack (`make-fetch-happen`) into the program,
- * and its signer interface adds nothing over {@linkcode Signer}; Rekor is
- * reached with this project's `lib/transparency/rekor_client.ts`.
  *
  * @module
  */
 
 import { Buffer } from "node:buffer";
-import crypto from "node:crypto";
-import { bundleToJSON, toMessageSignatureBundle } from "../npm/sigstore_bundle.ts";
 import type { Signer } from "../keys/signer.ts";
 import { bytesArtifact } from "../bundle/artifact.ts";
 import { type VerifiedBundle, verifyBundle } from "../bundle/verify_bundle.ts";
-import { type RekorEntry, uploadHashedRekord } from "../transparency/rekor_client.ts";
-import { bundleTlogEntry } from "../transparency/rekor_dsse.ts";
+import type { RekorEntry } from "../transparency/rekor.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import { parseTrustedKey } from "../trust/trusted_key.ts";
+import { createMessageBundle } from "./bundle_builders.ts";
 
 /** What {@linkcode signBlob} needs. */
 export interface SignBlobInput {
@@ -49,12 +43,6 @@ export interface SignedBlob {
   sha256: string;
 }
 
-/** cosign's key hint: base64 of the SHA-256 of the public key's SPKI DER. */
-function publicKeyHint(publicKeyPem: string): string {
-  const spki = crypto.createPublicKey(publicKeyPem).export({ type: "spki", format: "der" });
-  return crypto.createHash("sha256").update(spki).digest("base64");
-}
-
 /**
  * Sign `input.bytes`, log the signature in Rekor, build the bundle and
  * verify it with the signer's public key.
@@ -62,21 +50,16 @@ function publicKeyHint(publicKeyPem: string): string {
  *   answer or the bundle does not verify against `trustedRoot`).
  */
 export async function signBlob(input: SignBlobInput): Promise<SignedBlob> {
-  const signature = await input.signer.sign(input.bytes);
-  const publicKeyPem = input.signer.publicKeyPem();
-  const rekor = await uploadHashedRekord(input.rekorUrl, input.bytes, signature, publicKeyPem);
+  const { bundle, rekor } = await createMessageBundle({
+    bytes: input.bytes,
+    signer: input.signer,
+    rekorUrl: input.rekorUrl,
+  });
   const artifact = bytesArtifact(input.bytes, input.path);
-  const built = bundleToJSON(toMessageSignatureBundle({
-    digest: Buffer.from(artifact.sha256),
-    signature: Buffer.from(signature),
-    keyHint: publicKeyHint(publicKeyPem),
-  })) as unknown as Record<string, unknown>;
-  const material = built.verificationMaterial as Record<string, unknown>;
-  const bundle = {
-    ...built,
-    verificationMaterial: { ...material, tlogEntries: [bundleTlogEntry(rekor)] },
-  };
-  const key = parseTrustedKey(new TextEncoder().encode(publicKeyPem), "the signing key");
+  const key = parseTrustedKey(
+    new TextEncoder().encode(input.signer.publicKeyPem()),
+    "the signing key",
+  );
   const verified = verifyBundle(bundle, artifact, { trustedRoot: input.trustedRoot, key });
-  return { bundle, rekor, verified, sha256: Buffer.from(artifact.sha256).toString("hex") };
+  return { bundle, rekor: rekor!, verified, sha256: Buffer.from(artifact.sha256).toString("hex") };
 }

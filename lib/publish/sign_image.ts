@@ -1,6 +1,9 @@
 /**
  * Sign an image the cosign way: simple-signing payload for the digest,
- * signed with the key, logged in Rekor as a hashedrekord entry, checked with
+ * signed with the key and logged in Rekor as a hashedrekord entry
+ * (`@sigstore/sign`'s message-signature builder and Rekor witness, see
+ * `bundle_builders.ts`; cosign's `dev.sigstore.cosign/bundle` annotation is
+ * made of the built bundle's log entry), checked with
  * this project's own verifier against the trusted root, and only then
  * appended to the image's `sha256-<hex>.sig` manifest.
  *
@@ -11,7 +14,8 @@ import type { Signer } from "../keys/signer.ts";
 import type { RegistryClient } from "../registry/client.ts";
 import { simpleSigningPayload } from "./simple_signing.ts";
 import { attachSignature } from "./signature_manifest.ts";
-import { type RekorEntry, uploadHashedRekord } from "../transparency/rekor_client.ts";
+import type { RekorEntry } from "../transparency/rekor.ts";
+import { createMessageBundle } from "./bundle_builders.ts";
 import { parseCosignEntry } from "../signatures/cosign_list.ts";
 import { type VerifiedSignature, verifyCosignSignature } from "../signatures/verify.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
@@ -63,11 +67,12 @@ export async function signImage(req: SignRequest): Promise<SignResult> {
     req.digest,
     req.annotations,
   );
-  const signature = await req.signer.sign(payload);
+  const { signature, rekor } = await createMessageBundle({
+    bytes: payload,
+    signer: req.signer,
+    rekorUrl: req.rekorUrl,
+  });
   const publicKeyPem = req.signer.publicKeyPem();
-  const rekor = req.rekorUrl
-    ? await uploadHashedRekord(req.rekorUrl, payload, signature, publicKeyPem)
-    : undefined;
   const entry: CosignDownloadEntry = {
     Base64Signature: b64(signature),
     Payload: b64(payload),

@@ -12,12 +12,11 @@ function pemOf(key: crypto.KeyObject): string {
   return key.export({ type: "spki", format: "pem" }).toString();
 }
 
-Deno.test("prehashed: ECDSA P-256/P-384/P-521 and RSA accept good, refuse bad signatures", () => {
+Deno.test("prehashed: ECDSA P-256/P-384/P-521 accept good, refuse bad signatures", () => {
   const cases: [string, crypto.KeyPairKeyObjectResult, string][] = [
     ["P-256", crypto.generateKeyPairSync("ec", { namedCurve: "P-256" }), "sha256"],
     ["P-384", crypto.generateKeyPairSync("ec", { namedCurve: "P-384" }), "sha384"],
     ["P-521", crypto.generateKeyPairSync("ec", { namedCurve: "P-521" }), "sha512"],
-    ["RSA", crypto.generateKeyPairSync("rsa", { modulusLength: 2048 }), "sha256"],
   ];
   for (const [name, { publicKey, privateKey }, alg] of cases) {
     const digest = crypto.createHash(alg).update(data).digest();
@@ -33,12 +32,25 @@ Deno.test("prehashed: ECDSA P-256/P-384/P-521 and RSA accept good, refuse bad si
   }
 });
 
-Deno.test("hashedrekord: refuses Ed25519 keys, bad hex, unknown algorithms", () => {
+Deno.test("hashedrekord: refuses Ed25519 and RSA keys, bad hex, unknown algorithms", () => {
   const { publicKey, privateKey } = crypto.generateKeyPairSync("ed25519");
   const digest = crypto.createHash("sha256").update(data).digest();
   const sig = crypto.sign(null, digest, privateKey);
   assert.throws(
     () => canonicalizeProposedEntry(hashedrekordProposal(digest, sig, pemOf(publicKey))),
+    EntryRejectedError,
+  );
+  // RSA: no library checks PKCS#1 v1.5 over a digest alone (lib/bundle/prehashed.ts).
+  const rsa = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
+  assert.throws(
+    () =>
+      canonicalizeProposedEntry(
+        hashedrekordProposal(
+          digest,
+          crypto.sign("sha256", data, rsa.privateKey),
+          pemOf(rsa.publicKey),
+        ),
+      ),
     EntryRejectedError,
   );
   const ec = crypto.generateKeyPairSync("ec", { namedCurve: "P-256" });

@@ -28,11 +28,10 @@ import crypto from "node:crypto";
 import { dsse } from "@sigstore/core";
 import { startLocalSigstore } from "../../scripts/local_sigstore.ts";
 import { KeyObjectSigner } from "../../lib/keys/signer.ts";
-import { cosignSignStatement, createDsseBundle } from "../../lib/publish/bundle_sign.ts";
+import { cosignSignStatement } from "../../lib/publish/bundle_sign.ts";
+import { createDsseBundle, createMessageBundle } from "../../lib/publish/bundle_builders.ts";
 import { IN_TOTO_PAYLOAD_TYPE } from "../../lib/bundle/statement.ts";
 import { simpleSigningPayload } from "../../lib/publish/simple_signing.ts";
-import { uploadHashedRekord } from "../../lib/transparency/rekor_client.ts";
-import { bundleTlogEntry } from "../../lib/transparency/rekor_dsse.ts";
 import { parseCosignEntry } from "../../lib/signatures/cosign_list.ts";
 import type { CosignSignature } from "../../lib/signatures/model.ts";
 import { parseTrustedKey } from "../../lib/trust/trusted_key.ts";
@@ -96,8 +95,12 @@ export async function runRollbackCases(
 
     const legacy = async (digest: string, s = signer): Promise<CosignSignature> => {
       const payload = simpleSigningPayload(REPO, digest);
-      const signature = await s.sign(payload);
-      const r = await uploadHashedRekord(sigstore.rekorUrl, payload, signature, pem);
+      const { signature, rekor } = await createMessageBundle({
+        bytes: payload,
+        signer: s,
+        rekorUrl: sigstore.rekorUrl,
+      });
+      const r = rekor!;
       return parseCosignEntry({
         Base64Signature: b64(signature),
         Payload: b64(payload),
@@ -188,16 +191,15 @@ export async function runRollbackCases(
 
       await judge("rollback.dsse-as-hashedrekord", OLD, async () => {
         const pae = dsse.preAuthEncoding(IN_TOTO_PAYLOAD_TYPE, Buffer.from(unb64(oldEnv.payload)));
-        const r = await uploadHashedRekord(
-          sigstore.rekorUrl,
-          new Uint8Array(pae),
-          unb64(oldEnv.signatures[0].sig),
-          pem,
-        );
+        const logged = await createMessageBundle({
+          bytes: new Uint8Array(pae),
+          signer: replaySigner(pem, unb64(oldEnv.signatures[0].sig)),
+          rekorUrl: sigstore.rekorUrl,
+        });
         const b = structuredClone(oldBundle) as {
           verificationMaterial: { tlogEntries: unknown[] };
         };
-        b.verificationMaterial.tlogEntries = [bundleTlogEntry(r)];
+        b.verificationMaterial.tlogEntries = [entryOf(logged.bundle)];
         return { sigs: [], bundles: [b] };
       });
 
