@@ -11,28 +11,22 @@
  */
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
-import { IoError, UsageError } from "../lib/errors/errors.ts";
+import { UsageError } from "../lib/errors/errors.ts";
 import { writeFileAtomic } from "../lib/fs/atomic.ts";
 import { cosignPasswordProvider } from "../lib/keys/password.ts";
 import { signerFromKeyRef } from "../lib/keys/key_ref.ts";
 import { signBlob } from "../lib/publish/sign_blob.ts";
 import { DEFAULT_REKOR_URL } from "../lib/transparency/rekor.ts";
 import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
+import { readLocalFile } from "../lib/fs/read_file.ts";
 
 const USAGE = "sign-blob FILE --key FILE|pkcs11:URI --bundle OUT [--rekor-url URL]";
 
-async function readInput(path: string): Promise<Uint8Array> {
-  try {
-    return await Deno.readFile(path);
-  } catch (cause) {
-    if (cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied) {
-      throw cause;
-    }
-    if (cause instanceof Deno.errors.NotFound) {
-      throw new UsageError(`${path} does not exist`, { hint: "give the file to sign" });
-    }
-    throw new IoError(`cannot read ${path}: ${(cause as Error).message}`, { cause });
-  }
+function readInput(path: string): Promise<Uint8Array> {
+  return readLocalFile(path, {
+    what: "file",
+    missing: () => new UsageError(`${path} does not exist`, { hint: "give the file to sign" }),
+  });
 }
 
 /** The `sign-blob` command. */

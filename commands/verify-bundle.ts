@@ -14,25 +14,18 @@
  */
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
-import { IoError, SignatureFormatError, UsageError } from "../lib/errors/errors.ts";
+import { SignatureFormatError, UsageError } from "../lib/errors/errors.ts";
 import { resolveArtifact } from "../lib/bundle/artifact.ts";
 import { verifyBundle } from "../lib/bundle/verify_bundle.ts";
 import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
 import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
+import { readLocalText } from "../lib/fs/read_file.ts";
 
 const USAGE =
   "verify-bundle --bundle FILE (--certificate-identity ID | --certificate-identity-regexp RE) (--certificate-oidc-issuer URL | --certificate-oidc-issuer-regexp RE) | --key PEM [--trusted-root FILE] FILE_OR_DIGEST";
 
 async function readBundle(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (cause) {
-    if (cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied) {
-      throw cause;
-    }
-    throw new IoError(`cannot read bundle ${path}: ${(cause as Error).message}`, { cause });
-  }
+  const text = await readLocalText(path, { what: "bundle", limit: 16 * 1024 * 1024 });
   try {
     return JSON.parse(text);
   } catch (cause) {

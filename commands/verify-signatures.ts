@@ -5,11 +5,12 @@
  */
 
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
-import { IoError, UsageError, VerificationError } from "../lib/errors/errors.ts";
+import { UsageError, VerificationError } from "../lib/errors/errors.ts";
 import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
 import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
 import { type SignatureReport, verifySignatureListText } from "../lib/signatures/verify.ts";
 import { isDigest } from "../lib/digest/digest.ts";
+import { readLocalText } from "../lib/fs/read_file.ts";
 
 function reportJson(r: SignatureReport) {
   if (!r.ok) return { index: r.index + 1, ok: false, code: r.code, reason: r.reason };
@@ -57,15 +58,7 @@ export const command = defineCommand({
     const file = ctx.args[0];
     const key = await loadTrustedKey(ctx.global.key);
     const trustedRoot = await loadTrustedRoot(ctx.global.trustedRoot);
-    let text: string;
-    try {
-      text = await Deno.readTextFile(file);
-    } catch (cause) {
-      if (
-        cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied
-      ) throw cause;
-      throw new IoError(`cannot read ${file}: ${(cause as Error).message}`, { cause });
-    }
+    const text = await readLocalText(file, { what: "signature list", limit: 64 * 1024 * 1024 });
     const { ok, reports } = verifySignatureListText(text, digest, { trustedRoot, key });
     if (reports.length === 0) {
       throw new VerificationError("NO_SIGNATURES", `${file} holds no signatures`, {

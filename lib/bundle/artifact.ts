@@ -8,9 +8,9 @@
 
 import { Buffer } from "node:buffer";
 import crypto from "node:crypto";
-import { IoError } from "../errors/errors.ts";
 import { pathExists as exists } from "../fs/exists.ts";
 import { isDigest } from "../digest/digest.ts";
+import { readLocalFile } from "../fs/read_file.ts";
 
 /** What to verify the bundle for. */
 export type Artifact =
@@ -41,14 +41,5 @@ export function bytesArtifact(bytes: Uint8Array, path = "<bytes>"): Artifact {
  */
 export async function resolveArtifact(arg: string): Promise<Artifact> {
   if (looksLikeDigest(arg) && !(await exists(arg))) return digestArtifact(arg);
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(arg);
-  } catch (cause) {
-    if (cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied) {
-      throw cause;
-    }
-    throw new IoError(`cannot read artifact ${arg}: ${(cause as Error).message}`, { cause });
-  }
-  return bytesArtifact(bytes, arg);
+  return bytesArtifact(await readLocalFile(arg, { what: "artifact" }), arg);
 }

@@ -10,6 +10,7 @@ import type { ErrorCode } from "../errors/codes.ts";
 import { DzError } from "../errors/errors.ts";
 import { exitStatusOf } from "./exit_codes.ts";
 import { PROGRAM } from "./global_options.ts";
+import { isPermissionError } from "../fs/read_file.ts";
 
 /** A path quoted in an OS error message (`… (os error 28): write '/x'`). */
 function quotedPath(message: string): string | undefined {
@@ -46,7 +47,7 @@ export function errorLine(command: string, error: unknown): string {
   if (error instanceof DzError) {
     return `${prefix}: ${error.message}${error.hint ? ` (${error.hint})` : ""}`;
   }
-  if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+  if (isPermissionError(error)) {
     return `${prefix}: permission denied: ${
       (error as Error).message
     } (run with the permissions listed in --help)`;
@@ -67,8 +68,7 @@ export function errorDocument(error: unknown): {
       error: { code: error.code, message: error.message, hint: error.hint ?? null },
     };
   }
-  const permission = error instanceof Deno.errors.NotCapable ||
-    error instanceof Deno.errors.PermissionDenied;
+  const permission = isPermissionError(error);
   return {
     ok: false,
     error: {

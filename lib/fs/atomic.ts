@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import { DzError, IoError } from "../errors/errors.ts";
 import { intoReader } from "./byte_stream.ts";
 import { withInterrupt } from "../process/interrupt.ts";
+import { isPermissionError } from "./read_file.ts";
 
 /** Options of the atomic writers. */
 export interface AtomicOptions {
@@ -287,7 +288,7 @@ export async function writeStreamAtomic(
     file = await Deno.open(tmp, { write: true, createNew: true, mode: options.mode ?? 0o644 });
   } catch (e) {
     await stream.cancel().catch(() => {});
-    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) throw e;
+    if (isPermissionError(e)) throw e;
     throw new IoError(`cannot write ${path}: ${(e as Error).message}`, { cause: e });
   }
   try {
@@ -312,8 +313,7 @@ export async function writeStreamAtomic(
     // Verification errors (a digest mismatch at the stream's end) and missing
     // permissions pass through; other failures are I/O errors on this path.
     if (
-      e instanceof DzError || e instanceof Deno.errors.NotCapable ||
-      e instanceof Deno.errors.PermissionDenied
+      e instanceof DzError || isPermissionError(e)
     ) {
       throw e;
     }

@@ -7,6 +7,7 @@
  */
 
 import { IoError } from "../errors/errors.ts";
+import { isPermissionError } from "./read_file.ts";
 
 /**
  * The text of `path`, or undefined when it does not exist.
@@ -17,7 +18,7 @@ export async function readTextIfExists(path: string): Promise<string | undefined
     return await Deno.readTextFile(path);
   } catch (cause) {
     if (cause instanceof Deno.errors.NotFound) return undefined;
-    if (cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied) {
+    if (isPermissionError(cause)) {
       throw cause;
     }
     throw new IoError(`cannot read ${path}: ${(cause as Error).message}`, { cause });

@@ -12,6 +12,7 @@ import { DzError, NetworkError, RegistryError } from "../errors/errors.ts";
 import { byteStreamFrom, intoReader } from "../fs/byte_stream.ts";
 import { readAllLimited } from "../fs/read_limited.ts";
 import { type Budget, deadlineError, formatSeconds, type Timings } from "./timing.ts";
+import { isPermissionError } from "../fs/read_file.ts";
 
 /** Limits of one body. */
 export interface PaceLimits {
@@ -33,7 +34,7 @@ export interface PaceLimits {
 /** A failure while reading a body, as the {@linkcode NetworkError} it is (naming `what`). */
 function bodyError(e: unknown, what: string): unknown {
   if (e instanceof DzError) return e;
-  if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) return e;
+  if (isPermissionError(e)) return e;
   return new NetworkError(`${what}: the connection broke: ${(e as Error)?.message ?? e}`, {
     cause: e,
     hint: "retry; check the network and --proxy",

@@ -29,6 +29,7 @@ import {
 } from "../npm/sigstore_sign.ts";
 import { NetworkError, RegistryError, VerificationError } from "../errors/errors.ts";
 import { isRecord } from "../json/record.ts";
+import { isPermissionError } from "../fs/read_file.ts";
 
 /** The public-good Rekor. */
 export const DEFAULT_REKOR_URL = "https://rekor.sigstore.dev";
@@ -118,7 +119,7 @@ async function request(
   try {
     return await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
   } catch (e) {
-    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) throw e;
+    if (isPermissionError(e)) throw e;
     throw new NetworkError(`cannot reach Rekor at ${base}: ${(e as Error).message}`, {
       cause: e,
       hint: "check --rekor-url and the network",

@@ -30,6 +30,7 @@ import { heldChain, readChainFiles, tufCacheDir, writeChainFiles } from "./tuf_c
 import { tufFailure, updateChain, type VerifiedChain } from "./tuf_chain.ts";
 import type { ChainFiles } from "./tuf_files.ts";
 import { filesTufFetcher } from "./tuf_fetch.ts";
+import { isPermissionError } from "../fs/read_file.ts";
 
 /** Where the trusted root in use came from. */
 export type TrustOrigin = "file" | "tuf-cache" | "tuf-refresh" | "tuf-archive" | "embedded";
@@ -160,7 +161,7 @@ export async function resolveTrust(opts: TrustOptions): Promise<TrustState> {
       if (chain.changed) await writeChainFiles(cacheDir, chain.files);
       return state;
     } catch (e) {
-      if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) throw e;
+      if (isPermissionError(e)) throw e;
       const using = held
         ? `the cached root (TUF root v${held.rootVersion}${expired ? ", expired" : ""})`
         : "the embedded root";
@@ -212,7 +213,7 @@ export async function adoptCarriedChain(opts: AdoptOptions): Promise<TrustState 
     if (chain.changed) await writeChainFiles(cacheDir, chain.files);
     return state;
   } catch (e) {
-    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) throw e;
+    if (isPermissionError(e)) throw e;
     warn(
       `warning: the archive's Sigstore trusted root is refused (${
         e instanceof DzError ? e.message : tufFailure(e)

@@ -7,8 +7,9 @@
  */
 
 import crypto from "node:crypto";
-import { IoError, TrustMaterialError, UsageError } from "../errors/errors.ts";
+import { TrustMaterialError, UsageError } from "../errors/errors.ts";
 import { DANGERZONE_KEY_NAME, DANGERZONE_PUBLIC_KEY_PEM } from "./dangerzone_key.ts";
+import { readLocalFile } from "../fs/read_file.ts";
 
 /** A public key the user trusts to sign images. */
 export interface TrustedKey {
@@ -29,6 +30,8 @@ export interface TrustedKey {
 const PEM_PUBLIC =
   /^-----BEGIN PUBLIC KEY-----\r?\n[A-Za-z0-9+/=\r\n]+-----END PUBLIC KEY-----\s*$/;
 const ALLOWED_TYPES = new Set(["ec", "ed25519", "rsa"]);
+/** A PEM public key is well under a KiB; anything past this is not one. */
+const KEY_FILE_LIMIT = 1024 * 1024;
 
 /** sha256 hex of some bytes. */
 export function sha256Hex(bytes: Uint8Array | string): string {
@@ -82,20 +85,14 @@ export function defaultTrustedKey(): TrustedKey {
  */
 export async function loadTrustedKey(path?: string): Promise<TrustedKey> {
   if (path === undefined) return defaultTrustedKey();
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (cause) {
-    if (cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied) {
-      throw cause;
-    }
-    if (cause instanceof Deno.errors.NotFound) {
-      throw new UsageError(`key file ${path} does not exist`, {
+  const bytes = await readLocalFile(path, {
+    what: "key file",
+    limit: KEY_FILE_LIMIT,
+    missing: (cause) =>
+      new UsageError(`key file ${path} does not exist`, {
         hint: "pass the trusted public key's path with --key (omit --key for Dangerzone's own key)",
         cause,
-      });
-    }
-    throw new IoError(`cannot read key file ${path}: ${(cause as Error).message}`, { cause });
-  }
+      }),
+  });
   return parseTrustedKey(bytes, path);
 }

@@ -16,10 +16,11 @@
 import { TrustedRoot } from "../npm/sigstore_protobuf_specs.ts";
 import { toTrustMaterial } from "../npm/sigstore_verify.ts";
 import { createHash, createPublicKey } from "node:crypto";
-import { IoError, TrustMaterialError, UsageError } from "../errors/errors.ts";
+import { TrustMaterialError, UsageError } from "../errors/errors.ts";
 import { type EnvReader, readEnv } from "../config/paths.ts";
 import publicGoodRoot from "./public_good_trusted_root.json" with { type: "json" };
 import { isRecord } from "../json/record.ts";
+import { readLocalText } from "../fs/read_file.ts";
 
 /** A parsed, checked trusted root. */
 export interface LoadedTrustedRoot {
@@ -189,23 +190,18 @@ function withRekorPublicKey(
   return parseTrustedRoot(json, `${root.source} with the Rekor key of ${source}`);
 }
 
-async function readTrustFile(path: string, what: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (cause) {
-    if (cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied) {
-      throw cause;
-    }
-    if (cause instanceof Deno.errors.NotFound) {
-      throw new UsageError(`${what} ${path} does not exist`, {
+function readTrustFile(path: string, what: string): Promise<string> {
+  return readLocalText(path, {
+    what,
+    limit: 16 * 1024 * 1024,
+    missing: (cause) =>
+      new UsageError(`${what} ${path} does not exist`, {
         hint: what === "trusted root"
           ? "pass the path of a trusted_root.json with --trusted-root"
           : "give the path of a PEM public key",
         cause,
-      });
-    }
-    throw new IoError(`cannot read ${what} ${path}: ${(cause as Error).message}`, { cause });
-  }
+      }),
+  });
 }
 
 /**

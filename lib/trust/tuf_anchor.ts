@@ -12,9 +12,10 @@
  */
 
 import seeds from "../npm/sigstore_tuf_seeds.ts";
-import { IoError, TrustMaterialError, UsageError } from "../errors/errors.ts";
+import { TrustMaterialError, UsageError } from "../errors/errors.ts";
 import type { EnvReader } from "../config/paths.ts";
 import { decodeBase64Strict } from "../encoding/base64.ts";
+import { readLocalFile } from "../fs/read_file.ts";
 
 /** Sigstore's public-good TUF repository. */
 const PUBLIC_GOOD_TUF_URL = "https://tuf-repo-cdn.sigstore.dev";
@@ -105,15 +106,7 @@ export async function anchorFromEnv(env: EnvReader): Promise<TufAnchor> {
   if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
     throw new UsageError(`DANGERZONE_IMAGE_TUF_URL must be http(s), not ${parsed.protocol}`);
   }
-  let root: Uint8Array;
-  try {
-    root = await Deno.readFile(rootPath);
-  } catch (cause) {
-    if (cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied) {
-      throw cause;
-    }
-    throw new IoError(`cannot read TUF root ${rootPath}: ${(cause as Error).message}`, { cause });
-  }
+  const root = await readLocalFile(rootPath, { what: "TUF root", limit: 1024 * 1024 });
   rootFacts(root, rootPath);
   return { url: url.replace(/\/+$/, ""), root, source: rootPath };
 }

@@ -25,6 +25,7 @@ import { DzError, TrustMaterialError } from "../errors/errors.ts";
 import { rootFacts, TRUSTED_ROOT_TARGET } from "./tuf_anchor.ts";
 import type { HeldChain } from "./tuf_cache.ts";
 import { type ChainFiles, newestRoot } from "./tuf_files.ts";
+import { isPermissionError } from "../fs/read_file.ts";
 
 /** A chain that verified from the anchor: what a held chain says, and whether it changed. */
 export interface VerifiedChain extends HeldChain {
@@ -135,7 +136,7 @@ export async function updateChain(opts: UpdateChainOptions): Promise<VerifiedCha
         await info.verify(Readable.from([target]));
       }
     } catch (e) {
-      if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) throw e;
+      if (isPermissionError(e)) throw e;
       if (e instanceof DzError) throw e; // our own errors: the network, the transport
       throw new TrustMaterialError(`TUF metadata refused: ${tufFailure(e)}`, { cause: e });
     }

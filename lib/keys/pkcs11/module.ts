@@ -28,6 +28,7 @@ import {
   ckrName,
   CKU_USER,
 } from "./constants.ts";
+import { isPermissionError } from "../../fs/read_file.ts";
 
 const ULONG = 8;
 /** `CK_UNAVAILABLE_INFORMATION`: `ulValueLen` when an attribute cannot be read. */
@@ -165,7 +166,7 @@ export class Pkcs11Module {
     try {
       lib = Deno.dlopen(path, { C_GetFunctionList: { parameters: ["buffer"], result: "u64" } });
     } catch (e) {
-      if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+      if (isPermissionError(e)) {
         throw new Pkcs11Error("using a PKCS#11 token needs permission to load native code (FFI)", {
           hint: `run with 'deno run --allow-ffi=${path} …' (compiled binaries cannot load it)`,
           cause: e,
