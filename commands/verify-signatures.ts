@@ -56,7 +56,7 @@ export const command = defineCommand({
     }
     const file = ctx.args[0];
     const key = await loadTrustedKey(ctx.global.key);
-    const trustedRoot = await loadTrustedRoot(ctx.global.trustedRoot);
+    const trustedRoot = await loadTrustedRoot(ctx.global.trustedRoot, ctx.global.env);
     let text: string;
     try {
       text = await Deno.readTextFile(file);

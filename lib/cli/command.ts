@@ -19,7 +19,7 @@ import type { Progress, ProgressMode } from "../progress/progress.ts";
 import type { GlobalOptions } from "../config/options.ts";
 
 export type { GlobalOptions };
-import { defaultDataDir } from "../config/paths.ts";
+import { defaultDataDir, readEnv } from "../config/paths.ts";
 import { runInterruptible } from "./interrupt.ts";
 
 /** What a command's `run` receives. */
@@ -204,7 +204,8 @@ export function exitCodeOf(error: unknown): number {
 const HOST_PORT =
   /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*)(?::[0-9]{1,5})?$/;
 
-function parseGlobal(values: Record<string, unknown>): GlobalOptions {
+function parseGlobal(values: Record<string, unknown>, run: RunEnvironment): GlobalOptions {
+  const env = run.env ?? readEnv;
   const progress = (values.progress as string | undefined) ?? "auto";
   if (!["auto", "plain", "none"].includes(progress)) {
     throw new UsageError(`--progress must be auto, plain or none, not '${progress}'`);
@@ -228,7 +229,7 @@ function parseGlobal(values: Record<string, unknown>): GlobalOptions {
     throw new UsageError(`--timeout must be a number of seconds above 0, not '${timeout}'`);
   }
   return {
-    dataDir: text("data-dir") ?? defaultDataDir(),
+    dataDir: text("data-dir") ?? defaultDataDir(env),
     key: text("key"),
     trustedRoot: text("trusted-root"),
     runtime: text("runtime"),
@@ -241,11 +242,20 @@ function parseGlobal(values: Record<string, unknown>): GlobalOptions {
     quiet: Boolean(values.quiet),
     progressMode: progress as ProgressMode,
     debug: Boolean(values.debug),
+    env,
+    ...(run.retry ? { retry: run.retry } : {}),
   };
 }
 
-/** Output sinks; tests may replace them. */
-export interface Sinks {
+/**
+ * What a command reads from outside its arguments: environment variables
+ * (default: this process's) and the registry retry policy (default: the
+ * documented one). Tests pass their own instead of setting process-wide state.
+ */
+export type RunEnvironment = Pick<GlobalOptions, "env" | "retry">;
+
+/** Output sinks (and, optionally, the run's environment); tests may replace them. */
+export interface Sinks extends RunEnvironment {
   out(text: string): void;
   err(text: string): void;
 }
@@ -278,7 +288,7 @@ export function defineCommand(spec: CommandSpec): Command {
         sinks.out(helpText(spec));
         return 0;
       }
-      const global = parseGlobal(values);
+      const global = parseGlobal(values, sinks);
       debug = global.debug;
       json = global.json;
       const { min, max, names } = spec.positionals;

@@ -18,8 +18,8 @@ function env(name: string): string | undefined {
 }
 
 /** The user's home directory, or undefined when it cannot be told. */
-export function homeDir(): string | undefined {
-  return env("HOME") ?? env("USERPROFILE");
+export function homeDir(readEnv: EnvReader = env): string | undefined {
+  return readEnv("HOME") ?? readEnv("USERPROFILE");
 }
 
 /** Reads one environment variable (undefined when unset or empty). */
@@ -62,14 +62,15 @@ export function defaultDataDir(
 
 /**
  * The registry auth file: `$REGISTRY_AUTH_FILE`, else
- * `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
+ * `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`
+ * (`readEnv` defaults to this process's environment).
  */
-export function authFilePath(): string {
-  const explicit = env("REGISTRY_AUTH_FILE");
+export function authFilePath(readEnv: EnvReader = env): string {
+  const explicit = readEnv("REGISTRY_AUTH_FILE");
   if (explicit) return explicit;
-  const dockerConfig = env("DOCKER_CONFIG");
+  const dockerConfig = readEnv("DOCKER_CONFIG");
   if (dockerConfig) return join(dockerConfig, "config.json");
-  return join(homeDir() ?? ".", ".docker", "config.json");
+  return join(homeDir(readEnv) ?? ".", ".docker", "config.json");
 }
 
 /**
@@ -77,11 +78,11 @@ export function authFilePath(): string {
  * {@linkcode authFilePath}: podman's `${XDG_RUNTIME_DIR}/containers/auth.json`
  * and `~/.config/containers/auth.json`.
  */
-export function extraAuthFilePaths(): string[] {
+export function extraAuthFilePaths(readEnv: EnvReader = env): string[] {
   const out: string[] = [];
-  const runtime = env("XDG_RUNTIME_DIR");
+  const runtime = readEnv("XDG_RUNTIME_DIR");
   if (runtime) out.push(join(runtime, "containers", "auth.json"));
-  const home = homeDir();
+  const home = homeDir(readEnv);
   if (home) out.push(join(home, ".config", "containers", "auth.json"));
   return out;
 }
