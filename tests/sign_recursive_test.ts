@@ -100,6 +100,7 @@ Deno.test({
       assert.equal((await fetchCosignSignatures(badSource, bad.digest)).length, 0);
       assert.equal((await fetchCosignSignatures(badSource, bad.amd64Digest)).length, 0);
     } finally {
+      testEnv.COSIGN_PASSWORD = undefined;
     }
   },
 });
