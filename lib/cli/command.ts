@@ -19,7 +19,7 @@ import type { Progress, ProgressMode } from "../progress/progress.ts";
 import type { GlobalOptions } from "../config/options.ts";
 
 export type { GlobalOptions };
-import { defaultDataDir, readEnv } from "../config/paths.ts";
+import { defaultDataDir, readEnvExact } from "../config/paths.ts";
 import { runInterruptible } from "./interrupt.ts";
 
 /** What a command's `run` receives. */
@@ -205,7 +205,7 @@ const HOST_PORT =
   /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*)(?::[0-9]{1,5})?$/;
 
 function parseGlobal(values: Record<string, unknown>, run: RunEnvironment): GlobalOptions {
-  const env = run.env ?? readEnv;
+  const env = run.env ?? readEnvExact;
   const progress = (values.progress as string | undefined) ?? "auto";
   if (!["auto", "plain", "none"].includes(progress)) {
     throw new UsageError(`--progress must be auto, plain or none, not '${progress}'`);

@@ -29,7 +29,7 @@ export interface GlobalOptions {
   debug: boolean;
   /**
    * Reads the command's environment variables (default: this process's,
-   * {@linkcode readEnv}); tests pass their own instead of setting
+   * `readEnvExact`: an empty value is not a missing one); tests pass their own instead of setting
    * process-wide variables.
    */
   env?: EnvReader;

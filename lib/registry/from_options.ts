@@ -13,7 +13,7 @@
  */
 
 import type { GlobalOptions } from "../config/options.ts";
-import { readEnv } from "../config/paths.ts";
+import { nonEmpty, readEnv } from "../config/paths.ts";
 import { RegistryClient } from "./client.ts";
 import { authFileCredentialsFrom, authFileCredentialsIn } from "./credentials.ts";
 import { isTails, randomTorUsername, readOsRelease, TOR_SOCKS_PORT, torProxyUrl } from "./tails.ts";
@@ -52,7 +52,7 @@ export function clientFor(
   global: GlobalOptions,
   environment: ClientEnvironment = {},
 ): RegistryClient {
-  const env = global.env ?? readEnv;
+  const env = nonEmpty(global.env ?? readEnv);
   const proxy = global.proxy ?? tailsProxy(environment) ?? env("HTTPS_PROXY") ??
     env("https_proxy") ?? env("ALL_PROXY") ?? env("all_proxy");
   return new RegistryClient(registry, {

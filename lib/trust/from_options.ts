@@ -8,7 +8,7 @@
  */
 
 import type { GlobalOptions } from "../config/options.ts";
-import { readEnv } from "../config/paths.ts";
+import { nonEmpty, readEnv } from "../config/paths.ts";
 import { type LoadedTrustedRoot, loadTrustedRoot } from "./trusted_root.ts";
 import { anchorFromEnv } from "./tuf_anchor.ts";
 import { httpTufFetcher } from "./tuf_fetch.ts";
@@ -25,7 +25,7 @@ export async function trustFor(
   refresh: TrustOptions["refresh"],
   warn: (line: string) => void,
 ): Promise<TrustState> {
-  const env = global.env ?? readEnv;
+  const env = nonEmpty(global.env ?? readEnv);
   if (global.trustedRoot !== undefined) {
     return { root: await loadTrustedRoot(global.trustedRoot, env), origin: "file" };
   }
@@ -58,7 +58,7 @@ export function carriedTrustFor(
   | undefined {
   if (global.trustedRoot !== undefined) return undefined;
   return async (files) => {
-    const anchor = await anchorFromEnv(global.env ?? readEnv);
+    const anchor = await anchorFromEnv(nonEmpty(global.env ?? readEnv));
     const state = await adoptCarriedChain({ dataDir: global.dataDir, anchor, files, warn });
     return state?.root;
   };

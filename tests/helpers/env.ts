@@ -7,12 +7,12 @@
  * @module
  */
 
-import { type EnvReader, readEnv } from "../../lib/config/paths.ts";
+import { type EnvReader, readEnvExact } from "../../lib/config/paths.ts";
 
 /**
  * A reader that answers `vars` first (a key set to `undefined` reads as
  * unset) and this process's environment for everything else.
  */
 export function envWith(vars: Record<string, string | undefined>): EnvReader {
-  return (name) => Object.hasOwn(vars, name) ? vars[name] : readEnv(name);
+  return (name) => Object.hasOwn(vars, name) ? vars[name] : readEnvExact(name);
 }
