@@ -69,7 +69,7 @@ export const command = defineCommand({
     if (workflow === "") throw new UsageError("--workflow must not be empty");
     if (branch === "") throw new UsageError("--branch must not be empty");
     const ref = parseImageReference(ctx.args[0]);
-    const trustedRoot = await loadTrustedRoot(ctx.global.trustedRoot);
+    const trustedRoot = await loadTrustedRoot(ctx.global.trustedRoot, ctx.global.env);
     const source = await openSource(ref, ctx.global);
     try {
       const result = await verifyProvenance(source, {

@@ -52,7 +52,7 @@ export const command = defineCommand({
     }
     const [key, trustedRoot] = await Promise.all([
       loadTrustedKey(ctx.global.key),
-      loadTrustedRoot(ctx.global.trustedRoot),
+      loadTrustedRoot(ctx.global.trustedRoot, ctx.global.env),
     ]);
     const srcClient = clientFor(src.registry, ctx.global);
     const dstClient = clientFor(dst.registry, ctx.global);

@@ -41,7 +41,7 @@ export const command = defineCommand({
     }
     const paths = keyPairPaths(prefix);
     await assertKeyPairAbsent(paths);
-    const password = await cosignPasswordProvider()({ confirm: true });
+    const password = await cosignPasswordProvider({ env: ctx.global.env })({ confirm: true });
     const pair = await generateCosignKeyPair(password);
     await writeKeyPairFiles(paths, pair);
     if (ctx.global.json) {

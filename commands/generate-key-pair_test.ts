@@ -6,25 +6,29 @@ import { signerFromKeyFile } from "../lib/keys/signer.ts";
 import { fixedPasswordProvider } from "../lib/keys/password.ts";
 import { decodePem } from "../lib/keys/pem.ts";
 
+/** The COSIGN_PASSWORD the command sees (passed as its env, never set process-wide). */
+let password: string | undefined;
+
 function sinks() {
   const out: string[] = [];
   const err: string[] = [];
   return {
     out,
     err,
-    sinks: { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t) },
+    sinks: {
+      out: (t: string) => void out.push(t),
+      err: (t: string) => void err.push(t),
+      env: (name: string) => name === "COSIGN_PASSWORD" ? password : Deno.env.get(name),
+    },
   };
 }
 
 async function withPassword(value: string | undefined, fn: () => Promise<void>): Promise<void> {
-  const before = Deno.env.get("COSIGN_PASSWORD");
-  if (value === undefined) Deno.env.delete("COSIGN_PASSWORD");
-  else Deno.env.set("COSIGN_PASSWORD", value);
+  password = value;
   try {
     await fn();
   } finally {
-    if (before === undefined) Deno.env.delete("COSIGN_PASSWORD");
-    else Deno.env.set("COSIGN_PASSWORD", before);
+    password = undefined;
   }
 }
 

@@ -7,7 +7,8 @@
 import { defineCommand, runAsMain } from "../lib/cli/command.ts";
 import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
 import { carriedTrustFor, trustFor } from "../lib/trust/from_options.ts";
-import { selectRuntime } from "../lib/runtime/select.ts";
+import { runtimeEnv, selectRuntime } from "../lib/runtime/select.ts";
+import { readEnv } from "../lib/config/paths.ts";
 import { loadArchive } from "../lib/update/load_archive.ts";
 import { formatPlatform, parsePlatform } from "../lib/oci/platform.ts";
 
@@ -64,7 +65,9 @@ export const command = defineCommand({
     const key = await loadTrustedKey(ctx.global.key);
     const trustedRoot = (await trustFor(ctx.global, "never", ctx.err)).root;
     const carriedTrust = carriedTrustFor(ctx.global, ctx.err);
-    const runtime = await selectRuntime(ctx.global.runtime, ctx.global.dataDir);
+    const runtime = await selectRuntime(ctx.global.runtime, ctx.global.dataDir, {
+      env: runtimeEnv(ctx.global.env ?? readEnv),
+    });
     const r = await loadArchive({
       path: ctx.args[0],
       dataDir: ctx.global.dataDir,

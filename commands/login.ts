@@ -86,7 +86,7 @@ export const command = defineCommand({
     } finally {
       client.close();
     }
-    const path = ctx.global.authFile ?? authFilePath();
+    const path = ctx.global.authFile ?? authFilePath(ctx.global.env);
     await storeCredentials(path, registry, username, password);
     if (ctx.global.json) {
       ctx.out(JSON.stringify({ ok: true, registry, username, authFile: path }));

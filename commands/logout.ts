@@ -24,7 +24,7 @@ export const command = defineCommand({
   examples: ["dangerzone-image logout ghcr.io", "dangerzone-image logout --all"],
   permissions: "--allow-read=<auth file dir> --allow-write=<auth file dir> --allow-env",
   async run(ctx) {
-    const path = ctx.global.authFile ?? authFilePath();
+    const path = ctx.global.authFile ?? authFilePath(ctx.global.env);
     const all = ctx.options.all;
     if (all === (ctx.args[0] !== undefined)) {
       throw new UsageError("give REGISTRY or --all (one of them)", {

@@ -68,9 +68,13 @@ export const command = defineCommand({
       });
     }
     const path = ctx.args[0];
-    const trustedRoot = await loadTrustedRoot(ctx.global.trustedRoot);
+    const trustedRoot = await loadTrustedRoot(ctx.global.trustedRoot, ctx.global.env);
     const bytes = await readInput(path);
-    const signer = await signerFromKeyRef(keyRef, cosignPasswordProvider());
+    const signer = await signerFromKeyRef(
+      keyRef,
+      cosignPasswordProvider({ env: ctx.global.env }),
+      ctx.global.env,
+    );
     const signed = await signBlob({
       bytes,
       path,

@@ -127,8 +127,12 @@ export const command = defineCommand({
       throw new UsageError("-a annotations are not part of a cosign v3 bundle statement");
     }
     const recursive = ctx.options.recursive;
-    const trustedRoot = await loadTrustedRoot(ctx.global.trustedRoot);
-    const signer = await signerFromKeyRef(keyRef, cosignPasswordProvider());
+    const trustedRoot = await loadTrustedRoot(ctx.global.trustedRoot, ctx.global.env);
+    const signer = await signerFromKeyRef(
+      keyRef,
+      cosignPasswordProvider({ env: ctx.global.env }),
+      ctx.global.env,
+    );
     const client = clientFor(ref.registry, ctx.global);
     try {
       // --recursive: the index first, then every manifest it lists, one log entry each.

@@ -10,7 +10,8 @@ import { defineCommand, runAsMain } from "../lib/cli/command.ts";
 import { UsageError } from "../lib/errors/errors.ts";
 import { DEFAULT_IMAGE } from "../lib/config/dangerzone_image.ts";
 import { parseRegistryReference } from "../lib/registry/reference.ts";
-import { selectRuntime } from "../lib/runtime/select.ts";
+import { runtimeEnv, selectRuntime } from "../lib/runtime/select.ts";
+import { readEnv } from "../lib/config/paths.ts";
 import { type InstalledStatus, installedStatus } from "../lib/update/status.ts";
 
 /** The prose report. */
@@ -73,7 +74,10 @@ export const command = defineCommand({
     const s = await installedStatus(
       ctx.global.dataDir,
       image,
-      (recorded) => selectRuntime(ctx.global.runtime ?? recorded, ctx.global.dataDir),
+      (recorded) =>
+        selectRuntime(ctx.global.runtime ?? recorded, ctx.global.dataDir, {
+          env: runtimeEnv(ctx.global.env ?? readEnv),
+        }),
     );
     if (ctx.global.json) ctx.out(JSON.stringify({ ok: true, ...s }));
     else ctx.out(formatStatus(s));

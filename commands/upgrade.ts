@@ -10,7 +10,8 @@ import { parseImageReference } from "../lib/registry/reference.ts";
 import { clientFor } from "../lib/registry/from_options.ts";
 import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
 import { trustFor } from "../lib/trust/from_options.ts";
-import { selectRuntime } from "../lib/runtime/select.ts";
+import { runtimeEnv, selectRuntime } from "../lib/runtime/select.ts";
+import { readEnv } from "../lib/config/paths.ts";
 import { parsePlatform } from "../lib/oci/platform.ts";
 import { DEFAULT_IMAGE } from "../lib/config/dangerzone_image.ts";
 import { upgradeFromRegistry, type UpgradeResult } from "../lib/update/upgrade.ts";
@@ -179,7 +180,9 @@ export const command = defineCommand({
         key,
         trustedRoot,
         dataDir: ctx.global.dataDir,
-        runtime: selectRuntime(ctx.global.runtime, ctx.global.dataDir),
+        runtime: selectRuntime(ctx.global.runtime, ctx.global.dataDir, {
+          env: runtimeEnv(ctx.global.env ?? readEnv),
+        }),
         force: ctx.options.force,
         keepOld: ctx.options["keep-old"],
         signedIdentities: ctx.global.signedIdentities,

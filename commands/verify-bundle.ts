@@ -118,7 +118,7 @@ export const command = defineCommand({
         hint: "pass the staging trusted_root.json with --trusted-root",
       });
     }
-    const trustedRoot = await loadTrustedRoot(ctx.global.trustedRoot);
+    const trustedRoot = await loadTrustedRoot(ctx.global.trustedRoot, ctx.global.env);
     const key = keyPath === undefined ? undefined : await loadTrustedKey(keyPath);
     const bundle = await readBundle(bundlePath);
     const artifact = await resolveArtifact(ctx.args[0]);

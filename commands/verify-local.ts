@@ -9,7 +9,8 @@ import { UsageError } from "../lib/errors/errors.ts";
 import { parseRegistryReference } from "../lib/registry/reference.ts";
 import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
 import { trustFor } from "../lib/trust/from_options.ts";
-import { selectRuntime } from "../lib/runtime/select.ts";
+import { runtimeEnv, selectRuntime } from "../lib/runtime/select.ts";
+import { readEnv } from "../lib/config/paths.ts";
 import { verifyLocalImage } from "../lib/update/verify_local.ts";
 
 /** The `verify-local` command. */
@@ -53,7 +54,9 @@ export const command = defineCommand({
       key,
       trustedRoot,
       dataDir: ctx.global.dataDir,
-      runtime: selectRuntime(ctx.global.runtime, ctx.global.dataDir),
+      runtime: selectRuntime(ctx.global.runtime, ctx.global.dataDir, {
+        env: runtimeEnv(ctx.global.env ?? readEnv),
+      }),
       deep: ctx.options.deep,
       ...(ctx.global.signedIdentities?.length
         ? { signedIdentities: ctx.global.signedIdentities }

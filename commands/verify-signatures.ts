@@ -57,7 +57,7 @@ export const command = defineCommand({
     }
     const file = ctx.args[0];
     const key = await loadTrustedKey(ctx.global.key);
-    const trustedRoot = await loadTrustedRoot(ctx.global.trustedRoot);
+    const trustedRoot = await loadTrustedRoot(ctx.global.trustedRoot, ctx.global.env);
     const text = await readLocalText(file, { what: "signature list", limit: 64 * 1024 * 1024 });
     const { ok, reports } = verifySignatureListText(text, digest, { trustedRoot, key });
     if (reports.length === 0) {

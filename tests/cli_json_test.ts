@@ -15,6 +15,10 @@ import { startRegistry } from "./helpers/registry.ts";
 import { testdata, testdataOrSkip } from "./helpers/testdata.ts";
 import { bundlePath } from "../lib/store/signature_store.ts";
 import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
+import { envWith } from "./helpers/env.ts";
+
+/** Environment variables the commands of this file read (never set process-wide). */
+const testEnv: Record<string, string | undefined> = {};
 
 const DOC = fileURLToPath(new URL("../docs/json.md", import.meta.url));
 
@@ -101,6 +105,7 @@ async function runJson(cmd: Command, args: string[]) {
   const code = await cmd.main([...args, "--json"], {
     out: (t) => out.push(t),
     err: (t) => err.push(t),
+    env: envWith(testEnv),
   });
   return { code, out, err };
 }
@@ -164,7 +169,7 @@ Deno.test({
       return doc;
     };
 
-    Deno.env.set("COSIGN_PASSWORD", "json-test");
+    testEnv.COSIGN_PASSWORD = "json-test";
     try {
       // generate-key-pair
       const prefix = join(dir, "k");
@@ -302,7 +307,7 @@ Deno.test({
       await expect("completion", ["bash"], 0);
       await expect("completion", ["tcsh"], 2);
     } finally {
-      Deno.env.delete("COSIGN_PASSWORD");
+      testEnv.COSIGN_PASSWORD = undefined;
     }
 
     assert.deepEqual(problems, []);

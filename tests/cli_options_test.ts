@@ -26,6 +26,10 @@ import {
   startFixture,
   SUBJECT,
 } from "./helpers/bundle_fixtures.ts";
+import { envWith } from "./helpers/env.ts";
+
+/** Environment variables the commands of this file read (never set process-wide). */
+const testEnv: Record<string, string | undefined> = {};
 
 const MOD = fileURLToPath(new URL("../mod.ts", import.meta.url));
 
@@ -44,7 +48,11 @@ async function program(args: string[], env: Record<string, string> = {}) {
 async function run(cmd: Command, args: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await cmd.main(args, { out: (t) => out.push(t), err: (t) => err.push(t) });
+  const code = await cmd.main(args, {
+    out: (t) => out.push(t),
+    err: (t) => err.push(t),
+    env: envWith(testEnv),
+  });
   return { code, out: out.join("\n"), err };
 }
 
@@ -361,7 +369,7 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     await using lab = await startSigningLab();
-    Deno.env.set("COSIGN_PASSWORD", "pw");
+    testEnv.COSIGN_PASSWORD = "pw";
     try {
       const prefix = join(lab.dir, "s");
       assert.equal(
@@ -388,7 +396,7 @@ Deno.test({
       assert.equal(j.tlog.length, 1);
       assert.equal(j.signatures, 1);
     } finally {
-      Deno.env.delete("COSIGN_PASSWORD");
+      testEnv.COSIGN_PASSWORD = undefined;
     }
     // --authfile: login / logout --all edit exactly that file.
     const authFile = join(lab.dir, "auth.json");

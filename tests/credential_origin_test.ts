@@ -18,6 +18,10 @@ import { startFaultProxy } from "./helpers/fault_proxy.ts";
 import { type Recorder, startRecorder } from "./helpers/hostile_server.ts";
 import { command as sign } from "../commands/sign.ts";
 import { command as genkey } from "../commands/generate-key-pair.ts";
+import { envWith } from "./helpers/env.ts";
+
+/** Environment variables the commands of this file read (never set process-wide). */
+const testEnv: Record<string, string | undefined> = {};
 
 /** A proxy in front of `reg` that moves upload sessions to `recorder`'s origin. */
 function locationRewriter(reg: TestRegistry, recorder: Recorder) {
@@ -96,8 +100,8 @@ Deno.test({
     await using recorder = startRecorder("127.0.0.2", reg.url);
     await using proxy = locationRewriter(reg, recorder);
     const dir = await Deno.makeTempDir();
-    const quiet = { out: () => {}, err: () => {} };
-    Deno.env.set("COSIGN_PASSWORD", "demo-password");
+    const quiet = { out: () => {}, err: () => {}, env: envWith(testEnv) };
+    testEnv.COSIGN_PASSWORD = "demo-password";
     const authFile = join(dir, "auth.json");
     await Deno.writeTextFile(
       authFile,
@@ -105,8 +109,7 @@ Deno.test({
         auths: { [proxy.host]: { auth: btoa(`${reg.username}:${reg.password}`) } },
       }),
     );
-    const before = Deno.env.get("REGISTRY_AUTH_FILE");
-    Deno.env.set("REGISTRY_AUTH_FILE", authFile);
+    testEnv.REGISTRY_AUTH_FILE = authFile;
     try {
       assert.equal(await genkey.main(["--output-key-prefix", join(dir, "k")], quiet), 0);
       // The image itself is pushed straight to the registry.
@@ -119,7 +122,7 @@ Deno.test({
       const err: string[] = [];
       const code = await sign.main(
         [`${proxy.host}/dz/app@${digest}`, "--key", join(dir, "k.key"), "--tlog-upload=false"],
-        { out: () => {}, err: (t) => err.push(t) },
+        { out: () => {}, err: (t) => err.push(t), env: envWith(testEnv) },
       );
       assert.ok(recorder.seen.length > 0, "sign's upload went to the other origin");
       for (const r of recorder.seen) assert.equal(r.authorization, null, r.line);
@@ -129,8 +132,6 @@ Deno.test({
       assert.match(last[0], /127\.0\.0\.2/);
       assert.ok(!err.join("\n").includes(reg.password!));
     } finally {
-      if (before === undefined) Deno.env.delete("REGISTRY_AUTH_FILE");
-      else Deno.env.set("REGISTRY_AUTH_FILE", before);
       await Deno.remove(dir, { recursive: true });
     }
   },

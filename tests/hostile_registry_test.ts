@@ -21,98 +21,20 @@ import {
   startHostileRegistry,
   startSilentServer,
 } from "./helpers/hostile_server.ts";
+import {
+  assertRefused,
+  base,
+  bearerRegistry,
+  IMAGE,
+  manifestResponse,
+  OCI_MANIFEST,
+  upgrade,
+} from "./helpers/hostile_upgrade.ts";
 import { exists } from "./helpers/files.ts";
 
-/** Peak RSS a refused run may reach (the runtime's own baseline is ~150 MiB). */
-const RSS_BOUND_MIB = 400;
-const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
 const enc = new TextEncoder();
-
-/** A small image manifest (the tag's target) and its digest. */
-function imageManifest(): { bytes: Uint8Array; digest: string } {
-  const config = enc.encode('{"architecture":"amd64","os":"linux"}');
-  const bytes = enc.encode(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
-    config: {
-      mediaType: "application/vnd.oci.image.config.v1+json",
-      digest: sha256Digest(config),
-      size: config.length,
-    },
-    layers: [],
-  }));
-  return { bytes, digest: sha256Digest(bytes) };
-}
-
-const IMAGE = imageManifest();
 const SIG_TAG = `sha256-${IMAGE.digest.slice(7)}.sig`;
-
-function manifestResponse(bytes: Uint8Array, type = OCI_MANIFEST, head = false): Response {
-  return new Response(head ? null : bytes as BodyInit, {
-    headers: {
-      "content-type": type,
-      "content-length": String(bytes.length),
-      "docker-content-digest": sha256Digest(bytes),
-    },
-  });
-}
-
-/** Routes every scenario shares: `/v2/` and the tag. */
-function base(req: Request, url: URL): Response | undefined {
-  if (url.pathname === "/v2/") return new Response("{}");
-  if (url.pathname === "/v2/dz/app/manifests/latest") {
-    return manifestResponse(IMAGE.bytes, OCI_MANIFEST, req.method === "HEAD");
-  }
-  return undefined;
-}
-
-async function upgrade(host: string, extra: string[] = [], killAfterMs = 90_000): Promise<{
-  run: CliRun;
-  dataDir: string;
-  images: string;
-}> {
-  const dir = await Deno.makeTempDir({ prefix: "dz-hostile-" });
-  const dataDir = join(dir, "data");
-  const images = join(dir, "images");
-  const run = await runCli([
-    "upgrade",
-    `${host}/dz/app`,
-    "--data-dir",
-    dataDir,
-    "--runtime",
-    `oci:${images}`,
-    "--progress",
-    "none",
-    // The trusted root stays the embedded one: no refresh from Sigstore's TUF repository here.
-    "--offline",
-    ...extra,
-  ], { killAfterMs, env: { HOME: dir } });
-  return { run, dataDir, images };
-}
-
-/** The run ended by itself, refused with one line naming `host`, bounded. */
-async function assertRefused(
-  r: { run: CliRun; images: string },
-  host: string,
-  o: { code?: number; seconds: number; match?: RegExp; namesHost?: boolean },
-): Promise<void> {
-  const { run } = r;
-  const lines = run.stderr.trim().split("\n");
-  const detail = `exit ${run.code} in ${run.seconds.toFixed(1)} s, peak ${run.peakRssMiB} MiB: ${
-    run.stderr.slice(0, 600)
-  }`;
-  assert.notEqual(run.code, 137, `killed by the watchdog: ${detail}`);
-  assert.equal(run.code, o.code ?? 3, detail);
-  assert.equal(lines.length, 1, detail);
-  if (o.namesHost !== false) assert.ok(lines[0].includes(host), `names the host: ${detail}`);
-  if (o.match) assert.match(lines[0], o.match, detail);
-  assert.ok(run.seconds < o.seconds, `within ${o.seconds} s: ${detail}`);
-  assert.ok(run.peakRssMiB > 0, "peak RSS was read");
-  assert.ok(run.peakRssMiB < RSS_BOUND_MIB, `under ${RSS_BOUND_MIB} MiB: ${detail}`);
-  assert.equal(await exists(join(r.images, "index.json")), false, "nothing installed");
-  console.log(`  ${run.seconds.toFixed(1)} s, ${run.peakRssMiB} MiB: ${lines[0]}`);
-}
 
 /** What is left after de-duplication is one (invalid) signature, refused by the verifier. */
 function assertOneSignatureLeft(r: { run: CliRun; images: string }, host: string): Promise<void> {
@@ -125,22 +47,6 @@ function assertOneSignatureLeft(r: { run: CliRun; images: string }, host: string
 }
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
-
-function bearerRegistry(token: (req: Request) => Response): HostileRegistry {
-  let realm = "";
-  const reg = startHostileRegistry((req, url) => {
-    if (url.pathname === "/token") return token(req);
-    if (!req.headers.get("authorization")) {
-      return new Response("", {
-        status: 401,
-        headers: { "www-authenticate": `Bearer realm="${realm}",service="reg"` },
-      });
-    }
-    return base(req, url);
-  });
-  realm = `http://${reg.host}/token`;
-  return reg;
-}
 
 Deno.test({
   ...opts,
@@ -454,22 +360,6 @@ Deno.test({
         match,
       });
     }
-  },
-});
-
-Deno.test({
-  ...opts,
-  name:
-    "hostile registry: with default deadlines, a silent server and a dripped token end in ~30 s",
-  async fn() {
-    await using silent = startSilentServer();
-    await using reg = bearerRegistry(() =>
-      new Response(drippedBody(`{"token":"${"x".repeat(1000)}"}`, 1000))
-    );
-    const [a, b] = await Promise.all([upgrade(silent.host), upgrade(reg.host)]);
-    await assertRefused(a, silent.host, { seconds: 45, match: /sent no answer .* in 30 s/ });
-    await assertRefused(b, reg.host, { seconds: 45, match: /token reply.*under the minimum/ });
-    assert.equal(silent.accepted, 1, "the silent request is not retried");
   },
 });
 

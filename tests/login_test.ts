@@ -6,13 +6,24 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { command as login } from "../commands/login.ts";
 import { command as logout } from "../commands/logout.ts";
-import { authFileCredentials } from "../lib/registry/credentials.ts";
+import { authFileCredentialsIn } from "../lib/registry/credentials.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
 import { startRegistry } from "./helpers/registry.ts";
+import { envWith } from "./helpers/env.ts";
+
+/** Environment variables the commands of this file read (never set process-wide). */
+const testEnv: Record<string, string | undefined> = {};
 
 function sinks() {
   const lines: string[] = [];
-  return { lines, sinks: { out: (t: string) => lines.push(t), err: (t: string) => lines.push(t) } };
+  return {
+    lines,
+    sinks: {
+      out: (t: string) => lines.push(t),
+      err: (t: string) => lines.push(t),
+      env: envWith(testEnv),
+    },
+  };
 }
 
 Deno.test({
@@ -22,8 +33,7 @@ Deno.test({
     await using reg = await startRegistry({ auth: "htpasswd" });
     const dir = await Deno.makeTempDir();
     const file = join(dir, "auth.json");
-    const old = Deno.env.get("REGISTRY_AUTH_FILE");
-    Deno.env.set("REGISTRY_AUTH_FILE", file);
+    testEnv.REGISTRY_AUTH_FILE = file;
     try {
       await Deno.writeTextFile(
         file,
@@ -52,14 +62,15 @@ Deno.test({
       const stored = JSON.parse(await Deno.readTextFile(file));
       assert.equal(stored.credsStore, "x");
       assert.ok(stored.auths["other.example"]);
-      const creds = await authFileCredentials(reg.host);
+      const credentials = authFileCredentialsIn(envWith(testEnv));
+      const creds = await credentials(reg.host);
       assert.deepEqual(creds, {
         username: reg.username,
         password: reg.password,
         identityToken: undefined,
       });
       // What login stored is what every command then uses.
-      await new RegistryClient(reg.host, { credentials: authFileCredentials }).ping();
+      await new RegistryClient(reg.host, { credentials }).ping();
 
       // podman reads it.
       const podman = await new Deno.Command("podman", {
@@ -96,10 +107,8 @@ Deno.test({
       await w.close();
       const st = await pl.output();
       assert.ok(st.success, new TextDecoder().decode(st.stderr));
-      assert.equal((await authFileCredentials(reg.host))?.password, reg.password);
+      assert.equal((await credentials(reg.host))?.password, reg.password);
     } finally {
-      if (old === undefined) Deno.env.delete("REGISTRY_AUTH_FILE");
-      else Deno.env.set("REGISTRY_AUTH_FILE", old);
       await Deno.remove(dir, { recursive: true });
     }
   },

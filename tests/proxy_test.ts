@@ -13,6 +13,9 @@ import { startSocks5Proxy } from "./helpers/socks5.ts";
 import { startRegistry } from "./helpers/registry.ts";
 import type { GlobalOptions } from "../lib/config/options.ts";
 
+/** Retries without real backoff: the waits are the retry policy's, not what these tests check. */
+const fastRetry = { sleep: () => Promise.resolve() };
+
 function globals(extra: Partial<GlobalOptions>): GlobalOptions {
   return {
     dataDir: "/nonexistent",
@@ -20,6 +23,7 @@ function globals(extra: Partial<GlobalOptions>): GlobalOptions {
     json: false,
     progressMode: "none",
     debug: false,
+    retry: fastRetry,
     ...extra,
   };
 }
@@ -100,7 +104,7 @@ Deno.test({
     const lines: string[] = [];
     const code = await tag.main(
       [`${reg.host}/dz/dead@${d}`, "moved", "--proxy", `socks5h://127.0.0.1:${deadPort}`],
-      { out: (t) => lines.push(t), err: (t) => lines.push(t) },
+      { out: (t) => lines.push(t), err: (t) => lines.push(t), retry: fastRetry },
     );
     assert.equal(code, 3);
     assert.equal(lines.length, 1, lines.join("\n"));

@@ -28,6 +28,8 @@ async function otherKeyFile(): Promise<string> {
   return path;
 }
 
+import { envWith } from "./helpers/env.ts";
+
 const envOf = (vars: Record<string, string>) => (name: string) => vars[name];
 
 Deno.test("SIGSTORE_REKOR_PUBLIC_KEY: one log with that key; real signatures verify", {
@@ -79,25 +81,24 @@ Deno.test("SIGSTORE_REKOR_PUBLIC_KEY: another key makes the same signatures fail
 Deno.test("SIGSTORE_REKOR_PUBLIC_KEY: verify-signatures honours it (exit 0, then 1)", {
   ignore,
 }, async () => {
-  const saved = Deno.env.get(REKOR_PUBLIC_KEY_ENV);
   const other = await otherKeyFile();
-  const run = async () => {
+  const run = async (rekorKey: string) => {
     const err: string[] = [];
     const code = await verifySignatures.main(
       ["--key", testdata("dangerzone", "test.pub.key"), SIGS(), "--digest", `sha256:${DFA9}`],
-      { out: () => {}, err: (t) => err.push(t) },
+      {
+        out: () => {},
+        err: (t) => err.push(t),
+        env: envWith({ [REKOR_PUBLIC_KEY_ENV]: rekorKey }),
+      },
     );
     return { code, err: err.join("\n") };
   };
   try {
-    Deno.env.set(REKOR_PUBLIC_KEY_ENV, REKOR_PUB());
-    const ok = await run();
+    const ok = await run(REKOR_PUB());
     assert.equal(ok.code, 0, ok.err);
-    Deno.env.set(REKOR_PUBLIC_KEY_ENV, other);
-    assert.equal((await run()).code, 1);
+    assert.equal((await run(other)).code, 1);
   } finally {
-    if (saved === undefined) Deno.env.delete(REKOR_PUBLIC_KEY_ENV);
-    else Deno.env.set(REKOR_PUBLIC_KEY_ENV, saved);
     await Deno.remove(other);
   }
 });

@@ -20,6 +20,7 @@ import { DzError, NetworkError, RegistryError, VerificationError } from "../lib/
 import { command as signBlob } from "../commands/sign-blob.ts";
 import { replaySigner } from "./helpers/attacker.ts";
 import { startRecorder, startSilentServer } from "./helpers/hostile_server.ts";
+import { envWith } from "./helpers/env.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
@@ -166,7 +167,6 @@ Deno.test({
   name: "sign-blob: an unreachable Rekor is exit 3, one line, nothing written",
   async fn() {
     const dir = await Deno.makeTempDir();
-    Deno.env.set("COSIGN_PASSWORD", "pw");
     try {
       const pair = await generateCosignKeyPair("pw");
       const key = join(dir, "cosign.key");
@@ -184,7 +184,7 @@ Deno.test({
         await ss.writeTrustedRoot(root);
         const code = await signBlob.main(
           [file, "--key", key, "--bundle", out, "--rekor-url", rekorUrl, "--trusted-root", root],
-          { out: () => {}, err: (t) => err.push(t) },
+          { out: () => {}, err: (t) => err.push(t), env: envWith({ COSIGN_PASSWORD: "pw" }) },
         );
         assert.equal(code, 3, err.join("\n"));
         const text = err.join("\n").trim();
@@ -195,7 +195,6 @@ Deno.test({
         await ss.close();
       }
     } finally {
-      Deno.env.delete("COSIGN_PASSWORD");
       await Deno.remove(dir, { recursive: true });
     }
   },

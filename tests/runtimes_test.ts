@@ -11,7 +11,7 @@
  */
 import { vfsStorageConf } from "./helpers/podman_storage.ts";
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { buildImage, type BuiltImage } from "./helpers/image_build.ts";
 import { OciLayout } from "../lib/oci/layout.ts";
 import { LayoutSource } from "../lib/image/source.ts";
@@ -174,32 +174,28 @@ Deno.test({
       // Only the chosen platform's blobs are present: podman needs no others.
       const layout = await layoutWith(join(dir, "src"), [arm]);
       const source = new LayoutSource(layout, {});
-      const cwd = Deno.cwd();
       for (
         const staging of [
           join(dir, "Case With Space", "dz", "tmp"),
           join(dir, "UPPER", "tmp"),
-          "relative-data/tmp",
+          // A relative staging dir (relative to the working directory, which test files
+          // running in parallel share: so no chdir, a path leading into `dir` instead).
+          relative(Deno.cwd(), join(dir, "relative-data", "tmp")),
         ]
       ) {
-        Deno.chdir(dir);
-        try {
-          const rt = new CliRuntime("podman", { env, stagingDir: staging });
-          await rt.check();
-          const name = "ghcr.io/dz/multi:latest";
-          const got = await rt.install(source, manifestOf(arm), [name], undefined, { index });
-          assert.equal(got.imageId, arm.configDescriptor.digest);
-          assert.deepEqual(await names("podman", env), [name]);
-          // What Dangerzone's verify_local_image reads: the signed index digest.
-          const d = await tool("podman", env, "images", name, "--format", "{{.Digest}}");
-          assert.equal(d.out, index.digest);
-          assert.equal((await rt.inspect(name))?.reportedDigest, index.digest);
-          const check = await rt.verifyContent(name, parseImageManifest(arm.manifest));
-          assert.equal(check.layers, 1);
-          assert.ok((await tool("podman", env, "rmi", "-f", name)).ok);
-        } finally {
-          Deno.chdir(cwd);
-        }
+        const rt = new CliRuntime("podman", { env, stagingDir: staging });
+        await rt.check();
+        const name = "ghcr.io/dz/multi:latest";
+        const got = await rt.install(source, manifestOf(arm), [name], undefined, { index });
+        assert.equal(got.imageId, arm.configDescriptor.digest);
+        assert.deepEqual(await names("podman", env), [name]);
+        // What Dangerzone's verify_local_image reads: the signed index digest.
+        const d = await tool("podman", env, "images", name, "--format", "{{.Digest}}");
+        assert.equal(d.out, index.digest);
+        assert.equal((await rt.inspect(name))?.reportedDigest, index.digest);
+        const check = await rt.verifyContent(name, parseImageManifest(arm.manifest));
+        assert.equal(check.layers, 1);
+        assert.ok((await tool("podman", env, "rmi", "-f", name)).ok);
       }
 
       // A single-platform image: the reported digest is its manifest's.

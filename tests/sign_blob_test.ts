@@ -10,11 +10,19 @@ import { command as signBlob } from "../commands/sign-blob.ts";
 import { command as verifyBundle } from "../commands/verify-bundle.ts";
 import { startLocalSigstore } from "../scripts/local_sigstore.ts";
 import { generateCosignKeyPair } from "../lib/keys/private_key.ts";
+import { envWith } from "./helpers/env.ts";
+
+/** Environment variables the commands of this file read (never set process-wide). */
+const testEnv: Record<string, string | undefined> = {};
 
 async function run(cmd: typeof signBlob, args: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await cmd.main(args, { out: (t) => out.push(t), err: (t) => err.push(t) });
+  const code = await cmd.main(args, {
+    out: (t) => out.push(t),
+    err: (t) => err.push(t),
+    env: envWith(testEnv),
+  });
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
 
@@ -44,7 +52,7 @@ Deno.test({
   async fn() {
     const ss = await startLocalSigstore();
     const dir = await Deno.makeTempDir();
-    Deno.env.set("COSIGN_PASSWORD", "pw");
+    testEnv.COSIGN_PASSWORD = "pw";
     try {
       const root = join(dir, "trusted_root.json");
       await ss.writeTrustedRoot(root);
@@ -130,7 +138,7 @@ Deno.test({
       assert.equal(noKey.code, 2);
       assert.equal(await exists(join(dir, "x.json")), false);
     } finally {
-      Deno.env.delete("COSIGN_PASSWORD");
+      testEnv.COSIGN_PASSWORD = undefined;
       await ss.close();
       await Deno.remove(dir, { recursive: true });
     }
@@ -144,7 +152,7 @@ Deno.test({
   async fn() {
     const ss = await startLocalSigstore();
     const dir = await Deno.makeTempDir();
-    Deno.env.set("COSIGN_PASSWORD", "pw");
+    testEnv.COSIGN_PASSWORD = "pw";
     const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
     try {
       const root = join(dir, "trusted_root.json");
@@ -197,7 +205,7 @@ Deno.test({
         assert.equal(await exists(out), false, "nothing written");
       }
     } finally {
-      Deno.env.delete("COSIGN_PASSWORD");
+      testEnv.COSIGN_PASSWORD = undefined;
       for (const s of servers) await s.shutdown();
       await ss.close();
       await Deno.remove(dir, { recursive: true });

@@ -20,13 +20,25 @@ import { startRegistry } from "./helpers/registry.ts";
 import { startLocalSigstore } from "../scripts/local_sigstore.ts";
 import { createSoftHsmToken, softHsmOrSkip } from "./helpers/softhsm.ts";
 import { findSignatures, requireWellFormed } from "../lib/image/discovery.ts";
+import { envWith } from "./helpers/env.ts";
+
+/** Environment variables the commands of this file read (never set process-wide). */
+const testEnv: Record<string, string | undefined> = {};
 
 const PIN = "PIN-e2e-51d3";
 
 function sinks() {
   const out: string[] = [];
   const err: string[] = [];
-  return { out, err, sinks: { out: (t: string) => out.push(t), err: (t: string) => err.push(t) } };
+  return {
+    out,
+    err,
+    sinks: {
+      out: (t: string) => out.push(t),
+      err: (t: string) => err.push(t),
+      env: envWith(testEnv),
+    },
+  };
 }
 
 Deno.test({
@@ -68,12 +80,12 @@ Deno.test({
       assert.ok(!s1.out.concat(s1.err).join("\n").includes(PIN));
 
       // The PIN from COSIGN_PKCS11_PIN, the key by id: a second signature is appended.
-      Deno.env.set("COSIGN_PKCS11_PIN", PIN);
+      testEnv.COSIGN_PKCS11_PIN = PIN;
       const s2 = sinks();
       try {
         assert.equal(await sign.main([ref, "--key", token.uri("id=%01"), ...common], s2.sinks), 0);
       } finally {
-        Deno.env.delete("COSIGN_PKCS11_PIN");
+        testEnv.COSIGN_PKCS11_PIN = undefined;
       }
       assert.equal(JSON.parse(s2.out[0]).signatures, 2, s2.err.join("\n"));
 

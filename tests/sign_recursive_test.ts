@@ -11,11 +11,19 @@ import { RegistrySource } from "../lib/image/source.ts";
 import { verifyCosignSignatures } from "../lib/signatures/verify.ts";
 import { startSigningLab } from "./helpers/signed_images.ts";
 import { findSignatures, requireWellFormed } from "../lib/image/discovery.ts";
+import { envWith } from "./helpers/env.ts";
+
+/** Environment variables the commands of this file read (never set process-wide). */
+const testEnv: Record<string, string | undefined> = {};
 
 async function run(args: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await sign.main(args, { out: (t) => out.push(t), err: (t) => err.push(t) });
+  const code = await sign.main(args, {
+    out: (t) => out.push(t),
+    err: (t) => err.push(t),
+    env: envWith(testEnv),
+  });
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
 
@@ -25,8 +33,7 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     await using lab = await startSigningLab();
-    const saved = Deno.env.get("COSIGN_PASSWORD");
-    Deno.env.set("COSIGN_PASSWORD", "lab-password");
+    testEnv.COSIGN_PASSWORD = "lab-password";
     try {
       const repo = "dz/multi";
       const idx = await lab.pushIndex(repo, { v: "1" }, "latest");
@@ -96,8 +103,7 @@ Deno.test({
       assert.equal(requireWellFormed(await findSignatures(badSource, bad.digest)).length, 0);
       assert.equal(requireWellFormed(await findSignatures(badSource, bad.amd64Digest)).length, 0);
     } finally {
-      if (saved === undefined) Deno.env.delete("COSIGN_PASSWORD");
-      else Deno.env.set("COSIGN_PASSWORD", saved);
+      testEnv.COSIGN_PASSWORD = undefined;
     }
   },
 });

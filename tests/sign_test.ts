@@ -18,11 +18,23 @@ import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
 import { startRegistry } from "./helpers/registry.ts";
 import { startLocalSigstore } from "../scripts/local_sigstore.ts";
 import { findSignatures, requireWellFormed } from "../lib/image/discovery.ts";
+import { envWith } from "./helpers/env.ts";
+
+/** Environment variables the commands of this file read (never set process-wide). */
+const testEnv: Record<string, string | undefined> = {};
 
 function sinks() {
   const out: string[] = [];
   const err: string[] = [];
-  return { out, err, sinks: { out: (t: string) => out.push(t), err: (t: string) => err.push(t) } };
+  return {
+    out,
+    err,
+    sinks: {
+      out: (t: string) => out.push(t),
+      err: (t: string) => err.push(t),
+      env: envWith(testEnv),
+    },
+  };
 }
 
 Deno.test({
@@ -33,7 +45,7 @@ Deno.test({
     await using reg = await startRegistry();
     const sigstore = await startLocalSigstore();
     const dir = await Deno.makeTempDir();
-    Deno.env.set("COSIGN_PASSWORD", "demo-password");
+    testEnv.COSIGN_PASSWORD = "demo-password";
     try {
       const rootPath = join(dir, "trusted_root.json");
       await sigstore.writeTrustedRoot(rootPath);
@@ -114,7 +126,7 @@ Deno.test({
       assert.equal(await sign.main([ref, ...common, "--tlog-upload=false"], s5.sinks), 0);
       assert.match(s5.err.join("\n"), /REFUSED by 'upgrade'/);
     } finally {
-      Deno.env.delete("COSIGN_PASSWORD");
+      testEnv.COSIGN_PASSWORD = undefined;
       await sigstore.close();
       await Deno.remove(dir, { recursive: true });
     }

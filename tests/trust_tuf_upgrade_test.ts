@@ -20,11 +20,19 @@ import { startTufRepo } from "./helpers/tuf_repo.ts";
 import { rewriteArchive, snapshot } from "./helpers/files.ts";
 import { dangerzoneChecks } from "./helpers/dangerzone_archive.ts";
 import { onPath } from "../lib/runtime/exec.ts";
+import { envWith } from "./helpers/env.ts";
+
+/** Environment variables the commands of this file read (never set process-wide). */
+const testEnv: Record<string, string | undefined> = {};
 
 async function run(cmd: typeof upgrade, args: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await cmd.main(args, { out: (t) => out.push(t), err: (t) => err.push(t) });
+  const code = await cmd.main(args, {
+    out: (t) => out.push(t),
+    err: (t) => err.push(t),
+    env: envWith(testEnv),
+  });
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
 
@@ -37,12 +45,8 @@ Deno.test({
     await using repo = await startTufRepo();
     const anchorPath = join(lab.dir, "tuf-root.json");
     await Deno.writeFile(anchorPath, repo.roots[0]);
-    const saved = {
-      url: Deno.env.get("DANGERZONE_IMAGE_TUF_URL"),
-      root: Deno.env.get("DANGERZONE_IMAGE_TUF_ROOT"),
-    };
-    Deno.env.set("DANGERZONE_IMAGE_TUF_URL", repo.url);
-    Deno.env.set("DANGERZONE_IMAGE_TUF_ROOT", anchorPath);
+    testEnv.DANGERZONE_IMAGE_TUF_URL = repo.url;
+    testEnv.DANGERZONE_IMAGE_TUF_ROOT = anchorPath;
     try {
       const data = join(lab.dir, "data");
       const store = join(lab.dir, "store");
@@ -174,10 +178,8 @@ Deno.test({
       assert.match(r.err, /archive's Sigstore trusted root is refused .*BadVersionError/);
       assert.deepEqual(await snapshot(join(air, "tuf")), airTuf);
     } finally {
-      if (saved.url === undefined) Deno.env.delete("DANGERZONE_IMAGE_TUF_URL");
-      else Deno.env.set("DANGERZONE_IMAGE_TUF_URL", saved.url);
-      if (saved.root === undefined) Deno.env.delete("DANGERZONE_IMAGE_TUF_ROOT");
-      else Deno.env.set("DANGERZONE_IMAGE_TUF_ROOT", saved.root);
+      testEnv.DANGERZONE_IMAGE_TUF_URL = undefined;
+      testEnv.DANGERZONE_IMAGE_TUF_ROOT = undefined;
     }
   },
 });

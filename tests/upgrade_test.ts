@@ -18,11 +18,23 @@ import { buildImage } from "./helpers/image_build.ts";
 import { defaultPlatform } from "../lib/oci/platform.ts";
 import { onPath } from "../lib/runtime/exec.ts";
 import { pushImage } from "./helpers/image_push.ts";
+import { envWith } from "./helpers/env.ts";
+
+/** Environment variables the commands of this file read (never set process-wide). */
+const testEnv: Record<string, string | undefined> = {};
 
 function sinks() {
   const out: string[] = [];
   const err: string[] = [];
-  return { out, err, sinks: { out: (t: string) => out.push(t), err: (t: string) => err.push(t) } };
+  return {
+    out,
+    err,
+    sinks: {
+      out: (t: string) => out.push(t),
+      err: (t: string) => err.push(t),
+      env: envWith(testEnv),
+    },
+  };
 }
 
 async function run(cmd: typeof upgrade, args: string[]) {
@@ -276,11 +288,14 @@ Deno.test({
     const pm = join(lab.dir, "podman");
     await Deno.mkdir(pm);
     const conf = await vfsStorageConf(pm);
-    const saved = Deno.env.get("CONTAINERS_STORAGE_CONF");
-    Deno.env.set("CONTAINERS_STORAGE_CONF", conf);
+    testEnv.CONTAINERS_STORAGE_CONF = conf;
     const podman = async (...args: string[]) => {
-      const out = await new Deno.Command("podman", { args, stdout: "piped", stderr: "piped" })
-        .output();
+      const out = await new Deno.Command("podman", {
+        args,
+        stdout: "piped",
+        stderr: "piped",
+        env: { CONTAINERS_STORAGE_CONF: conf },
+      }).output();
       return { ok: out.success, text: new TextDecoder().decode(out.stdout).trim() };
     };
     try {
@@ -345,8 +360,7 @@ Deno.test({
       assert.equal(JSON.parse(r.out).status, "upgraded");
       assert.equal((await run(verifyLocal, [name, ...common])).code, 0);
     } finally {
-      if (saved === undefined) Deno.env.delete("CONTAINERS_STORAGE_CONF");
-      else Deno.env.set("CONTAINERS_STORAGE_CONF", saved);
+      testEnv.CONTAINERS_STORAGE_CONF = undefined;
     }
   },
 });

@@ -23,7 +23,7 @@ import type { Progress, ProgressMode } from "../progress/progress.ts";
 import type { GlobalOptions } from "../config/options.ts";
 
 export type { GlobalOptions };
-import { defaultDataDir } from "../config/paths.ts";
+import { defaultDataDir, readEnvExact } from "../config/paths.ts";
 import { runInterruptible } from "./interrupt.ts";
 
 /** A command's own options, by long name. */
@@ -146,7 +146,8 @@ function writeSync(file: { writeSync(p: Uint8Array): number }, text: string): vo
 const HOST_PORT =
   /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*)(?::[0-9]{1,5})?$/;
 
-function parseGlobal(values: Record<string, unknown>): GlobalOptions {
+function parseGlobal(values: Record<string, unknown>, run: RunEnvironment): GlobalOptions {
+  const env = run.env ?? readEnvExact;
   const progress = (values.progress as string | undefined) ?? "auto";
   if (!["auto", "plain", "none"].includes(progress)) {
     throw new UsageError(`--progress must be auto, plain or none, not '${progress}'`);
@@ -170,7 +171,7 @@ function parseGlobal(values: Record<string, unknown>): GlobalOptions {
     throw new UsageError(`--timeout must be a number of seconds above 0, not '${timeout}'`);
   }
   return {
-    dataDir: text("data-dir") ?? defaultDataDir(),
+    dataDir: text("data-dir") ?? defaultDataDir(env),
     key: text("key"),
     trustedRoot: text("trusted-root"),
     runtime: text("runtime"),
@@ -183,11 +184,20 @@ function parseGlobal(values: Record<string, unknown>): GlobalOptions {
     quiet: Boolean(values.quiet),
     progressMode: progress as ProgressMode,
     debug: Boolean(values.debug),
+    env,
+    ...(run.retry ? { retry: run.retry } : {}),
   };
 }
 
-/** Output sinks; tests may replace them. */
-export interface Sinks {
+/**
+ * What a command reads from outside its arguments: environment variables
+ * (default: this process's) and the registry retry policy (default: the
+ * documented one). Tests pass their own instead of setting process-wide state.
+ */
+export type RunEnvironment = Pick<GlobalOptions, "env" | "retry">;
+
+/** Output sinks (and, optionally, the run's environment); tests may replace them. */
+export interface Sinks extends RunEnvironment {
   out(text: string): void;
   err(text: string): void;
 }
@@ -242,7 +252,7 @@ export function defineCommand<const O extends OptionSpecs = Record<never, Option
         sinks.out(helpText(spec));
         return 0;
       }
-      const global = parseGlobal(values);
+      const global = parseGlobal(values, sinks);
       debug = global.debug;
       json = global.json;
       const { min, max, names } = spec.positionals;

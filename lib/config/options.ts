@@ -6,6 +6,7 @@
  */
 
 import type { ProgressMode } from "../progress/progress.ts";
+import type { EnvReader } from "./paths.ts";
 
 /** Options every command accepts (`../shared/cli.md`, "Global options"). */
 export interface GlobalOptions {
@@ -26,4 +27,21 @@ export interface GlobalOptions {
   quiet?: boolean;
   progressMode: ProgressMode;
   debug: boolean;
+  /**
+   * Reads the command's environment variables (default: this process's,
+   * `readEnvExact`: an empty value is not a missing one); tests pass their own instead of setting
+   * process-wide variables.
+   */
+  env?: EnvReader;
+  /**
+   * Overrides of the registry retry policy (`lib/registry/retry.ts`
+   * `RetryPolicy`; default: 4 retries from 250 ms, `Retry-After` ≤ 30 s).
+   */
+  retry?: {
+    retries?: number;
+    baseMs?: number;
+    maxRetryAfterMs?: number;
+    sleep?: (ms: number) => Promise<void>;
+    random?: () => number;
+  };
 }

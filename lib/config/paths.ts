@@ -7,19 +7,38 @@
 
 import { join, posix, win32 } from "node:path";
 
-function env(name: string): string | undefined {
+/**
+ * This process's environment variable `name` as set (an empty value
+ * included): the default of every `env` parameter that must tell an empty
+ * value from a missing one (`COSIGN_PASSWORD=""` is an empty password).
+ * No `--allow-env` for the variable reads as unset.
+ */
+export function readEnvExact(name: string): string | undefined {
   try {
-    const v = Deno.env.get(name);
-    return v === undefined || v === "" ? undefined : v;
+    return Deno.env.get(name);
   } catch {
     // No --allow-env for that variable: behave as if it were unset.
     return undefined;
   }
 }
 
+/** `reader` with empty values read as unset. */
+export function nonEmpty(reader: EnvReader): EnvReader {
+  return (name) => {
+    const v = reader(name);
+    return v === undefined || v === "" ? undefined : v;
+  };
+}
+
+function env(name: string): string | undefined {
+  const v = readEnvExact(name);
+  return v === undefined || v === "" ? undefined : v;
+}
+
 /** The user's home directory, or undefined when it cannot be told. */
-function homeDir(): string | undefined {
-  return env("HOME") ?? env("USERPROFILE");
+export function homeDir(readEnv: EnvReader = env): string | undefined {
+  const get = nonEmpty(readEnv);
+  return get("HOME") ?? get("USERPROFILE");
 }
 
 /** Reads one environment variable (undefined when unset or empty). */
@@ -38,9 +57,10 @@ export type EnvReader = (name: string) => string | undefined;
  * `readEnv` and `os` default to this process's; tests pass their own.
  */
 export function defaultDataDir(
-  readEnv: EnvReader = env,
+  reader: EnvReader = env,
   os: typeof Deno.build.os = Deno.build.os,
 ): string {
+  const readEnv = nonEmpty(reader);
   const explicit = readEnv("DANGERZONE_IMAGE_DATA_DIR");
   if (explicit) return explicit;
   if (os === "windows") {
@@ -62,14 +82,16 @@ export function defaultDataDir(
 
 /**
  * The registry auth file: `$REGISTRY_AUTH_FILE`, else
- * `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
+ * `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`
+ * (`readEnv` defaults to this process's environment).
  */
-export function authFilePath(): string {
-  const explicit = env("REGISTRY_AUTH_FILE");
+export function authFilePath(reader: EnvReader = env): string {
+  const readEnv = nonEmpty(reader);
+  const explicit = readEnv("REGISTRY_AUTH_FILE");
   if (explicit) return explicit;
-  const dockerConfig = env("DOCKER_CONFIG");
+  const dockerConfig = readEnv("DOCKER_CONFIG");
   if (dockerConfig) return join(dockerConfig, "config.json");
-  return join(homeDir() ?? ".", ".docker", "config.json");
+  return join(homeDir(readEnv) ?? ".", ".docker", "config.json");
 }
 
 /**
@@ -77,11 +99,12 @@ export function authFilePath(): string {
  * {@linkcode authFilePath}: podman's `${XDG_RUNTIME_DIR}/containers/auth.json`
  * and `~/.config/containers/auth.json`.
  */
-export function extraAuthFilePaths(): string[] {
+export function extraAuthFilePaths(reader: EnvReader = env): string[] {
+  const readEnv = nonEmpty(reader);
   const out: string[] = [];
-  const runtime = env("XDG_RUNTIME_DIR");
+  const runtime = readEnv("XDG_RUNTIME_DIR");
   if (runtime) out.push(join(runtime, "containers", "auth.json"));
-  const home = homeDir();
+  const home = homeDir(readEnv);
   if (home) out.push(join(home, ".config", "containers", "auth.json"));
   return out;
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { defaultDataDir } from "./paths.ts";
+import { authFilePath, defaultDataDir, extraAuthFilePaths, nonEmpty } from "./paths.ts";
 
 const envOf = (vars: Record<string, string>) => (name: string) => vars[name] || undefined;
 
@@ -47,4 +47,17 @@ Deno.test("data dir: Dangerzone's platformdirs user_data_dir('dangerzone') per O
     defaultDataDir(envOf({ USERPROFILE: "C:\\Users\\u" }), "windows"),
     "C:\\Users\\u\\AppData\\Local\\dangerzone\\dangerzone",
   );
+});
+
+Deno.test("paths: the auth files come from the env reader given, empty values unset", () => {
+  const env = (vars: Record<string, string>) => (n: string) => vars[n];
+  assert.equal(authFilePath(env({ REGISTRY_AUTH_FILE: "/a/auth.json" })), "/a/auth.json");
+  assert.equal(authFilePath(env({ DOCKER_CONFIG: "/d", HOME: "/h" })), "/d/config.json");
+  assert.equal(authFilePath(env({ REGISTRY_AUTH_FILE: "", HOME: "/h" })), "/h/.docker/config.json");
+  assert.deepEqual(extraAuthFilePaths(env({ XDG_RUNTIME_DIR: "/run/u", HOME: "/h" })), [
+    "/run/u/containers/auth.json",
+    "/h/.config/containers/auth.json",
+  ]);
+  assert.equal(nonEmpty(env({ A: "" }))("A"), undefined);
+  assert.equal(nonEmpty(env({ A: "x" }))("A"), "x");
 });

@@ -8,6 +8,7 @@
  */
 
 import { PasswordUnavailableError, UsageError } from "../errors/errors.ts";
+import { readEnvExact } from "../config/paths.ts";
 
 /** Name of the environment variable cosign reads the password from. */
 const PASSWORD_ENV = "COSIGN_PASSWORD";
@@ -30,7 +31,7 @@ export interface TerminalInput {
 
 /** Where {@linkcode cosignPasswordProvider} looks; defaults to the real process. */
 export interface PasswordSources {
-  /** Reads an environment variable (default `Deno.env.get`). */
+  /** Reads an environment variable (default: this process's, `readEnvExact`). */
   env?: (name: string) => string | undefined;
   /** The terminal to prompt on (default `Deno.stdin`). */
   input?: TerminalInput;
@@ -118,7 +119,7 @@ export async function promptHidden(
  * `confirm`), else {@linkcode PasswordUnavailableError}.
  */
 export function cosignPasswordProvider(sources: PasswordSources = {}): PasswordProvider {
-  const env = sources.env ?? ((name: string) => Deno.env.get(name));
+  const env = sources.env ?? readEnvExact;
   const input = sources.input ?? Deno.stdin;
   const prompt = sources.prompt ?? stderrPrompt;
   return async ({ confirm }) => {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { authFilePath, extraAuthFilePaths } from "../config/paths.ts";
+import { authFilePath, type EnvReader, extraAuthFilePaths } from "../config/paths.ts";
 import { DOCKER_HUB } from "./reference.ts";
 
 /** A user name and password (or identity token) for one registry. */
@@ -73,6 +73,12 @@ export type CredentialStore = (registry: string) => Promise<Credentials | undefi
  */
 export const authFileCredentials: CredentialStore = (registry) =>
   credentialsFromFiles([authFilePath(), ...extraAuthFilePaths()], registry);
+
+/** {@linkcode authFileCredentials} with the auth files found from `readEnv`. */
+export function authFileCredentialsIn(readEnv: EnvReader): CredentialStore {
+  return (registry) =>
+    credentialsFromFiles([authFilePath(readEnv), ...extraAuthFilePaths(readEnv)], registry);
+}
 
 /** Credentials from `--authfile FILE` only (as podman and skopeo read it). */
 export function authFileCredentialsFrom(path: string): CredentialStore {

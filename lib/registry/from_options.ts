@@ -6,15 +6,16 @@
  *
  * The proxy: `--proxy` if given; else, on Tails, Tor's SOCKS port with a
  * random username per run (`tails.ts`; one line on stderr says so, once);
- * else `$HTTPS_PROXY` / `$ALL_PROXY`.
+ * else `$HTTPS_PROXY` / `$ALL_PROXY`. Environment variables come from
+ * `global.env` (default: this process's), the retry policy from `global.retry`.
  *
  * @module
  */
 
 import type { GlobalOptions } from "../config/options.ts";
-import { readEnv } from "../config/paths.ts";
+import { nonEmpty, readEnv } from "../config/paths.ts";
 import { RegistryClient } from "./client.ts";
-import { authFileCredentials, authFileCredentialsFrom } from "./credentials.ts";
+import { authFileCredentialsFrom, authFileCredentialsIn } from "./credentials.ts";
 import { isTails, randomTorUsername, readOsRelease, TOR_SOCKS_PORT, torProxyUrl } from "./tails.ts";
 
 /** Where {@linkcode clientFor} learns about the machine (tests replace it). */
@@ -51,13 +52,17 @@ export function clientFor(
   global: GlobalOptions,
   environment: ClientEnvironment = {},
 ): RegistryClient {
-  const proxy = global.proxy ?? tailsProxy(environment) ?? readEnv("HTTPS_PROXY") ??
-    readEnv("https_proxy") ?? readEnv("ALL_PROXY") ?? readEnv("all_proxy");
+  const env = nonEmpty(global.env ?? readEnv);
+  const proxy = global.proxy ?? tailsProxy(environment) ?? env("HTTPS_PROXY") ??
+    env("https_proxy") ?? env("ALL_PROXY") ?? env("all_proxy");
   return new RegistryClient(registry, {
     insecureRegistries: global.insecureRegistries,
     proxy,
-    credentials: global.authFile ? authFileCredentialsFrom(global.authFile) : authFileCredentials,
+    credentials: global.authFile
+      ? authFileCredentialsFrom(global.authFile)
+      : authFileCredentialsIn(env),
     budgetMs: global.timeoutSeconds === undefined ? undefined : global.timeoutSeconds * 1000,
     debug: global.debug ? (line) => console.error(`debug: ${line}`) : undefined,
+    ...(global.retry ? { retry: global.retry } : {}),
   });
 }

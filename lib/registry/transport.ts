@@ -16,39 +16,35 @@
  * deadline and the command a total budget (`lib/registry/timing.ts`); every
  * body read here is bounded while it streams (`lib/registry/body_guard.ts`).
  *
+ * Layers 3 and 4 live in `send.ts` (with the policy in `retry.ts`), bearer
+ * tokens in `token.ts`, the proxy client in `proxy.ts`; this module
+ * chooses the scheme, answers challenges and turns statuses into errors.
+ *
  * @module
  */
 
-import { AuthError, NetworkError, RegistryError, UsageError } from "../errors/errors.ts";
+import { AuthError, NetworkError, RegistryError } from "../errors/errors.ts";
 import { type Challenge, parseChallenges } from "./challenge.ts";
 import { type Credentials, type CredentialStore, noCredentials } from "./credentials.ts";
 import { isLoopbackHost, registryEndpoint } from "./reference.ts";
-import { readDocument, readPrefix } from "./body_guard.ts";
-import { MAX_ERROR_REPLY_BYTES, MAX_TOKEN_REPLY_BYTES } from "./limits.ts";
-import { redactUrlValue, redactUserinfo } from "./redact.ts";
-import {
-  deadlineError,
-  formatSeconds,
-  isDeadline,
-  type NetworkTimings,
-  resolveTimings,
-  type Timings,
-} from "./timing.ts";
+import { readPrefix } from "./body_guard.ts";
+import { MAX_ERROR_REPLY_BYTES } from "./limits.ts";
+import { proxyClient } from "./proxy.ts";
+import { resolveRetryPolicy, type RetryOptions, type RetryPolicy } from "./retry.ts";
+import { type SendContext, sendWithRetry } from "./send.ts";
+import { type NetworkTimings, resolveTimings, type Timings } from "./timing.ts";
+import { basicAuthorization, fetchToken } from "./token.ts";
+
+export { retryAfterMs } from "./retry.ts";
 
 /** How to reach registries. */
-export interface TransportOptions extends NetworkTimings {
+export interface TransportOptions extends NetworkTimings, RetryOptions {
   /** Hosts (`host[:port]`) allowed over plain HTTP besides loopback. */
   insecureRegistries?: string[];
   /** `http://`, `https://` or `socks5h://` proxy for every request. */
   proxy?: string;
   /** Where credentials come from (default: none). */
   credentials?: CredentialStore;
-  /** Retries after the first attempt (default 4). */
-  retries?: number;
-  /** First backoff in milliseconds (default 250), doubled each retry. */
-  retryBaseMs?: number;
-  /** Longest `Retry-After` honoured, in milliseconds (default 30 000). */
-  maxRetryAfterMs?: number;
   /** Debug log sink; never receives secrets. */
   debug?: (line: string) => void;
   /** Counts every HTTP request sent (tests and benchmarks read it). */
@@ -69,33 +65,6 @@ export interface RegistryRequest {
   accept?: number[];
 }
 
-const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
-const MAX_REDIRECTS = 5;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-function isNetworkError(e: unknown): boolean {
-  if (isDeadline(e)) return false; // retrying would only cost the time again
-  return e instanceof TypeError || e instanceof Deno.errors.ConnectionReset ||
-    e instanceof Deno.errors.ConnectionRefused || e instanceof Deno.errors.ConnectionAborted ||
-    (e instanceof DOMException && e.name === "TimeoutError");
-}
-
-function basic(c: Credentials): string {
-  const bytes = new TextEncoder().encode(`${c.username}:${c.password}`);
-  return `Basic ${btoa(String.fromCharCode(...bytes))}`;
-}
-
-/** Retry-After in ms (seconds or HTTP date), or undefined. */
-export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
-  if (!header) return undefined;
-  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
-  const t = Date.parse(header);
-  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
-}
-
 /** The transport to one registry. */
 export class RegistryTransport {
   /** Registry as users name it (`docker.io`, `127.0.0.1:5000`). */
@@ -105,6 +74,8 @@ export class RegistryTransport {
   readonly #opts: TransportOptions;
   /** Deadlines and the command's budget, shared with the client's body reads. */
   readonly timings: Timings;
+  /** How failing requests are retried. */
+  readonly retry: RetryPolicy;
   readonly #client?: Deno.HttpClient;
   readonly #tokens = new Map<string, string>();
   #challenge?: Challenge;
@@ -114,31 +85,12 @@ export class RegistryTransport {
     this.registry = registry;
     this.#opts = options;
     this.timings = resolveTimings(options);
+    this.retry = resolveRetryPolicy(options);
     const endpoint = registryEndpoint(registry);
     const insecure = isLoopbackHost(endpoint) ||
       (options.insecureRegistries ?? []).some((h) => h === registry || h === endpoint);
     this.origin = `${insecure ? "http" : "https"}://${endpoint}`;
-    if (options.proxy) {
-      const shown = redactUrlValue(options.proxy);
-      let url: URL;
-      try {
-        url = new URL(options.proxy);
-      } catch {
-        throw new UsageError(`--proxy '${shown}' is not a URL`, {
-          hint: "e.g. socks5h://127.0.0.1:9050 or http://user:password@proxy:3128",
-        });
-      }
-      if (!["http:", "https:", "socks5:", "socks5h:"].includes(url.protocol)) {
-        throw new UsageError(`--proxy must be http://, https:// or socks5h://, not '${shown}'`);
-      }
-      try {
-        this.#client = Deno.createHttpClient({ proxy: { url: options.proxy } });
-      } catch (e) {
-        throw new UsageError(
-          `--proxy '${shown}' cannot be used: ${redactUserinfo((e as Error).message)}`,
-        );
-      }
-    }
+    if (options.proxy) this.#client = proxyClient(options.proxy);
   }
 
   /** Release the HTTP client (proxy connections). */
@@ -162,128 +114,26 @@ export class RegistryTransport {
     return url.origin === this.origin ? this.registry : url.host;
   }
 
-  /**
-   * One fetch with a header deadline and safe manual redirects: a redirect
-   * to another origin loses the Authorization header, and HTTPS never
-   * redirects to plain HTTP.
-   */
-  async #send(url: string, init: RequestInit & { headers: Headers }): Promise<Response> {
-    let current = new URL(url);
-    const headers = new Headers(init.headers);
-    const method = init.method ?? "GET";
-    const budget = this.timings.budget;
-    // A streamed upload is still being sent while headers are awaited: only the budget bounds it.
-    const streamed = init.body instanceof ReadableStream;
-    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-      const host = this.#hostOf(current);
-      budget.check(host, `${method} ${current.pathname}`);
-      const limit = streamed
-        ? budget.remaining()
-        : Math.min(this.timings.timeoutMs, budget.remaining());
-      const byBudget = limit < this.timings.timeoutMs || streamed;
-      const controller = new AbortController();
-      const timer = setTimeout(
-        () => controller.abort(new DOMException("timed out", "TimeoutError")),
-        limit,
-      );
-      this.#opts.onRequest?.(method, current.href);
-      this.#log(`${method} ${current.origin}${current.pathname}`);
-      let res: Response;
-      try {
-        res = await fetch(current, {
-          ...init,
-          headers,
-          redirect: "manual",
-          signal: controller.signal,
-          ...(this.#client ? { client: this.#client } : {}),
-        } as RequestInit);
-      } catch (e) {
-        if (controller.signal.aborted) {
-          throw byBudget ? budget.error(host, `${method} ${current.pathname}`) : deadlineError(
-            `${host} sent no answer to ${method} ${current.pathname} in ${
-              formatSeconds(limit)
-            }; giving up`,
-            { hint: "check the network and --proxy; the registry may be down" },
-          );
-        }
-        throw e;
-      } finally {
-        clearTimeout(timer);
-      }
-      const location = res.headers.get("location");
-      if (res.status >= 300 && res.status < 400 && location && res.status !== 304) {
-        await res.body?.cancel();
-        let next: URL;
-        try {
-          next = new URL(location, current);
-        } catch {
-          throw new NetworkError(`${host} redirected to an invalid URL; refused`);
-        }
-        if (current.protocol === "https:" && next.protocol !== "https:") {
-          throw new NetworkError(`${host} redirected to insecure ${next.origin}; refused`);
-        }
-        if (next.origin !== this.origin) {
-          // Credentials belong to the registry, never to the host it redirects to.
-          headers.delete("authorization");
-        }
-        current = next;
-        continue;
-      }
-      return res;
-    }
-    throw new NetworkError(`${this.registry}: too many redirects`);
+  /** What the send and token modules need to know about this transport. */
+  get #ctx(): SendContext {
+    return {
+      origin: this.origin,
+      registry: this.registry,
+      timings: this.timings,
+      client: this.#client,
+      hostOf: (url) => this.#hostOf(url),
+      onRequest: this.#opts.onRequest,
+      log: (line) => this.#log(line),
+    };
   }
 
   /** Send with retries on 429/5xx and connection errors. */
-  async #sendWithRetry(
+  #sendWithRetry(
     url: string,
     init: RequestInit & { headers: Headers },
     replayable: boolean,
   ): Promise<Response> {
-    const retries = replayable ? (this.#opts.retries ?? 4) : 0;
-    let delay = this.#opts.retryBaseMs ?? 250;
-    for (let attempt = 0;; attempt++) {
-      let res: Response | undefined;
-      try {
-        res = await this.#send(url, init);
-      } catch (e) {
-        if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
-          throw e; // a missing --allow-net: the command edge says which permission
-        }
-        if (!isNetworkError(e) || attempt >= retries) {
-          if (e instanceof NetworkError) throw e;
-          const what = e instanceof DOMException && e.name === "TimeoutError"
-            ? "timed out"
-            : redactUserinfo((e as Error).message);
-          throw new NetworkError(`cannot reach ${this.#hostOf(new URL(url))}: ${what}`, {
-            cause: e,
-            hint: "check the network, the registry name and --proxy",
-          });
-        }
-        this.#log(`retry ${attempt + 1} after ${(e as Error).message}`);
-      }
-      if (res) {
-        if (!RETRYABLE_STATUS.has(res.status) || attempt >= retries) return res;
-        const after = retryAfterMs(res.headers.get("retry-after"));
-        await res.body?.cancel();
-        this.#log(`retry ${attempt + 1} after HTTP ${res.status}`);
-        if (after !== undefined) {
-          await this.#pause(Math.min(after, this.#opts.maxRetryAfterMs ?? 30_000), url);
-          continue;
-        }
-      }
-      await this.#pause(delay + Math.floor(Math.random() * delay / 2), url);
-      delay *= 2;
-    }
-  }
-
-  /** Wait before a retry, unless the budget would run out first. */
-  async #pause(ms: number, url: string): Promise<void> {
-    const budget = this.timings.budget;
-    if (ms >= budget.remaining()) {
-      throw budget.error(this.#hostOf(new URL(url)), "retries of a failing request");
-    }
-    await sleep(ms);
+    return sendWithRetry(this.#ctx, this.retry, url, init, replayable);
   }
 
   /** Get a bearer token for these scopes (cached per scope set). */
@@ -291,79 +141,17 @@ export class RegistryTransport {
     const key = scopes.slice().sort().join(" ");
     const cached = this.#tokens.get(key);
     if (cached) return cached;
-    const realm = challenge.params.realm;
-    if (!realm) throw new AuthError(`${this.registry} sent a bearer challenge without a realm`);
-    let url: URL;
-    try {
-      url = new URL(realm);
-    } catch {
-      throw new AuthError(`${this.registry} sent an invalid token realm '${realm}'`);
-    }
-    if (url.protocol !== "https:" && !isLoopbackHost(url.host) && this.origin.startsWith("https")) {
-      throw new AuthError(
-        `${this.registry} asks for tokens over plain HTTP (${url.origin}); refused`,
-      );
-    }
-    if (challenge.params.service) url.searchParams.set("service", challenge.params.service);
-    for (const s of scopes) url.searchParams.append("scope", s);
-    const headers = new Headers({ accept: "application/json" });
-    const creds = await this.#creds();
-    let res: Response;
-    if (creds?.identityToken) {
-      const form = new URLSearchParams({
-        grant_type: "refresh_token",
-        refresh_token: creds.identityToken,
-        service: challenge.params.service ?? "",
-        client_id: "dangerzone-image",
-        scope: scopes.join(" "),
-      });
-      headers.set("content-type", "application/x-www-form-urlencoded");
-      url.search = "";
-      res = await this.#sendWithRetry(
-        url.href,
-        { method: "POST", headers, body: form.toString() },
-        true,
-      );
-    } else {
-      if (creds) headers.set("authorization", basic(creds));
-      res = await this.#sendWithRetry(url.href, { method: "GET", headers }, true);
-    }
-    if (res.status === 401 || res.status === 403) {
-      await res.body?.cancel();
-      throw new AuthError(
-        `${this.registry} refused ${
-          creds ? `the credentials of '${creds.username}'` : "anonymous access"
-        }`,
-        {
-          hint: creds ? "run 'dangerzone-image login' again" : "run 'dangerzone-image login' first",
-        },
-      );
-    }
-    if (!res.ok) {
-      await res.body?.cancel();
-      throw new AuthError(`${this.registry}: token service answered HTTP ${res.status}`);
-    }
-    const bytes = await readDocument(res, {
-      host: url.host,
-      what: "token reply",
-      limit: MAX_TOKEN_REPLY_BYTES,
-      timings: this.timings,
-    });
-    let body: { token?: unknown; access_token?: unknown };
-    try {
-      body = JSON.parse(new TextDecoder().decode(bytes));
-    } catch {
-      throw new AuthError(`${this.registry}: token service sent invalid JSON`);
-    }
-    if (body === null || typeof body !== "object") {
-      throw new AuthError(`${this.registry}: token service sent no token`);
-    }
-    const token = typeof body.token === "string"
-      ? body.token
-      : typeof body.access_token === "string"
-      ? body.access_token
-      : undefined;
-    if (!token) throw new AuthError(`${this.registry}: token service sent no token`);
+    const token = await fetchToken(
+      {
+        registry: this.registry,
+        origin: this.origin,
+        timings: this.timings,
+        send: (url, init) => this.#sendWithRetry(url, init, true),
+      },
+      challenge,
+      scopes,
+      await this.#creds(),
+    );
     this.#tokens.set(key, token);
     return token;
   }
@@ -374,7 +162,7 @@ export class RegistryTransport {
     if (c.scheme === "bearer") return `Bearer ${await this.#token(c, scopes)}`;
     if (c.scheme === "basic") {
       const creds = await this.#creds();
-      return creds ? basic(creds) : undefined;
+      return creds ? basicAuthorization(creds) : undefined;
     }
     return undefined;
   }

@@ -48,6 +48,7 @@ import { parseImageIndex, parseImageManifest } from "../oci/manifest.ts";
 import { makePodmanStagingDir, podmanLayoutName } from "./podman_staging.ts";
 import { dockerArchiveStream } from "./docker_archive.ts";
 import { checkDockerArchive } from "./export_check.ts";
+import { readEnv } from "../config/paths.ts";
 
 /** Options of {@linkcode CliRuntime}. */
 export interface CliRuntimeOptions {
@@ -102,13 +103,8 @@ export class CliRuntime implements ContainerRuntime {
 
   /** Where docker is told to connect (for messages). */
   #dockerHost(): string {
-    let host = this.env?.DOCKER_HOST;
-    try {
-      host ??= Deno.env.get("DOCKER_HOST");
-    } catch {
-      // no env access
-    }
-    return host || "unix:///var/run/docker.sock";
+    // Without an env of its own, docker inherits this process's.
+    return this.env?.DOCKER_HOST ?? readEnv("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
   }
 
   async check(): Promise<void> {

@@ -8,6 +8,7 @@
 
 import { DzError, RuntimeError } from "../errors/errors.ts";
 import { pipeBytes } from "../fs/byte_stream.ts";
+import { type EnvReader, readEnv } from "../config/paths.ts";
 
 /** Output of a finished command. */
 export interface ToolOutput {
@@ -89,14 +90,10 @@ export function failureLine(stderr: string, code: number): string {
   return line.replace(/^(Error|error):\s*/, "").replace(/^Error response from daemon:\s*/, "");
 }
 
-/** Is `bin` on PATH (an executable file in one of its directories)? */
-export function onPath(bin: string): boolean {
-  let path: string | undefined;
-  try {
-    path = Deno.env.get("PATH");
-  } catch {
-    return false;
-  }
+/** Is `bin` on PATH (an executable file in one of its directories)? `env` reads PATH. */
+export function onPath(bin: string, env: EnvReader = readEnv): boolean {
+  const path = env("PATH");
+  if (path === undefined) return false;
   const sep = Deno.build.os === "windows" ? ";" : ":";
   const exts = Deno.build.os === "windows" ? [".exe", ".cmd", ""] : [""];
   for (const dir of (path ?? "").split(sep)) {

@@ -13,6 +13,7 @@
 import { ensureDir } from "../fs/atomic.ts";
 import { resolve } from "node:path";
 import { RuntimeError } from "../errors/errors.ts";
+import { type EnvReader, readEnv } from "../config/paths.ts";
 
 /** A path component of the docker reference grammar. */
 const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
@@ -47,18 +48,17 @@ async function makePrivateDir(parent: string): Promise<string> {
 /**
  * A new private (0700) staging directory whose absolute path podman can
  * use as an image name: under `preferred` (resolved against the working
- * directory) when that works, else under the system temp dir.
+ * directory) when that works, else under the system temp dir (`TMPDIR`,
+ * read by `env`).
  * @throws RuntimeError when neither gives a usable path
  */
-export async function makePodmanStagingDir(preferred: string | undefined): Promise<string> {
+export async function makePodmanStagingDir(
+  preferred: string | undefined,
+  env: EnvReader = readEnv,
+): Promise<string> {
   const candidates: string[] = [];
   if (preferred !== undefined) candidates.push(resolve(preferred));
-  let tmp = "/tmp";
-  try {
-    tmp = Deno.env.get("TMPDIR") || "/tmp";
-  } catch {
-    // no env access: the default
-  }
+  const tmp = env("TMPDIR") ?? "/tmp";
   candidates.push(resolve(tmp), "/var/tmp", "/tmp");
   for (const parent of candidates) {
     if (!isNameablePath(`${parent}/dz-podman-0000000000000000`)) continue;

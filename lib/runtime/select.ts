@@ -13,6 +13,25 @@ import { CliRuntime, type CliRuntimeOptions } from "./cli_runtime.ts";
 import { OciStoreRuntime } from "./oci_store.ts";
 import { onPath } from "./exec.ts";
 
+/** The variables a container runtime's CLI reads that commands pass on (cli.md "Environment"). */
+export const RUNTIME_ENV = ["CONTAINERS_STORAGE_CONF", "DOCKER_HOST"] as const;
+
+/**
+ * The {@linkcode RUNTIME_ENV} variables `readEnv` has, for
+ * {@linkcode SelectOptions.env}: a command passes its environment to the
+ * runtime it starts per command, never through process-wide state.
+ */
+export function runtimeEnv(
+  readEnv: (name: string) => string | undefined,
+): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const name of RUNTIME_ENV) {
+    const v = readEnv(name);
+    if (v !== undefined) out[name] = v;
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
 /** Options of {@linkcode selectRuntime}. */
 export interface SelectOptions extends Omit<CliRuntimeOptions, "binary"> {
   /** PATH lookup (tests replace it). */

@@ -8,7 +8,7 @@
  */
 
 import type { GlobalOptions } from "../config/options.ts";
-import { readEnv } from "../config/paths.ts";
+import { nonEmpty, readEnv } from "../config/paths.ts";
 import { type LoadedTrustedRoot, loadTrustedRoot } from "./trusted_root.ts";
 import { anchorFromEnv } from "./tuf_anchor.ts";
 import { httpTufFetcher } from "./tuf_fetch.ts";
@@ -25,12 +25,13 @@ export async function trustFor(
   refresh: TrustOptions["refresh"],
   warn: (line: string) => void,
 ): Promise<TrustState> {
+  const env = nonEmpty(global.env ?? readEnv);
   if (global.trustedRoot !== undefined) {
-    return { root: await loadTrustedRoot(global.trustedRoot), origin: "file" };
+    return { root: await loadTrustedRoot(global.trustedRoot, env), origin: "file" };
   }
-  const anchor = await anchorFromEnv(readEnv);
-  const proxy = global.proxy ?? readEnv("HTTPS_PROXY") ?? readEnv("https_proxy") ??
-    readEnv("ALL_PROXY") ?? readEnv("all_proxy");
+  const anchor = await anchorFromEnv(env);
+  const proxy = global.proxy ?? env("HTTPS_PROXY") ?? env("https_proxy") ??
+    env("ALL_PROXY") ?? env("all_proxy");
   return await resolveTrust({
     dataDir: global.dataDir,
     anchor,
@@ -57,7 +58,7 @@ export function carriedTrustFor(
   | undefined {
   if (global.trustedRoot !== undefined) return undefined;
   return async (files) => {
-    const anchor = await anchorFromEnv(readEnv);
+    const anchor = await anchorFromEnv(nonEmpty(global.env ?? readEnv));
     const state = await adoptCarriedChain({ dataDir: global.dataDir, anchor, files, warn });
     return state?.root;
   };

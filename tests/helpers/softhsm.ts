@@ -1,8 +1,11 @@
 /**
  * Test support: a fresh SoftHSM2 token in a temporary directory, with keys
- * imported from PKCS#8 PEMs made by `node:crypto`. Points the process's
- * `SOFTHSM2_CONF` at the token's config (SoftHSM reads it at every
- * `C_Initialize`), so use one token at a time per test file.
+ * imported from PKCS#8 PEMs made by `node:crypto`. SoftHSM, loaded in
+ * this process by FFI, reads only the process's `SOFTHSM2_CONF` (at every
+ * `C_Initialize`), so this is the one place a test sets a process-wide
+ * variable: a token holds an exclusive lock on {@linkcode LOCK_FILE} from
+ * creation to disposal, so test files running in parallel use SoftHSM one at
+ * a time, and nothing else reads the variable. One token at a time per file.
  *
  * @module
  */
@@ -14,6 +17,8 @@ import { publicKeyPem } from "../../lib/keys/private_key.ts";
 /** Where Debian's softhsm2 package puts the module. */
 export const SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so";
 const UTIL = "softhsm2-util";
+/** Serializes SoftHSM users across the test files of one `deno test --parallel` run. */
+export const LOCK_FILE = join(Deno.env.get("TMPDIR") || "/tmp", "dz-softhsm-test.lock");
 
 /** Is SoftHSM2 installed here? */
 export function softHsmPresent(): boolean {
@@ -80,6 +85,8 @@ export async function createSoftHsmToken(
   pin = "1234",
   soPin = "5678",
 ): Promise<SoftHsmToken> {
+  const lock = await Deno.open(LOCK_FILE, { create: true, write: true });
+  await lock.lock(true);
   const dir = await Deno.makeTempDir({ prefix: "dz-softhsm-" });
   const tokens = join(dir, "tokens");
   await Deno.mkdir(tokens);
@@ -88,7 +95,13 @@ export async function createSoftHsmToken(
     conf,
     `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\n`,
   );
-  await run(["--init-token", "--free", "--label", label, "--pin", pin, "--so-pin", soPin], conf);
+  try {
+    await run(["--init-token", "--free", "--label", label, "--pin", pin, "--so-pin", soPin], conf);
+  } catch (e) {
+    await Deno.remove(dir, { recursive: true });
+    lock.close();
+    throw e;
+  }
   const previous = Deno.env.get("SOFTHSM2_CONF");
   Deno.env.set("SOFTHSM2_CONF", conf);
   return {
@@ -132,6 +145,7 @@ export async function createSoftHsmToken(
       if (previous === undefined) Deno.env.delete("SOFTHSM2_CONF");
       else Deno.env.set("SOFTHSM2_CONF", previous);
       await Deno.remove(dir, { recursive: true });
+      lock.close(); // releases the lock
     },
   };
 }

@@ -12,13 +12,14 @@ import { IoError, PasswordUnavailableError, UsageError } from "../../errors/erro
 import { promptHidden, type TerminalInput } from "../password.ts";
 import type { Pkcs11Uri } from "./uri.ts";
 import { describePkcs11Key, describePkcs11Token } from "./uri.ts";
+import { readEnvExact } from "../../config/paths.ts";
 
 /** Environment variable cosign reads the token PIN from. */
 export const PIN_ENV = "COSIGN_PKCS11_PIN";
 
 /** Where {@linkcode resolvePin} looks; defaults to the real process. */
 export interface PinSources {
-  /** Reads an environment variable (default `Deno.env.get`). */
+  /** Reads an environment variable (default: this process's, `readEnvExact`). */
   env?: (name: string) => string | undefined;
   /** The terminal to prompt on (default `Deno.stdin`). */
   input?: TerminalInput;
@@ -93,7 +94,7 @@ export async function resolvePin(
 ): Promise<string | undefined> {
   if (uri.pinValue !== undefined) return uri.pinValue;
   if (uri.pinSource !== undefined) return await readPinFile(uri.pinSource);
-  const env = sources.env ?? ((name: string) => Deno.env.get(name));
+  const env = sources.env ?? readEnvExact;
   const fromEnv = env(PIN_ENV);
   if (fromEnv) return fromEnv;
   if (!loginRequired) return undefined;

@@ -47,7 +47,7 @@ import {
 export interface Pkcs11SignerOptions {
   /** Where the PIN may come from when the URI has none. */
   pins?: PinSources;
-  /** Reads `COSIGN_PKCS11_MODULE_PATH` (default `Deno.env.get`). */
+  /** Reads `COSIGN_PKCS11_MODULE_PATH` (default: this process's, `readEnvExact`). */
   env?: EnvReader;
 }
 

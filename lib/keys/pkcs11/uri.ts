@@ -16,6 +16,7 @@
  */
 
 import { UsageError } from "../../errors/errors.ts";
+import { readEnvExact } from "../../config/paths.ts";
 
 /** Environment variable cosign reads the module path from when the URI has none. */
 export const MODULE_PATH_ENV = "COSIGN_PKCS11_MODULE_PATH";
@@ -124,11 +125,11 @@ function attributes(part: string, sep: string, where: string): Map<string, strin
 /**
  * Parse a `pkcs11:` key URI.
  *
- * @param env reads `COSIGN_PKCS11_MODULE_PATH` (default `Deno.env.get`)
+ * @param env reads `COSIGN_PKCS11_MODULE_PATH` (default: this process's, `readEnvExact`)
  * @throws {UsageError} for a malformed URI or a missing required attribute;
  *   the message never contains the PIN
  */
-export function parsePkcs11Uri(uri: string, env: EnvReader = (n) => Deno.env.get(n)): Pkcs11Uri {
+export function parsePkcs11Uri(uri: string, env: EnvReader = readEnvExact): Pkcs11Uri {
   if (!isPkcs11Uri(uri)) throw bad("it does not start with 'pkcs11:'");
   const rest = uri.slice(7);
   if (rest.includes("#")) throw bad("fragments (#) are not allowed");

@@ -1,0 +1,12 @@
+/**
+ * Crash safety, the `locks` part of the campaign (`crash_campaign.ts`
+ * says what is checked after every kill and how to reproduce a case).
+ */
+import { CRASH_SEED, CRASH_TEST_OPTIONS, crashCampaign } from "./crash_campaign.ts";
+
+Deno.test({
+  ...CRASH_TEST_OPTIONS,
+  name:
+    `crash safety: kill -9 before every lock-file mutation of upgrade and load-archive; the rerun is not blocked (seed ${CRASH_SEED})`,
+  fn: () => crashCampaign("locks"),
+});
