@@ -232,8 +232,14 @@ Deno.test("compile: the module graph is embeddable (literal imports, no source r
   // The trusted root is imported as data, so it is embedded.
   assert.ok(names.has("lib/trust/public_good_trusted_root.json"));
   // `mod.ts --help` loads only the dispatcher: its static imports are the option table,
-  // the argument parser and the command registry (lazy loaders), nothing else.
-  const DISPATCHER = ["./lib/cli/global_options.ts", "./lib/cli/args.ts", "./lib/cli/commands.ts"];
+  // the argument parser, the command registry (lazy loaders) and deno.json (the version, as
+  // data), nothing else.
+  const DISPATCHER = [
+    "./lib/cli/global_options.ts",
+    "./lib/cli/args.ts",
+    "./lib/cli/commands.ts",
+    "./deno.json",
+  ];
   const mod = local.find((m) => m.specifier === `file://${join(ROOT, "mod.ts")}`)!;
   const eager = (mod.dependencies ?? []).filter((d) => d.code && !d.isDynamic);
   assert.deepEqual(
@@ -309,7 +315,9 @@ Deno.test({
         "npm packages the graph does not reach are left out",
       );
       const npmPayload = (await Deno.stat(join(dir, outputName(target)))).size - cli;
-      assert.ok(npmPayload > payload && npmPayload < 15_000_000, `payload ${npmPayload}`);
+      // @sigstore/sign's bundle builders bring their package's dependencies (its HTTP
+      // stack, never loaded) into the npm snapshot: about 17 MB in all.
+      assert.ok(npmPayload > payload && npmPayload < 20_000_000, `payload ${npmPayload}`);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
