@@ -15,8 +15,19 @@ import { passThroughBytes } from "../fs/byte_stream.ts";
 const SHA256 = /^sha256:[a-f0-9]{64}$/;
 const HEX64 = /^[a-f0-9]{64}$/;
 
+declare const digestBrand: unique symbol;
+
+/**
+ * A `sha256:<64 lowercase hex>` digest that was checked (by
+ * {@linkcode parseDigest} or {@linkcode isDigest}) or computed (by
+ * {@linkcode sha256Digest}): a string, but not any string. Code that builds
+ * paths or requests from a digest takes this type, so an unchecked string
+ * from a manifest cannot reach it without going through the parser.
+ */
+export type Digest = string & { readonly [digestBrand]: true };
+
 /** Is it a `sha256:<64 lowercase hex>` digest? (The one digest syntax; {@linkcode parseDigest} explains a refusal.) */
-export function isDigest(s: unknown): s is string {
+export function isDigest(s: unknown): s is Digest {
   return typeof s === "string" && SHA256.test(s);
 }
 
@@ -26,7 +37,7 @@ export function isSha256Hex(s: unknown): s is string {
 }
 
 /** Validate a `sha256:<64 lowercase hex>` digest; returns it. */
-export function parseDigest(input: string): string {
+export function parseDigest(input: string): Digest {
   if (!SHA256.test(input)) {
     if (/^sha256:[A-Fa-f0-9]{64}$/.test(input)) {
       throw new InvalidReferenceError(`digest '${input}' must be lowercase hex`);
@@ -36,7 +47,7 @@ export function parseDigest(input: string): string {
     }
     throw new InvalidReferenceError(`'${input}' is not a sha256:<64 hex> digest`);
   }
-  return input;
+  return input as Digest;
 }
 
 /** The hex part of a digest. */
@@ -45,8 +56,8 @@ export function digestHex(digest: string): string {
 }
 
 /** sha256 digest (`sha256:<hex>`) of bytes. */
-export function sha256Digest(data: Uint8Array | string): string {
-  return `sha256:${createHash("sha256").update(data).digest("hex")}`;
+export function sha256Digest(data: Uint8Array | string): Digest {
+  return `sha256:${createHash("sha256").update(data).digest("hex")}` as Digest;
 }
 
 /** What a digesting stream expects. */

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { digestingByteStream, digestingStream, parseDigest, sha256Digest } from "./digest.ts";
+import {
+  type Digest,
+  digestingByteStream,
+  digestingStream,
+  isDigest,
+  parseDigest,
+  sha256Digest,
+} from "./digest.ts";
 import { DigestMismatchError } from "../errors/errors.ts";
 
 const data = new TextEncoder().encode("hello, blobs");
@@ -79,4 +86,18 @@ Deno.test("digest byte stream: a wrong byte, short or long content is an error",
   await assert.rejects(drainByob(d, [data, new Uint8Array([1])]), /more than/);
   const s = digestingByteStream(new Blob([bad as BlobPart]).stream(), { digest: good });
   await assert.rejects(new Response(s).arrayBuffer(), DigestMismatchError);
+});
+
+Deno.test("Digest is a checked type: parsed or computed, never a bare string", () => {
+  const parsed: Digest = parseDigest(`sha256:${"a".repeat(64)}`);
+  const computed: Digest = sha256Digest("x");
+  const raw: unknown = JSON.parse(`"${parsed}"`);
+  if (isDigest(raw)) {
+    const checked: Digest = raw;
+    assert.equal(checked, parsed);
+  } else assert.fail("a valid digest is a Digest");
+  // @ts-expect-error a string from a document is not a Digest until it is checked
+  const unchecked: Digest = `sha256:${"b".repeat(64)}`;
+  assert.equal(typeof unchecked, "string");
+  assert.notEqual(parsed, computed);
 });

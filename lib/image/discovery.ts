@@ -199,7 +199,9 @@ async function findCosignLayers<T>(
     return whole(e);
   }
   const layers = distinctLayers(listed, where);
-  const known = new Map((options.knownPayloads ?? []).map((p) => [sha256Digest(p), p]));
+  const known = new Map<string, Uint8Array>(
+    (options.knownPayloads ?? []).map((p) => [sha256Digest(p), p]),
+  );
   const blob = fetchOnce((d) => {
     const held = known.get(d.digest);
     return held && held.byteLength === d.size ? Promise.resolve(held) : source.blobBytes(d);
