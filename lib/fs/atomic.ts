@@ -61,7 +61,6 @@ async function copyInto(
   file: Deno.FsFile,
   stream: ReadableStream<Uint8Array>,
   signal?: AbortSignal,
-  flushBehind = 0,
 ): Promise<void> {
   let probe: ReadableStreamBYOBReader | undefined;
   try {
@@ -70,25 +69,15 @@ async function copyInto(
   } catch {
     probe = undefined;
   }
-  if (probe) return await copyBytesInto(file, stream, signal, flushBehind);
-  return await copyChunksInto(file, stream, signal, flushBehind);
+  if (probe) return await copyBytesInto(file, stream, signal);
+  return await copyChunksInto(file, stream, signal);
 }
-
-/**
- * A durable file's writeback is started (`fdatasync` in the background, one
- * at a time) every this many bytes, so the fsync at the end has little left
- * to write instead of the whole file: the disk works while the stream runs.
- */
-const FLUSH_BEHIND = 32 * 1024 * 1024;
 
 /** Writes of one buffer at a time, the next one filling meanwhile. */
 class DoubleWriter {
   #inflight: Promise<void> = Promise.resolve();
   #failure: { error: unknown } | undefined;
-  #unflushed = 0;
-  #flushing: Promise<void> | undefined;
-  /** @param flushBehind start a writeback each time this many bytes were written (0: never) */
-  constructor(readonly file: Deno.FsFile, readonly flushBehind = 0) {}
+  constructor(readonly file: Deno.FsFile) {}
   check(): void {
     if (this.#failure) throw this.#failure.error;
   }
@@ -96,21 +85,12 @@ class DoubleWriter {
   async start(data: Uint8Array): Promise<void> {
     await this.#inflight;
     this.check();
-    if (this.flushBehind > 0 && this.#unflushed >= this.flushBehind && !this.#flushing) {
-      this.#unflushed = 0;
-      // Only an early start: the file is fsynced in full before it is renamed into place.
-      this.#flushing = this.file.syncData().catch(() => {}).finally(() => {
-        this.#flushing = undefined;
-      });
-    }
-    this.#unflushed += data.byteLength;
     this.#inflight = writeAll(this.file, data).catch((error) => {
       this.#failure ??= { error };
     });
   }
   async settle(): Promise<void> {
     await this.#inflight;
-    await this.#flushing;
   }
 }
 
@@ -118,11 +98,10 @@ async function copyBytesInto(
   file: Deno.FsFile,
   stream: ReadableStream<Uint8Array>,
   signal?: AbortSignal,
-  flushBehind = 0,
 ): Promise<void> {
   const reader = intoReader(stream);
   const buffers: Uint8Array[] = [new Uint8Array(WRITE_BUFFER), new Uint8Array(WRITE_BUFFER)];
-  const out = new DoubleWriter(file, flushBehind);
+  const out = new DoubleWriter(file);
   let current = 0;
   let fill = 0;
   try {
@@ -154,10 +133,9 @@ async function copyChunksInto(
   file: Deno.FsFile,
   stream: ReadableStream<Uint8Array>,
   signal?: AbortSignal,
-  flushBehind = 0,
 ): Promise<void> {
   const buffers = [new Uint8Array(WRITE_BUFFER), new Uint8Array(WRITE_BUFFER)];
-  const out = new DoubleWriter(file, flushBehind);
+  const out = new DoubleWriter(file);
   let current = 0;
   let fill = 0;
   const flush = async () => {
@@ -294,12 +272,7 @@ export async function writeStreamAtomic(
   try {
     try {
       if (options.mode !== undefined) await Deno.chmod(tmp, options.mode);
-      await copyInto(
-        file,
-        stream,
-        withInterrupt(options.signal),
-        options.durable !== false ? FLUSH_BEHIND : 0,
-      );
+      await copyInto(file, stream, withInterrupt(options.signal));
       if (options.durable !== false) await file.sync();
     } finally {
       file.close();
