@@ -29,7 +29,6 @@ import { writeFileAtomic } from "../fs/atomic.ts";
 /** An OCI image layout directory used as the image store. */
 export class OciStoreRuntime implements ContainerRuntime {
   readonly name: string;
-  readonly keepsDownloads = true;
   constructor(readonly dir: string) {
     this.name = `oci:${dir}`;
   }

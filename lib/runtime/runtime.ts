@@ -65,13 +65,6 @@ export interface ContainerRuntime {
   /** `podman`, `docker` or `oci:DIR`. */
   readonly name: string;
   /**
-   * Downloaded blobs become this runtime's own storage (linked into an
-   * `oci:` store, fsynced before they are named), so a download may start
-   * writing them to disk while it runs. False for runtimes that copy the
-   * blobs in and drop them (podman, docker).
-   */
-  readonly keepsDownloads?: boolean;
-  /**
    * Does the runtime answer (podman installed and its storage readable,
    * the Docker daemon reachable)? Called before anything is downloaded.
    * @throws RuntimeError (exit 3), one line naming the runtime and how to start or install it

@@ -150,12 +150,12 @@ export async function fetchBlobResumable(
           }
           throw new DigestMismatchError(`${what}: content digest is ${got}, expected ${digest}`);
         }
-        await part.close();
+        part.close();
         return part.path;
       } catch (e) {
         if (!retryable(e, client) || attempt >= attempts) {
           if (e instanceof DigestMismatchError || e instanceof RegistryError) {
-            await part.close();
+            part.close();
             await store.remove(digest);
           }
           throw e;
@@ -163,11 +163,11 @@ export async function fetchBlobResumable(
         await sleep(delay, signal);
         delay *= 2;
         // A write that failed half-way may have left bytes the hash never saw: reopen from disk.
-        await part.close();
+        part.close();
         part = await store.open(descriptor);
       }
     }
   } finally {
-    await part.close();
+    part.close();
   }
 }

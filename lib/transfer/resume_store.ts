@@ -25,14 +25,6 @@ export interface ResumeStoreOptions {
   maxBytes?: number;
   /** Wall clock in ms (default `Date.now`). */
   now?: () => number;
-  /**
-   * Start writing a partial file back to disk (`fdatasync`, in the
-   * background, one at a time) each time this many bytes were appended to
-   * it. For downloads that must end up durable (an `oci:` store fsyncs every
-   * blob before naming it): the disk writes overlap the download instead of
-   * all waiting for the final fsync. Default: never (the kernel decides).
-   */
-  flushBehind?: number;
 }
 
 /** Defaults of {@linkcode ResumeStoreOptions}. */
@@ -48,8 +40,6 @@ const READ_CHUNK = 1024 * 1024;
 export class PartialBlob {
   #hash: Hash;
   #offset: number;
-  #unflushed = 0;
-  #flushing: Promise<void> | undefined;
   /** Bytes found on disk (and re-hashed) when it was opened. */
   readonly resumedFrom: number;
 
@@ -58,7 +48,6 @@ export class PartialBlob {
     readonly file: Deno.FsFile,
     offset: number,
     hash: Hash,
-    readonly flushBehind?: number,
   ) {
     this.#offset = offset;
     this.#hash = hash;
@@ -76,14 +65,6 @@ export class PartialBlob {
     while (off < chunk.byteLength) off += await this.file.write(chunk.subarray(off));
     this.#hash.update(chunk);
     this.#offset += chunk.byteLength;
-    this.#unflushed += chunk.byteLength;
-    if (this.flushBehind && this.#unflushed >= this.flushBehind && !this.#flushing) {
-      this.#unflushed = 0;
-      // Only an early start of the writeback: the blob is fsynced again before it is named.
-      this.#flushing = this.file.syncData().catch(() => {}).finally(() => {
-        this.#flushing = undefined;
-      });
-    }
   }
 
   /** Drop everything: back to 0 bytes, a fresh hash. */
@@ -99,9 +80,8 @@ export class PartialBlob {
     return `sha256:${this.#hash.copy().digest("hex")}`;
   }
 
-  /** Close the file (it stays on disk), once a writeback in flight has ended. */
-  async close(): Promise<void> {
-    await this.#flushing;
+  /** Close the file (it stays on disk). */
+  close(): void {
     try {
       this.file.close();
     } catch {
@@ -115,14 +95,12 @@ export class ResumeStore {
   readonly maxAgeMs: number;
   readonly maxBytes: number;
   readonly now: () => number;
-  readonly flushBehind?: number;
   #swept: Promise<void> | undefined;
 
   constructor(readonly dir: string, options: ResumeStoreOptions = {}) {
     this.maxAgeMs = options.maxAgeMs ?? RESUME_DEFAULTS.maxAgeMs;
     this.maxBytes = options.maxBytes ?? RESUME_DEFAULTS.maxBytes;
     this.now = options.now ?? Date.now;
-    this.flushBehind = options.flushBehind;
   }
 
   /** The store of a data directory: `<dataDir>/partial`. */
@@ -172,7 +150,7 @@ export class ResumeStore {
         offset += n;
       }
       await file.seek(offset, Deno.SeekMode.Start);
-      return new PartialBlob(path, file, offset, hash, this.flushBehind);
+      return new PartialBlob(path, file, offset, hash);
     } catch (e) {
       file.close();
       throw e;

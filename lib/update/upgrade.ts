@@ -53,12 +53,6 @@ export interface UpgradeResult extends UpdateResult {
   droppedSignatures: number;
 }
 
-/**
- * Downloads kept as the runtime's storage start their writeback every this
- * many bytes, so the final fsync has little left to write.
- */
-const FLUSH_BEHIND_BYTES = 32 * 1024 * 1024;
-
 /** Resolve, fetch signatures and bundles, apply. */
 export async function upgradeFromRegistry(req: UpgradeRequest): Promise<UpgradeResult> {
   const imageName = req.imageName ?? `${req.client.registry}/${req.repository}:${req.tag}`;
@@ -66,9 +60,7 @@ export async function upgradeFromRegistry(req: UpgradeRequest): Promise<UpgradeR
   if (!req.checkOnly) await req.runtime.check();
   // Large blobs go through the data dir's resume area: a cut transfer continues by Range.
   const source = new RegistrySource(req.client, req.repository, { tag: req.tag }, {
-    resume: ResumeStore.forDataDir(req.dataDir, {
-      flushBehind: req.runtime.keepsDownloads ? FLUSH_BEHIND_BYTES : undefined,
-    }),
+    resume: ResumeStore.forDataDir(req.dataDir),
   });
   const top = await source.resolve();
   const keyId = req.key.keyId;
