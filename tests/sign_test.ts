@@ -18,24 +18,12 @@ import { loadTrustedKey } from "../lib/trust/trusted_key.ts";
 import { startRegistry } from "./helpers/registry.ts";
 import { startLocalSigstore } from "../scripts/local_sigstore.ts";
 import { findSignatures, requireWellFormed } from "../lib/image/discovery.ts";
-import { envWith } from "./helpers/env.ts";
+import { capturingSinks } from "./helpers/env.ts";
 
 /** Environment variables the commands of this file read (never set process-wide). */
 const testEnv: Record<string, string | undefined> = {};
 
-function sinks() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    out,
-    err,
-    sinks: {
-      out: (t: string) => out.push(t),
-      err: (t: string) => err.push(t),
-      env: envWith(testEnv),
-    },
-  };
-}
+const sinks = () => capturingSinks(testEnv);
 
 Deno.test({
   name: "sign: cosign-layout signature, logged, verified, appended",

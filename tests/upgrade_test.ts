@@ -18,24 +18,12 @@ import { buildImage } from "./helpers/image_build.ts";
 import { defaultPlatform } from "../lib/oci/platform.ts";
 import { onPath } from "../lib/runtime/exec.ts";
 import { pushImage } from "./helpers/image_push.ts";
-import { envWith } from "./helpers/env.ts";
+import { capturingSinks } from "./helpers/env.ts";
 
 /** Environment variables the commands of this file read (never set process-wide). */
 const testEnv: Record<string, string | undefined> = {};
 
-function sinks() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    out,
-    err,
-    sinks: {
-      out: (t: string) => out.push(t),
-      err: (t: string) => err.push(t),
-      env: envWith(testEnv),
-    },
-  };
-}
+const sinks = () => capturingSinks(testEnv);
 
 async function run(cmd: typeof upgrade, args: string[]) {
   const s = sinks();

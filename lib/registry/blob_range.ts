@@ -8,7 +8,7 @@ import { RegistryError } from "../errors/errors.ts";
 import { parseDigest } from "../digest/digest.ts";
 import type { Descriptor } from "../oci/media_types.ts";
 import type { RegistryTransport } from "./transport.ts";
-import { paceGuard } from "./body_guard.ts";
+import { blobPace, paceGuard } from "./body_guard.ts";
 import { responseHost } from "./response_host.ts";
 
 /**
@@ -68,14 +68,6 @@ export async function getBlobFrom(
     throw await refuse(`sends ${declared} bytes from ${start}, descriptor says ${size} in all`);
   }
   if (!res.body) throw await refuse("empty response");
-  const t = transport.timings;
-  const body = paceGuard(res.body, {
-    host,
-    what: `blob ${descriptor.digest}`,
-    idleMs: t.idleTimeoutMs,
-    minBytesPerSecond: t.minBytesPerSecond,
-    rateWindowMs: t.rateWindowMs,
-    budget: t.budget,
-  });
+  const body = paceGuard(res.body, blobPace(transport.timings, host, `blob ${descriptor.digest}`));
   return { start, body };
 }

@@ -31,6 +31,25 @@ export interface PaceLimits {
   budget?: Budget;
 }
 
+/**
+ * The pace limits of a blob body from `host` under a transport's timings
+ * (idle timeout, minimum rate and its window, the command's budget).
+ */
+export function blobPace(
+  t: Pick<Timings, "idleTimeoutMs" | "minBytesPerSecond" | "rateWindowMs" | "budget">,
+  host: string,
+  what: string,
+): PaceLimits {
+  return {
+    host,
+    what,
+    idleMs: t.idleTimeoutMs,
+    minBytesPerSecond: t.minBytesPerSecond,
+    rateWindowMs: t.rateWindowMs,
+    budget: t.budget,
+  };
+}
+
 /** A failure while reading a body, as the {@linkcode NetworkError} it is (naming `what`). */
 function bodyError(e: unknown, what: string): unknown {
   if (e instanceof DzError) return e;

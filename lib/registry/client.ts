@@ -18,7 +18,7 @@ import {
 } from "../digest/digest.ts";
 import { type Descriptor, isIndexType, MANIFEST_TYPES } from "../oci/media_types.ts";
 import { RegistryTransport, type TransportOptions } from "./transport.ts";
-import { paceGuard, readDocument } from "./body_guard.ts";
+import { blobPace, paceGuard, readDocument } from "./body_guard.ts";
 import { MAX_TAG_PAGES, MAX_TAGS, refuseOverCap } from "./limits.ts";
 import { isValidTag } from "./reference.ts";
 import { checkIndexEntries, checkManifestReference, mediaTypeOf } from "./manifest_checks.ts";
@@ -213,14 +213,9 @@ export class RegistryClient {
     const t = this.transport.timings;
     const host = responseHost(res, this.transport);
     const guarded = paceGuard(res.body, {
-      host,
-      what: `blob ${descriptor.digest}`,
-      idleMs: t.idleTimeoutMs,
-      minBytesPerSecond: t.minBytesPerSecond,
-      rateWindowMs: t.rateWindowMs,
+      ...blobPace(t, host, `blob ${descriptor.digest}`),
       // A small blob read whole (config, signature, bundle) is a document: it has a deadline.
       deadline: deadlineMs === undefined ? undefined : t.budget.now() + deadlineMs,
-      budget: t.budget,
     });
     const expected = {
       digest: descriptor.digest,
