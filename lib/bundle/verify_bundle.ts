@@ -44,7 +44,7 @@ import { type IdentityPolicy, issuerAccepted, toVerificationPolicy } from "../si
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import type { TrustedKey } from "../trust/trusted_key.ts";
 import type { Artifact } from "./artifact.ts";
-import { assertPrehashKeySupported, verifyPrehashed } from "./prehashed.ts";
+import { assertPrehashKeySupported, prehashKeySupported, verifyPrehashed } from "./prehashed.ts";
 import { checkStatementSubject } from "./statement.ts";
 import { checkTlogBodies, type SignedContent, type SignerIdentity } from "./tlog_body.ts";
 import { authenticatedEntries, earliestTimestamp } from "./tlog_position.ts";
@@ -196,7 +196,15 @@ function prepareMessage(bundle: Bundle, artifact: Artifact, opts: BundleVerifyOp
     return { entity: toSignedEntity(bundle, Buffer.from(artifact.bytes)), content };
   }
   const key = signingKey(bundle, opts);
-  if (key) assertPrehashKeySupported(key);
+  if (key && opts.key) assertPrehashKeySupported(key); // the user's --key: a usage error
+  else if (key && !prehashKeySupported(key)) {
+    // The bundle's own (not yet verified) certificate: its key type is the sender's choice.
+    refuse(
+      "BUNDLE_INVALID",
+      "the bundle's certificate key cannot be checked against a sha256 digest alone",
+      { hint: "pass the artifact file instead of its digest" },
+    );
+  }
   if (algorithm !== "sha256" || !same(artifact.sha256, recorded)) {
     refuse("DIGEST_MISMATCH", "the bundle's message digest is not the given sha256 digest");
   }

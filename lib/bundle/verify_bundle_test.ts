@@ -431,3 +431,52 @@ Deno.test("real data: a GitHub-built SLSA attestation verifies as a bundle for i
   );
   rejects(() => verifyBundle(tampered, digestArtifact(digest), { trustedRoot, identity }), /./);
 });
+
+Deno.test("keyless: a forged bundle with an RSA certificate checked against a digest is refused (exit 1), not a usage error", async () => {
+  // The attacker's bundle: a self-signed RSA certificate (no Fulcio chain) naming the
+  // expected identity, and a signature over the digest. Its key type is the attacker's
+  // choice, so it must not turn a refusal into "usage" (exit 2).
+  const keys = await crypto.webcrypto.subtle.generateKey(
+    {
+      name: "RSASSA-PKCS1-v1_5",
+      modulusLength: 2048,
+      publicExponent: new Uint8Array([1, 0, 1]),
+      hash: "SHA-256",
+    },
+    true,
+    ["sign", "verify"],
+  );
+  const { X509CertificateGenerator, SubjectAlternativeNameExtension } = await import(
+    "@peculiar/x509"
+  );
+  const cert = await X509CertificateGenerator.createSelfSigned({
+    serialNumber: "01",
+    name: "CN=forged",
+    notBefore: new Date(Date.now() - 3600_000),
+    notAfter: new Date(Date.now() + 3600_000),
+    keys,
+    signingAlgorithm: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
+    extensions: [new SubjectAlternativeNameExtension([{ type: "email", value: SUBJECT }])],
+  });
+  const blob = enc.encode("forged\n");
+  const privateKey = crypto.KeyObject.from(keys.privateKey);
+  const bundle = bundleToJSON(toMessageSignatureBundle({
+    digest: crypto.createHash("sha256").update(blob).digest(),
+    signature: crypto.sign("sha256", blob, privateKey),
+    certificate: Buffer.from(cert.rawData),
+  }));
+  await using fx = await startFixture();
+  const root = parseTrustedRoot(fx.ss.trustedRoot, "local");
+  assert.throws(
+    () =>
+      verifyBundle(bundle, digestArtifact(`sha256:${hexOf(blob)}`), {
+        trustedRoot: root,
+        identity: { subjectAlternativeName: SUBJECT, issuer: ISSUER },
+      }),
+    (e) => {
+      assert.ok(e instanceof VerificationError, `expected a refusal, got ${e}`);
+      assert.equal(exitStatusOf(e), 1);
+      return true;
+    },
+  );
+});
