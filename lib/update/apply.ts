@@ -44,7 +44,7 @@ import { checkRecordChain } from "./chain.ts";
 import { formatPlatform, selectPlatform } from "../oci/platform.ts";
 import type { UpdateRequest, UpdateResult } from "./update_request.ts";
 import { dataDirRecords } from "./update_records.ts";
-import { positionsOf, verifiedSignaturesFor } from "./verified_set.ts";
+import { acceptedSet, positionsOf, verifySignatureReports } from "./verified_set.ts";
 import { mergeBundles, mergeSignatures } from "./merge_signatures.ts";
 import {
   assertNotOlderThanHeld,
@@ -63,14 +63,17 @@ export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateRes
   parseDigest(req.signedDigest);
   const progress = req.progress ?? silentProgress;
   const repository = repositoryOf(req.imageName) ?? req.imageName;
-  const verified = verifiedSignaturesFor(
+  const reports = req.verified ?? verifySignatureReports(
     req.signatures,
     req.signedDigest,
     req.key,
     req.trustedRoot,
     mergeBundles([], req.bundles ?? []),
-    acceptedIdentities(repository, req.signedIdentities),
   );
+  if (reports.digest !== req.signedDigest) {
+    throw new TypeError(`signatures verified for ${reports.digest}, not ${req.signedDigest}`);
+  }
+  const verified = acceptedSet(reports, acceptedIdentities(repository, req.signedIdentities));
   const positions = positionsOf(verified);
   const stored = verified.signatures.map((v) => v.signature);
   const storedBundles = verified.bundles.map((b) => b.bundle);

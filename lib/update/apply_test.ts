@@ -13,6 +13,7 @@ import { readSignatures } from "../store/signature_store.ts";
 import { readImageState } from "../store/rollback_state.ts";
 import { repositoryOf } from "../signatures/signed_identity.ts";
 import { applyVerifiedUpdate } from "./apply.ts";
+import { verifySignatureReports } from "./verified_set.ts";
 import type { UpdateRequest } from "./update_request.ts";
 import { crashingRecords, type CrashPoint } from "../../tests/helpers/crash_records.ts";
 import { verifyLocalImage } from "./verify_local.ts";
@@ -139,5 +140,45 @@ Deno.test({
     assert.deepEqual(results.map((r) => r.status).sort(), ["up-to-date", "upgraded"]);
     await assert.rejects(Deno.stat(join(req.dataDir, "lock")), Deno.errors.NotFound);
     assert.equal((await verifyLocalImage(req)).signedDigest, d1);
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "applyVerifiedUpdate: reports verified by the caller are used only for their digest, and the identity is still checked",
+  async fn() {
+    const { lab, repo, request } = await setup();
+    await using _ = lab;
+    const d1 = await lab.push(repo, { v: "pre-verified-1" }, "latest");
+    await lab.sign(repo, d1);
+    const d2 = await lab.push(repo, { v: "pre-verified-2" }, "latest");
+    await lab.sign(repo, d2);
+    const req1 = await request(d1);
+    const reports1 = verifySignatureReports(req1.signatures, d1, lab.key, lab.trustedRoot);
+    assert.ok(reports1.reports.every((r) => r.ok));
+    // Reports of another image's signatures cannot stand in for this one's.
+    await assert.rejects(
+      applyVerifiedUpdate({ ...(await request(d2)), verified: reports1 }),
+      /signatures verified for sha256:.* not sha256:/,
+    );
+    // Valid reports made for this image still go through the signed-identity check.
+    await assert.rejects(
+      applyVerifiedUpdate({ ...req1, imageName: "other.example/x/y:latest", verified: reports1 }),
+      (e) => e instanceof VerificationError && e.code === "IDENTITY_MISMATCH",
+    );
+    assert.equal(await readInstalled(join(lab.dir, "data"), req1.imageName), undefined);
+    // Reports in which nothing verified install nothing, whatever `signatures` holds.
+    const failed = { ...reports1, reports: reports1.reports.map((r) => ({ ...r, ok: false })) };
+    await assert.rejects(
+      applyVerifiedUpdate({
+        ...req1,
+        verified: failed as unknown as typeof reports1,
+      }),
+      (e) => e instanceof VerificationError && e.code === "NO_VALID_SIGNATURE",
+    );
+    const done = await applyVerifiedUpdate({ ...req1, verified: reports1 });
+    assert.equal(done.status, "upgraded");
+    assert.equal(done.digest, d1);
   },
 });

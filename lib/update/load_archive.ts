@@ -17,14 +17,14 @@ import { UsageError, VerificationError } from "../errors/errors.ts";
 import { acceptedIdentities, repositoryOf } from "../signatures/signed_identity.ts";
 import type { Progress } from "../progress/progress.ts";
 import { applyVerifiedUpdate } from "./apply.ts";
+import { verifySignatureReports } from "./verified_set.ts";
+import { mergeBundles } from "./merge_signatures.ts";
 import type { UpdateResult } from "./update_request.ts";
 import { findBundles, findSignatures, requireWellFormed } from "../image/discovery.ts";
-import { verifyBundleSignatures } from "../signatures/bundle_signature.ts";
 import { COSIGN_KIND, REF_NAME } from "../oci/layout.ts";
 import { type Descriptor, type ImageIndex, isIndexType } from "../oci/media_types.ts";
 import { parseRegistryReference } from "../registry/reference.ts";
 import type { ContainerRuntime } from "../runtime/runtime.ts";
-import { verifyCosignSignatures } from "../signatures/verify.ts";
 import type { TrustedKey } from "../trust/trusted_key.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import { ArchiveError, type ArchiveLimits, KIND } from "../archive/layout_tar.ts";
@@ -130,40 +130,41 @@ export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveR
         { hint: "prepare the archive with 'prepare-archive' from a signed image" },
       );
     }
+    // Verified once, here, with this machine's key and root; the update pipeline
+    // takes these reports as they are. Every entry must verify.
+    const verification = verifySignatureReports(
+      sigs,
+      signedDigest,
+      req.key,
+      trustedRoot,
+      mergeBundles([], bundles),
+    );
+    const bad = verification.reports.find((r) => !r.ok);
+    if (bad && !bad.ok) {
+      throw new VerificationError(
+        bad.code,
+        `signature ${
+          bad.index + 1
+        } in the archive does not verify for ${signedDigest}: ${bad.reason}`,
+        { hint: "the archive was altered or signed by another key; nothing was loaded" },
+      );
+    }
+    const badBundle = verification.bundleReports.find((r) => !r.ok);
+    if (badBundle && !badBundle.ok) {
+      throw new VerificationError(
+        badBundle.code,
+        `bundle ${
+          badBundle.index + 1
+        } in the archive does not verify for ${signedDigest}: ${badBundle.reason}`,
+        { hint: "the archive was altered or signed by another key; nothing was loaded" },
+      );
+    }
     // The first signature's signed identity, as the verifier read it (Dangerzone takes the first).
     let signedRef: string | undefined;
-    if (sigs.length > 0) {
-      const v = verifyCosignSignatures(sigs, signedDigest, {
-        trustedRoot,
-        key: req.key,
-      });
-      if (!v.ok) {
-        const bad = v.reports.find((r) => !r.ok);
-        throw new VerificationError(
-          bad && !bad.ok ? bad.code : "SIGNATURE_INVALID",
-          `signature ${(bad?.index ?? 0) + 1} in the archive does not verify for ${signedDigest}${
-            bad && !bad.ok ? `: ${bad.reason}` : ""
-          }`,
-          { hint: "the archive was altered or signed by another key; nothing was loaded" },
-        );
-      }
-      const first = v.reports[0];
-      signedRef = first?.ok ? first.result.dockerReference : undefined;
-    }
-    for (
-      const r of verifyBundleSignatures(bundles, signedDigest, {
-        trustedRoot,
-        key: req.key,
-      })
-    ) {
-      if (!r.ok) {
-        throw new VerificationError(
-          r.code,
-          `bundle ${r.index + 1} in the archive does not verify for ${signedDigest}: ${r.reason}`,
-          { hint: "the archive was altered or signed by another key; nothing was loaded" },
-        );
-      }
-      if (sigs.length === 0) signedRef ??= r.result.dockerReference;
+    const first = verification.reports[0];
+    if (first) signedRef = first.ok ? first.result.dockerReference : undefined;
+    else {
+      for (const r of verification.bundleReports) if (r.ok) signedRef ??= r.result.dockerReference;
     }
     progress?.note(
       `verified ${sigs.length + bundles.length} signature(s) for ${signedDigest}`,
@@ -249,6 +250,7 @@ export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveR
       ...(platform ? { platform } : {}),
       signatures: sigs,
       bundles,
+      verified: verification,
       key: req.key,
       trustedRoot,
       dataDir: req.dataDir,

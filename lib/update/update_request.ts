@@ -14,6 +14,7 @@ import type { TrustedKey } from "../trust/trusted_key.ts";
 import type { LoadedTrustedRoot } from "../trust/trusted_root.ts";
 import type { ContainerRuntime } from "../runtime/runtime.ts";
 import type { UpdateRecords } from "./update_records.ts";
+import type { SignatureReports } from "./verified_set.ts";
 
 /** What to install and how to trust it. */
 export interface UpdateRequest {
@@ -29,6 +30,13 @@ export interface UpdateRequest {
   signatures: CosignSignature[];
   /** UNVERIFIED Sigstore bundle documents (cosign v3 signatures), as fetched. */
   bundles?: unknown[];
+  /**
+   * `signatures` and `bundles` as the caller already verified them with this
+   * request's key and trusted root (load-archive, which refuses an archive
+   * with any signature that fails before it gets here): not verified again.
+   * The signed identity and the rest of the pipeline are checked as always.
+   */
+  verified?: SignatureReports;
   key: TrustedKey;
   trustedRoot: LoadedTrustedRoot;
   dataDir: string;

@@ -8,8 +8,13 @@
 
 import { VerificationError } from "../errors/errors.ts";
 import type { CosignSignature } from "../signatures/model.ts";
-import { type VerifiedSignature, verifyCosignSignatures } from "../signatures/verify.ts";
 import {
+  type SignatureReport,
+  type VerifiedSignature,
+  verifyCosignSignatures,
+} from "../signatures/verify.ts";
+import {
+  type BundleSignatureReport,
   type VerifiedBundleSignature,
   verifyBundleSignatures,
 } from "../signatures/bundle_signature.ts";
@@ -25,28 +30,51 @@ export interface VerifiedSet {
 }
 
 /**
- * The signatures and bundles that verify (with a log entry); at least one
- * is required, the first failure reason is given otherwise.
- * @throws VerificationError `NO_SIGNATURE`, `NO_VALID_SIGNATURE`
+ * Every signature and bundle of a digest, each verified (with its
+ * transparency-log entry required) and none dropped yet, with the lists they
+ * came from: what {@linkcode acceptedSet} picks from, and what a caller that
+ * must refuse any failure (load-archive) looks at first.
  */
-export function verifiedSignaturesFor(
+export interface SignatureReports {
+  digest: string;
+  signatures: readonly CosignSignature[];
+  bundles: readonly unknown[];
+  reports: readonly SignatureReport[];
+  bundleReports: readonly BundleSignatureReport[];
+}
+
+/** Verify every signature and bundle of `digest` (never throws for a bad one). */
+export function verifySignatureReports(
   signatures: readonly CosignSignature[],
   digest: string,
   key: TrustedKey,
   trustedRoot: LoadedTrustedRoot,
   bundles: readonly unknown[] = [],
+): SignatureReports {
+  const { reports } = signatures.length === 0
+    ? { reports: [] }
+    : verifyCosignSignatures(signatures, digest, { trustedRoot, key, requireTlog: true });
+  const bundleReports = verifyBundleSignatures(bundles, digest, { trustedRoot, key });
+  return { digest, signatures, bundles, reports, bundleReports };
+}
+
+/**
+ * The signatures and bundles of `verified` that verified (with a log entry)
+ * and, with `identities`, were made for one of them; at least one is
+ * required, the first failure reason is given otherwise.
+ * @throws VerificationError `NO_SIGNATURE`, `NO_VALID_SIGNATURE`, `IDENTITY_MISMATCH`
+ */
+export function acceptedSet(
+  verified: SignatureReports,
   identities?: ReadonlySet<string>,
 ): VerifiedSet {
-  const total = signatures.length + bundles.length;
+  const { digest, reports, bundleReports } = verified;
+  const total = verified.signatures.length + verified.bundles.length;
   if (total === 0) {
     throw new VerificationError("NO_SIGNATURE", `no signatures found for ${digest}`, {
       hint: "the image is not signed; do not install it",
     });
   }
-  const { reports } = signatures.length === 0
-    ? { reports: [] }
-    : verifyCosignSignatures(signatures, digest, { trustedRoot, key, requireTlog: true });
-  const bundleReports = verifyBundleSignatures(bundles, digest, { trustedRoot, key });
   const ok = reports.flatMap((r) => r.ok && r.result.tlog ? [r.result] : []);
   const okBundles = bundleReports.flatMap((r) => r.ok ? [r.result] : []);
   // The signed identity: a signature of another repository does not count here.
@@ -79,6 +107,25 @@ export function verifiedSignaturesFor(
     );
   }
   return { signatures: named, bundles: namedBundles };
+}
+
+/**
+ * The signatures and bundles that verify (with a log entry); at least one
+ * is required, the first failure reason is given otherwise.
+ * @throws VerificationError `NO_SIGNATURE`, `NO_VALID_SIGNATURE`, `IDENTITY_MISMATCH`
+ */
+export function verifiedSignaturesFor(
+  signatures: readonly CosignSignature[],
+  digest: string,
+  key: TrustedKey,
+  trustedRoot: LoadedTrustedRoot,
+  bundles: readonly unknown[] = [],
+  identities?: ReadonlySet<string>,
+): VerifiedSet {
+  return acceptedSet(
+    verifySignatureReports(signatures, digest, key, trustedRoot, bundles),
+    identities,
+  );
 }
 
 /**
