@@ -19,6 +19,7 @@ import { signBlob } from "../lib/publish/sign_blob.ts";
 import { DEFAULT_REKOR_URL } from "../lib/transparency/rekor.ts";
 import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
 import { readLocalFile } from "../lib/fs/read_file.ts";
+import { proxyFor } from "../lib/registry/from_options.ts";
 
 const USAGE = "sign-blob FILE --key FILE|pkcs11:URI --bundle OUT [--rekor-url URL]";
 
@@ -50,6 +51,15 @@ export const command = defineCommand({
         `Rekor transparency log to record the signature in (default ${DEFAULT_REKOR_URL})`,
     },
   },
+  globals: {
+    key: "the PRIVATE key to sign with: a cosign key file or pkcs11:URI (required)",
+    "trusted-root": "trusted_root.json of the Rekor used (required with a private --rekor-url)",
+    proxy: "proxy for the Rekor upload (default: Tor on Tails, else $HTTPS_PROXY / $ALL_PROXY)",
+  },
+  env: {
+    COSIGN_PASSWORD: "the private key's password (else asked on the terminal)",
+    "HTTPS_PROXY, ALL_PROXY": "proxy for the Rekor upload",
+  },
   positionals: { min: 1, max: 1, names: "FILE" },
   examples: [
     "COSIGN_PASSWORD=… dangerzone-image sign-blob --key cosign.key --bundle SHA256SUMS.sigstore.json SHA256SUMS",
@@ -80,6 +90,8 @@ export const command = defineCommand({
       path,
       signer,
       rekorUrl: ctx.options["rekor-url"] ?? DEFAULT_REKOR_URL,
+      // Through the run's proxy (--proxy, Tor on Tails), as every other request.
+      rekorProxy: proxyFor(ctx.global),
       trustedRoot,
     });
     await writeFileAtomic(out, JSON.stringify(signed.bundle) + "\n", { mode: 0o644 });

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { RegistryClient } from "../lib/registry/client.ts";
-import { clientFor } from "../lib/registry/from_options.ts";
+import { clientFor, proxyFor } from "../lib/registry/from_options.ts";
 import { isTails, randomTorUsername, torProxyUrl } from "../lib/registry/tails.ts";
 import { buildImage } from "./helpers/image_build.ts";
 import { pushImage } from "./helpers/image_push.ts";
@@ -105,4 +105,24 @@ Deno.test({
       down.close();
     }
   },
+});
+
+Deno.test("tails: one proxy choice for every request of a run (registry, TUF, Rekor)", () => {
+  const notices: string[] = [];
+  const onTails = { osRelease: () => TAILS, torPort: 9150, notice: (l: string) => notices.push(l) };
+  const noEnv = { env: () => undefined };
+  const tor = proxyFor(globals(noEnv), onTails);
+  assert.match(tor ?? "", /^socks5h:\/\/([0-9a-f]{32}):\1@127\.0\.0\.1:9150$/);
+  // The same username for the whole run, whichever request asks.
+  assert.equal(proxyFor(globals(noEnv), onTails), tor);
+  assert.equal(
+    proxyFor(globals({ proxy: "socks5h://127.0.0.1:1080", ...noEnv }), onTails),
+    "socks5h://127.0.0.1:1080",
+  );
+  const debian = { osRelease: () => DEBIAN };
+  assert.equal(proxyFor(globals(noEnv), debian), undefined);
+  const withEnv = { env: (n: string) => n === "HTTPS_PROXY" ? "http://10.0.0.1:3128" : undefined };
+  assert.equal(proxyFor(globals(withEnv), debian), "http://10.0.0.1:3128");
+  // Tails wins over an inherited HTTPS_PROXY (Tor or nothing).
+  assert.equal(proxyFor(globals(withEnv), onTails), tor);
 });

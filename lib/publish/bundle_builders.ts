@@ -64,8 +64,9 @@ async function build(
   artifact: Artifact,
   signer: Signer,
   rekorUrl: string | undefined,
+  rekorProxy?: string,
 ): Promise<{ built: Bundle; json: Record<string, unknown>; rekor?: RekorEntry }> {
-  const witnesses = rekorUrl ? [rekorWitness(rekorUrl)] : [];
+  const witnesses = rekorUrl ? [rekorWitness(rekorUrl, undefined, rekorProxy)] : [];
   const built = await make(witnesses).create(artifact);
   const rekor = rekorUrl
     ? rekorEntryOf(built.verificationMaterial.tlogEntries[0], rekorUrl)
@@ -94,6 +95,8 @@ export interface DsseBundleInput {
   payloadType?: string;
   signer: Signer;
   rekorUrl: string;
+  /** The proxy Rekor is reached through (default: none). */
+  rekorProxy?: string;
 }
 
 /**
@@ -108,6 +111,7 @@ export async function createDsseBundle(input: DsseBundleInput): Promise<CreatedB
     { data: Buffer.from(input.payload), type: input.payloadType ?? IN_TOTO_PAYLOAD_TYPE },
     input.signer,
     input.rekorUrl,
+    input.rekorProxy,
   );
   return { bundle: json, rekor: rekor! };
 }
@@ -119,6 +123,8 @@ export interface MessageBundleInput {
   signer: Signer;
   /** Rekor to log in (`hashedrekord` 0.0.1); undefined: nothing is logged. */
   rekorUrl?: string;
+  /** The proxy Rekor is reached through (default: none). */
+  rekorProxy?: string;
 }
 
 /** A message-signature bundle, its raw signature, and its entry when it was logged. */
@@ -144,6 +150,7 @@ export async function createMessageBundle(
     { data: Buffer.from(input.bytes) },
     input.signer,
     input.rekorUrl,
+    input.rekorProxy,
   );
   const content = built.content;
   if (content.$case !== "messageSignature") throw new TypeError("not a message signature");

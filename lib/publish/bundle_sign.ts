@@ -158,6 +158,8 @@ export interface BundleSignRequest {
   signer: Signer;
   /** Rekor to log in (a bundle without a log entry cannot pass `upgrade`). */
   rekorUrl: string;
+  /** The proxy Rekor is reached through (the run's `--proxy` / Tor on Tails; default none). */
+  rekorProxy?: string;
   /** Trusted root the bundle must verify against before anything is pushed. */
   trustedRoot: LoadedTrustedRoot;
 }
@@ -180,6 +182,7 @@ export async function signImageBundle(req: BundleSignRequest): Promise<BundleSig
     payload: cosignSignStatement(req.digest),
     signer: req.signer,
     rekorUrl: req.rekorUrl,
+    rekorProxy: req.rekorProxy,
   });
   const key = parseTrustedKey(encoder.encode(req.signer.publicKeyPem()), "the signing key");
   // Verify what we are about to publish, exactly as `upgrade` will.

@@ -28,6 +28,8 @@ export interface SignBlobInput {
   path: string;
   signer: Signer;
   rekorUrl: string;
+  /** The proxy Rekor is reached through (the run's `--proxy` / Tor on Tails; default none). */
+  rekorProxy?: string;
   /** The root the bundle must verify against before it is returned. */
   trustedRoot: LoadedTrustedRoot;
 }
@@ -54,6 +56,7 @@ export async function signBlob(input: SignBlobInput): Promise<SignedBlob> {
     bytes: input.bytes,
     signer: input.signer,
     rekorUrl: input.rekorUrl,
+    rekorProxy: input.rekorProxy,
   });
   const artifact = bytesArtifact(input.bytes, input.path);
   const key = parseTrustedKey(

@@ -31,6 +31,8 @@ export interface SignRequest {
   signer: Signer;
   /** Rekor to log in; undefined: do not log (the signature then cannot pass `upgrade`). */
   rekorUrl?: string;
+  /** The proxy Rekor is reached through (the run's `--proxy` / Tor on Tails; default none). */
+  rekorProxy?: string;
   /** Trusted root the Rekor entry must verify against before anything is pushed. */
   trustedRoot: LoadedTrustedRoot;
   annotations?: Record<string, string>;
@@ -71,6 +73,7 @@ export async function signImage(req: SignRequest): Promise<SignResult> {
     bytes: payload,
     signer: req.signer,
     rekorUrl: req.rekorUrl,
+    rekorProxy: req.rekorProxy,
   });
   const publicKeyPem = req.signer.publicKeyPem();
   const entry: CosignDownloadEntry = {

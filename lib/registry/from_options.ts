@@ -46,6 +46,20 @@ function tailsProxy(environment: ClientEnvironment = {}): string | undefined {
   return torProxyUrl(runUsername, port);
 }
 
+/**
+ * The proxy every network request of this run goes through (registry, TUF,
+ * Rekor): `--proxy`; else Tor's SOCKS port on Tails; else `$HTTPS_PROXY` /
+ * `$ALL_PROXY` (from `global.env`); else none.
+ */
+export function proxyFor(
+  global: GlobalOptions,
+  environment: ClientEnvironment = {},
+): string | undefined {
+  const env = nonEmpty(global.env ?? readEnv);
+  return global.proxy ?? tailsProxy(environment) ?? env("HTTPS_PROXY") ??
+    env("https_proxy") ?? env("ALL_PROXY") ?? env("all_proxy");
+}
+
 /** A client for `registry` configured by the global options. */
 export function clientFor(
   registry: string,
@@ -53,8 +67,7 @@ export function clientFor(
   environment: ClientEnvironment = {},
 ): RegistryClient {
   const env = nonEmpty(global.env ?? readEnv);
-  const proxy = global.proxy ?? tailsProxy(environment) ?? env("HTTPS_PROXY") ??
-    env("https_proxy") ?? env("ALL_PROXY") ?? env("all_proxy");
+  const proxy = proxyFor(global, environment);
   return new RegistryClient(registry, {
     insecureRegistries: global.insecureRegistries,
     proxy,

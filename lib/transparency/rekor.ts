@@ -30,6 +30,7 @@ import {
 import { NetworkError, RegistryError, VerificationError } from "../errors/errors.ts";
 import { isRecord } from "../json/record.ts";
 import { isPermissionError } from "../fs/read_file.ts";
+import { proxyClient } from "../registry/proxy.ts";
 
 /** The public-good Rekor. */
 export const DEFAULT_REKOR_URL = "https://rekor.sigstore.dev";
@@ -115,9 +116,14 @@ async function request(
   url: string,
   init: RequestInit,
   timeoutMs: number,
+  client?: Deno.HttpClient,
 ): Promise<Response> {
   try {
-    return await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+    return await fetch(url, {
+      ...init,
+      signal: AbortSignal.timeout(timeoutMs),
+      ...(client ? { client } : {}),
+    });
   } catch (e) {
     if (isPermissionError(e)) throw e;
     throw new NetworkError(`cannot reach Rekor at ${base}: ${(e as Error).message}`, {
@@ -146,24 +152,37 @@ async function logEntry(
   rekorUrl: string,
   proposal: unknown,
   timeoutMs: number,
+  client?: Deno.HttpClient,
 ): Promise<TransparencyLogEntry> {
   const base = rekorUrl.replace(/\/+$/, "");
   const where = `Rekor at ${base}`;
   const entries = `${base}/api/v1/log/entries`;
-  const res = await request(base, entries, {
-    method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json" },
-    body: JSON.stringify(proposal),
-  }, timeoutMs);
+  const res = await request(
+    base,
+    entries,
+    {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify(proposal),
+    },
+    timeoutMs,
+    client,
+  );
   if (res.status === 409) {
     const uuid = res.headers.get("location")?.split("/").pop();
     await res.body?.cancel();
     if (!uuid || !/^[0-9a-f]{64,80}$/.test(uuid)) {
       throw new RegistryError(409, `${where}: entry exists but no entry UUID given`);
     }
-    const again = await request(base, `${entries}/${uuid}`, {
-      headers: { accept: "application/json" },
-    }, timeoutMs);
+    const again = await request(
+      base,
+      `${entries}/${uuid}`,
+      {
+        headers: { accept: "application/json" },
+      },
+      timeoutMs,
+      client,
+    );
     if (!again.ok) {
       await again.body?.cancel();
       throw new RegistryError(again.status, `${where}: HTTP ${again.status}`);
@@ -184,12 +203,25 @@ async function logEntry(
   return await answer(res, where);
 }
 
-/** A witness that logs in the Rekor v1 log at `rekorUrl` (no retries, `timeoutMs` per request). */
-export function rekorWitness(rekorUrl: string, timeoutMs = REKOR_TIMEOUT_MS): Witness {
+/**
+ * A witness that logs in the Rekor v1 log at `rekorUrl` (no retries,
+ * `timeoutMs` per request), through `proxy` when one is given (the run's
+ * `--proxy`, Tor on Tails: the signer's address is not shown to the log).
+ */
+export function rekorWitness(
+  rekorUrl: string,
+  timeoutMs = REKOR_TIMEOUT_MS,
+  proxy?: string,
+): Witness {
   return {
     async testify(content: SignatureBundle, publicKey: string): Promise<VerificationMaterial> {
       const proposal = toProposedEntry(content, publicKey, "dsse");
-      return { tlogEntries: [await logEntry(rekorUrl, proposal, timeoutMs)] };
+      const client = proxy ? proxyClient(proxy) : undefined;
+      try {
+        return { tlogEntries: [await logEntry(rekorUrl, proposal, timeoutMs, client)] };
+      } finally {
+        client?.close();
+      }
     },
   };
 }

@@ -2,7 +2,8 @@
  * The trusted root for a command, from its global options: `--trusted-root`,
  * else the TUF chain (anchor from `DANGERZONE_IMAGE_TUF_URL` /
  * `DANGERZONE_IMAGE_TUF_ROOT`, else the embedded public-good one), refreshed
- * through `--proxy` / `HTTPS_PROXY` / `ALL_PROXY` like every other request.
+ * through the run's proxy (`--proxy`, Tor on Tails, `HTTPS_PROXY` / `ALL_PROXY`)
+ * like every other request.
  *
  * @module
  */
@@ -18,20 +19,21 @@ import {
   type TrustOptions,
   type TrustState,
 } from "./trust_source.ts";
+import { type ClientEnvironment, proxyFor } from "../registry/from_options.ts";
 
 /** The trusted root a command uses (see `trust_source.ts`); warnings go to `warn`. */
 export async function trustFor(
   global: GlobalOptions,
   refresh: TrustOptions["refresh"],
   warn: (line: string) => void,
+  environment: ClientEnvironment = {},
 ): Promise<TrustState> {
   const env = nonEmpty(global.env ?? readEnv);
   if (global.trustedRoot !== undefined) {
     return { root: await loadTrustedRoot(global.trustedRoot, env), origin: "file" };
   }
   const anchor = await anchorFromEnv(env);
-  const proxy = global.proxy ?? env("HTTPS_PROXY") ?? env("https_proxy") ??
-    env("ALL_PROXY") ?? env("all_proxy");
+  const proxy = proxyFor(global, environment);
   return await resolveTrust({
     dataDir: global.dataDir,
     anchor,
