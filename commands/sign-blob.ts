@@ -19,7 +19,7 @@ import { signBlob } from "../lib/publish/sign_blob.ts";
 import { DEFAULT_REKOR_URL } from "../lib/transparency/rekor.ts";
 import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
 import { readLocalFile } from "../lib/fs/read_file.ts";
-import { proxyFor } from "../lib/registry/from_options.ts";
+import { proxyForUrl } from "../lib/registry/from_options.ts";
 
 const USAGE = "sign-blob FILE --key FILE|pkcs11:URI --bundle OUT [--rekor-url URL]";
 
@@ -58,7 +58,7 @@ export const command = defineCommand({
   },
   env: {
     COSIGN_PASSWORD: "the private key's password (else asked on the terminal)",
-    "HTTPS_PROXY, ALL_PROXY": "proxy for the Rekor upload",
+    "HTTPS_PROXY, ALL_PROXY": "proxy for the Rekor upload (never for loopback)",
   },
   positionals: { min: 1, max: 1, names: "FILE" },
   examples: [
@@ -85,13 +85,14 @@ export const command = defineCommand({
       cosignPasswordProvider({ env: ctx.global.env }),
       ctx.global.env,
     );
+    const rekorUrl = ctx.options["rekor-url"] ?? DEFAULT_REKOR_URL;
     const signed = await signBlob({
       bytes,
       path,
       signer,
-      rekorUrl: ctx.options["rekor-url"] ?? DEFAULT_REKOR_URL,
+      rekorUrl,
       // Through the run's proxy (--proxy, Tor on Tails), as every other request.
-      rekorProxy: proxyFor(ctx.global),
+      rekorProxy: proxyForUrl(ctx.global, rekorUrl),
       trustedRoot,
     });
     await writeFileAtomic(out, JSON.stringify(signed.bundle) + "\n", { mode: 0o644 });

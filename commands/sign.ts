@@ -11,7 +11,7 @@ import { signerFromKeyRef } from "../lib/keys/key_ref.ts";
 import { signImage } from "../lib/publish/sign_image.ts";
 import { signImageBundle } from "../lib/publish/bundle_sign.ts";
 import { signManifests } from "../lib/publish/sign_recursive.ts";
-import { clientFor, proxyFor } from "../lib/registry/from_options.ts";
+import { clientFor, proxyForUrl } from "../lib/registry/from_options.ts";
 import { formatReference, parseRegistryReference } from "../lib/registry/reference.ts";
 import { DEFAULT_REKOR_URL } from "../lib/transparency/rekor.ts";
 import { loadTrustedRoot } from "../lib/trust/trusted_root.ts";
@@ -86,7 +86,8 @@ export const command = defineCommand({
   env: {
     COSIGN_PASSWORD: "the private key's password (else asked on the terminal)",
     "REGISTRY_AUTH_FILE, DOCKER_CONFIG": "where registry credentials are read",
-    "HTTPS_PROXY, ALL_PROXY": "proxy for registry requests and the Rekor upload",
+    "HTTPS_PROXY, ALL_PROXY":
+      "proxy for registry requests and the Rekor upload (never for loopback)",
   },
   positionals: { min: 1, max: 1, names: "IMAGE@DIGEST" },
   examples: [
@@ -135,7 +136,7 @@ export const command = defineCommand({
     );
     const client = clientFor(ref.registry, ctx.global);
     // Rekor is reached through the same proxy as the registry (Tor on Tails).
-    const rekorProxy = proxyFor(ctx.global);
+    const rekorProxy = proxyForUrl(ctx.global, rekorUrl);
     try {
       // --recursive: the index first, then every manifest it lists, one log entry each.
       const signed = await signManifests(

@@ -114,3 +114,35 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "env proxy: HTTPS_PROXY / ALL_PROXY are never used for a loopback registry (cli.md); --proxy is",
+  sanitizeResources: false,
+  async fn() {
+    await using reg = await startRegistry();
+    const direct = new RegistryClient(reg.host);
+    const d = await pushImage(direct, "dz/loop", await buildImage({ files: { l: "1" } }), "v1");
+    // A proxy that answers nothing: a request sent to it fails.
+    const dead = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const deadUrl = `http://127.0.0.1:${(dead.addr as Deno.NetAddr).port}`;
+    dead.close();
+    const run = async (extra: string[], env: Record<string, string | undefined>, t: string) => {
+      const lines: string[] = [];
+      const code = await tag.main([`${reg.host}/dz/loop@${d}`, t, ...extra], {
+        out: (x) => lines.push(x),
+        err: (x) => lines.push(x),
+        env: envWith({ https_proxy: undefined, all_proxy: undefined, ...env }),
+        retry: fastRetry,
+      });
+      return { code, lines };
+    };
+    const viaEnv = await run([], { HTTPS_PROXY: deadUrl, ALL_PROXY: deadUrl }, "env-ignored");
+    assert.equal(viaEnv.code, 0, viaEnv.lines.join("\n"));
+    assert.equal((await direct.getManifest("dz/loop", "env-ignored")).digest, d);
+    // An explicit --proxy is always used, loopback or not.
+    const viaFlag = await run(["--proxy", deadUrl], {}, "flag-used");
+    assert.equal(viaFlag.code, 3, viaFlag.lines.join("\n"));
+    direct.close();
+  },
+});

@@ -15,6 +15,7 @@
 import type { GlobalOptions } from "../config/options.ts";
 import { nonEmpty, readEnv } from "../config/paths.ts";
 import { RegistryClient } from "./client.ts";
+import { isLoopbackHost } from "./reference.ts";
 import { authFileCredentialsFrom, authFileCredentialsIn } from "./credentials.ts";
 import { isTails, randomTorUsername, readOsRelease, TOR_SOCKS_PORT, torProxyUrl } from "./tails.ts";
 
@@ -47,17 +48,30 @@ function tailsProxy(environment: ClientEnvironment = {}): string | undefined {
 }
 
 /**
- * The proxy every network request of this run goes through (registry, TUF,
- * Rekor): `--proxy`; else Tor's SOCKS port on Tails; else `$HTTPS_PROXY` /
- * `$ALL_PROXY` (from `global.env`); else none.
+ * The proxy a request of this run to `destination` (`host[:port]`) goes
+ * through (registry, TUF, Rekor): `--proxy`; else Tor's SOCKS port on
+ * Tails; else `$HTTPS_PROXY` / `$ALL_PROXY` (from `global.env`), except for
+ * a loopback destination (cli.md: never for loopback); else none.
  */
 export function proxyFor(
   global: GlobalOptions,
   environment: ClientEnvironment = {},
+  destination?: string,
 ): string | undefined {
+  const explicit = global.proxy ?? tailsProxy(environment);
+  if (explicit !== undefined) return explicit;
+  if (destination !== undefined && isLoopbackHost(destination)) return undefined;
   const env = nonEmpty(global.env ?? readEnv);
-  return global.proxy ?? tailsProxy(environment) ?? env("HTTPS_PROXY") ??
-    env("https_proxy") ?? env("ALL_PROXY") ?? env("all_proxy");
+  return env("HTTPS_PROXY") ?? env("https_proxy") ?? env("ALL_PROXY") ?? env("all_proxy");
+}
+
+/** {@linkcode proxyFor} a request to `url` (an unparsable URL counts as not loopback). */
+export function proxyForUrl(
+  global: GlobalOptions,
+  url: string,
+  environment: ClientEnvironment = {},
+): string | undefined {
+  return proxyFor(global, environment, URL.canParse(url) ? new URL(url).host : undefined);
 }
 
 /** A client for `registry` configured by the global options. */
@@ -67,7 +81,7 @@ export function clientFor(
   environment: ClientEnvironment = {},
 ): RegistryClient {
   const env = nonEmpty(global.env ?? readEnv);
-  const proxy = proxyFor(global, environment);
+  const proxy = proxyFor(global, environment, registry);
   return new RegistryClient(registry, {
     insecureRegistries: global.insecureRegistries,
     proxy,

@@ -19,7 +19,7 @@ import {
   type TrustOptions,
   type TrustState,
 } from "./trust_source.ts";
-import { type ClientEnvironment, proxyFor } from "../registry/from_options.ts";
+import { type ClientEnvironment, proxyForUrl } from "../registry/from_options.ts";
 
 /** The trusted root a command uses (see `trust_source.ts`); warnings go to `warn`. */
 export async function trustFor(
@@ -33,7 +33,7 @@ export async function trustFor(
     return { root: await loadTrustedRoot(global.trustedRoot, env), origin: "file" };
   }
   const anchor = await anchorFromEnv(env);
-  const proxy = proxyFor(global, environment);
+  const proxy = proxyForUrl(global, anchor.url, environment);
   return await resolveTrust({
     dataDir: global.dataDir,
     anchor,
