@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { readLocalFile, readLocalText } from "./read_file.ts";
+import { readLocalFile, readLocalText, readTextIfExists } from "./read_file.ts";
 import { IoError, UsageError } from "../errors/errors.ts";
 
 Deno.test("readLocalFile: reads, names the file in every failure, bounds the size", async () => {
@@ -35,6 +35,21 @@ Deno.test("readLocalFile: reads, names the file in every failure, bounds the siz
     await assert.rejects(
       readLocalFile(dir, { what: "artifact" }),
       (e) => e instanceof IoError && e.message.startsWith(`cannot read artifact ${dir}`),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("readTextIfExists: absent is undefined, present is its text, unreadable an IoError", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dz-read-file-" });
+  try {
+    assert.equal(await readTextIfExists(join(dir, "none")), undefined);
+    await Deno.writeTextFile(join(dir, "state"), "\ufeff{}");
+    assert.equal(await readTextIfExists(join(dir, "state")), "\ufeff{}");
+    await assert.rejects(
+      readTextIfExists(dir),
+      (e) => e instanceof IoError && e.message.startsWith(`cannot read ${dir}: `),
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

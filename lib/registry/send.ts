@@ -12,6 +12,7 @@ import { NetworkError } from "../errors/errors.ts";
 import { redactUserinfo } from "./redact.ts";
 import { isRetryableError, isRetryableStatus, type RetryPolicy, waitAfter } from "./retry.ts";
 import { deadlineError, formatSeconds, type Timings } from "./timing.ts";
+import { isPermissionError } from "../fs/read_file.ts";
 
 const MAX_REDIRECTS = 5;
 
@@ -121,9 +122,8 @@ export async function sendWithRetry(
     try {
       res = await sendOnce(ctx, url, init);
     } catch (e) {
-      if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
-        throw e; // a missing --allow-net: the command edge says which permission
-      }
+      // A missing --allow-net: the command edge says which permission.
+      if (isPermissionError(e)) throw e;
       if (!isRetryableError(e) || attempt >= retries) {
         if (e instanceof NetworkError) throw e;
         const what = e instanceof DOMException && e.name === "TimeoutError"

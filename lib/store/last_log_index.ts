@@ -20,7 +20,7 @@
 import { join } from "node:path";
 import { LocalStateError } from "../errors/errors.ts";
 import { PRIVATE, writeFileAtomic } from "../fs/atomic.ts";
-import { readTextIfExists } from "../fs/read_text.ts";
+import { readTextIfExists } from "../fs/read_file.ts";
 import type { LogIndexFloor } from "./rollback_state.ts";
 
 /** Dangerzone's floor when it has no `last_log_index` file (`LAST_KNOWN_LOG_INDEX`). */

@@ -27,7 +27,7 @@ import { join } from "node:path";
 import { LocalStateError, RollbackError } from "../errors/errors.ts";
 import { isDigest, isSha256Hex, sha256Digest } from "../digest/digest.ts";
 import { PRIVATE, writeFileAtomic } from "../fs/atomic.ts";
-import { readTextIfExists } from "../fs/read_text.ts";
+import { readTextIfExists } from "../fs/read_file.ts";
 
 /** An authenticated transparency-log position of a verified signature. */
 export interface LoggedPosition {

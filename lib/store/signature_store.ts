@@ -15,7 +15,7 @@ import { IoError, SignatureFormatError } from "../errors/errors.ts";
 import { parseCosignSignatureList, toCosignDownloadJson } from "../signatures/cosign_list.ts";
 import type { CosignSignature } from "../signatures/model.ts";
 import { PRIVATE, writeFileAtomic } from "../fs/atomic.ts";
-import { readTextIfExists } from "../fs/read_text.ts";
+import { readTextIfExists } from "../fs/read_file.ts";
 import { isSha256Hex } from "../digest/digest.ts";
 
 function hexOfDigest(digest: string): string {
