@@ -72,7 +72,7 @@ if (import.meta.main) {
     await lab.sign("bench/big", big.digest);
     await warmUp();
     const ref = `${lab.reg.host}/bench/big`;
-    const trust = ["--key", lab.keyPath, "--trusted-root", lab.rootPath, "--progress", "none"];
+    const trust = [...lab.trustArgs, "--progress", "none"];
     const mbps = (s: number) => `  ${(big.totalBytes / 1024 / 1024 / s).toFixed(0)} MiB/s`;
 
     // prepare-archive vs skopeo docker-archive

@@ -54,7 +54,7 @@ if (import.meta.main) {
     const args = [
       "upgrade",
       `${relay.host}/${repo}`,
-      ...["--key", lab.keyPath, "--trusted-root", lab.rootPath, "--data-dir", join(work, "data")],
+      ...[...lab.trustArgs, "--data-dir", join(work, "data")],
       ...["--runtime", `oci:${join(work, "store")}`, "--progress", "none"],
       ...["--signed-identity", `${lab.reg.host}/${repo}`],
     ];

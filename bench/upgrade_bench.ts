@@ -47,10 +47,7 @@ if (import.meta.main) {
     const ref = `${lab.reg.host}/bench/big`;
     const dzArgs = (dataDir: string, store: string, image: string) => [
       "upgrade",
-      "--key",
-      lab.keyPath,
-      "--trusted-root",
-      lab.rootPath,
+      ...lab.trustArgs,
       "--data-dir",
       dataDir,
       "--runtime",
@@ -74,10 +71,7 @@ if (import.meta.main) {
     await sync();
     const verify = await measureDz([
       "verify-local",
-      "--key",
-      lab.keyPath,
-      "--trusted-root",
-      lab.rootPath,
+      ...lab.trustArgs,
       "--data-dir",
       join(work, "data"),
       "--runtime",

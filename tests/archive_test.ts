@@ -64,7 +64,7 @@ export async function fixture() {
     client: lab.client,
     publish,
     publishIndex,
-    common: ["--key", lab.keyPath, "--trusted-root", lab.rootPath],
+    common: [...lab.trustArgs],
     /** A key pair's public half that signed nothing here. */
     otherKeyPath: lab.otherKeyPath,
     close: () => lab.close(),

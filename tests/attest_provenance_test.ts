@@ -511,10 +511,7 @@ Deno.test({
       [
         "--output",
         tar,
-        "--key",
-        lab.keyPath,
-        "--trusted-root",
-        lab.rootPath,
+        ...lab.trustArgs,
         `${lab.reg.host}/${repo}@${image}`,
       ],
       { out: () => {}, err: (t) => err.push(t) },

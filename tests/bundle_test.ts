@@ -198,10 +198,7 @@ Deno.test({
         "verify-bundle",
         "--bundle",
         sb,
-        "--key",
-        lab.keyPath,
-        "--trusted-root",
-        lab.rootPath,
+        ...lab.trustArgs,
         file,
       ]);
       assert.equal(vb.code, 0, vb.err);
@@ -211,10 +208,7 @@ Deno.test({
         "verify-bundle",
         "--bundle",
         sb,
-        "--key",
-        lab.keyPath,
-        "--trusted-root",
-        lab.rootPath,
+        ...lab.trustArgs,
         file,
       ]);
       assert.equal(vbBad.code, 1, vbBad.out + vbBad.err);
@@ -223,7 +217,7 @@ Deno.test({
       const digest = await lab.push("dz/app", { v: "1" }, "latest");
       await lab.sign("dz/app", digest);
       const archive = join(work, "app.tar");
-      const common = ["--key", lab.keyPath, "--trusted-root", lab.rootPath];
+      const common = [...lab.trustArgs];
       const quiet = { out: () => {}, err: () => {} };
       assert.equal(
         await prepare.main(

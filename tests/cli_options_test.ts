@@ -261,10 +261,7 @@ Deno.test({
         `${lab.reg.host}/dz/e@${d}`,
         "--output",
         archive,
-        "--key",
-        lab.keyPath,
-        "--trusted-root",
-        lab.rootPath,
+        ...lab.trustArgs,
       ])).code,
       0,
     );
@@ -293,10 +290,7 @@ Deno.test({
     const repo = "dz/st";
     const name = `${lab.reg.host}/${repo}:latest`;
     const common = [
-      "--key",
-      lab.keyPath,
-      "--trusted-root",
-      lab.rootPath,
+      ...lab.trustArgs,
       "--data-dir",
       data,
       "--runtime",

@@ -55,7 +55,7 @@ Deno.test({
         await buildImage({ files: { att: "attestation" } }),
         `sha256-${idx.digest.slice(7)}.att`,
       );
-      const trust = ["--key", lab.keyPath, "--trusted-root", lab.rootPath, "--progress", "none"];
+      const trust = [...lab.trustArgs, "--progress", "none"];
 
       const r = await run(copy, [
         `${lab.reg.host}/${repo}:latest`,

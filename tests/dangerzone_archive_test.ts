@@ -79,10 +79,7 @@ Deno.test({
         `${lab.reg.host}/${repo}:latest`,
         "--platform",
         "linux/amd64",
-        "--key",
-        lab.keyPath,
-        "--trusted-root",
-        lab.rootPath,
+        ...lab.trustArgs,
         "--json",
       ],
       s.sinks,
@@ -156,10 +153,7 @@ Deno.test({
     assert.equal((await dangerzoneChecks(theirs)).imageDigest, idx.amd64Digest);
     const r = await runCli("load-archive.ts", [
       theirs,
-      "--key",
-      lab.keyPath,
-      "--trusted-root",
-      lab.rootPath,
+      ...lab.trustArgs,
       "--data-dir",
       join(lab.dir, "data"),
       "--runtime",
@@ -181,7 +175,7 @@ Deno.test({
     const d = await lab.push("dz/app", { v: "old" }, "latest");
     await lab.sign("dz/app", d);
     const out = join(lab.dir, "new.tar");
-    const trust = ["--key", lab.keyPath, "--trusted-root", lab.rootPath];
+    const trust = [...lab.trustArgs];
     assert.equal(
       await prepare.main(["--output", out, `${lab.reg.host}/dz/app`, ...trust], sinks().sinks),
       0,
@@ -219,7 +213,7 @@ Deno.test({
     await lab.sign("dz/app", d);
     const cwd = join(lab.dir, "work");
     await Deno.mkdir(cwd);
-    const trust = ["--key", lab.keyPath, "--trusted-root", lab.rootPath];
+    const trust = [...lab.trustArgs];
     const arch = Deno.build.arch === "aarch64" ? "arm64" : "amd64";
     let r = await runCli("prepare-archive.ts", [`${lab.reg.host}/dz/app`, ...trust], {
       cwd,
@@ -283,7 +277,7 @@ Deno.test({
       }).output();
       return { ok: p.success, out: dec.decode(p.stdout), err: dec.decode(p.stderr) };
     };
-    const trust = ["--key", lab.keyPath, "--trusted-root", lab.rootPath];
+    const trust = [...lab.trustArgs];
     const repo = "dz/sandbox";
     const idx = await recursivelySigned(lab, repo);
     const out = join(lab.dir, "dz.tar");
@@ -333,7 +327,7 @@ Deno.test({
   async fn() {
     await using lab = await startSigningLab();
     await using dockerd = await startDockerd();
-    const trust = ["--key", lab.keyPath, "--trusted-root", lab.rootPath];
+    const trust = [...lab.trustArgs];
     const repo = "dz/dockerload";
     const idx = await recursivelySigned(lab, repo);
     const out = join(lab.dir, "dz.tar");

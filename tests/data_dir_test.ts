@@ -13,7 +13,7 @@
  */
 import assert from "node:assert/strict";
 import { join, relative } from "node:path";
-import { startSigningLab } from "./helpers/signed_images.ts";
+import { type SigningLab, startSigningLab } from "./helpers/signed_images.ts";
 import { processStartTime } from "../lib/store/lock_owner.ts";
 import { runCli } from "./reliability/crash_support.ts";
 
@@ -22,7 +22,7 @@ const linux = Deno.build.os === "linux";
 
 /** `upgrade` of `repo` with data dir `data` into an `oci:` store named after it. */
 function upgradeArgs(
-  lab: { dir: string; reg: { host: string }; keyPath: string; rootPath: string },
+  lab: Pick<SigningLab, "dir" | "reg" | "trustArgs">,
   repo: string,
   data: string,
   progress: "none" | "plain",
@@ -30,10 +30,7 @@ function upgradeArgs(
   return [
     "upgrade",
     `${lab.reg.host}/${repo}`,
-    "--key",
-    lab.keyPath,
-    "--trusted-root",
-    lab.rootPath,
+    ...lab.trustArgs,
     "--data-dir",
     data,
     "--runtime",

@@ -62,10 +62,7 @@ Deno.test({
     const repo = "dz/docker-app";
     const name = `${lab.reg.host}/${repo}:latest`;
     const common = [
-      "--key",
-      lab.keyPath,
-      "--trusted-root",
-      lab.rootPath,
+      ...lab.trustArgs,
       "--data-dir",
       data,
       "--runtime",
@@ -145,10 +142,7 @@ Deno.test({
     const d1 = await pushImage(lab.client, "dz/down", v1, "latest");
     await lab.sign("dz/down", d1);
     const common = [
-      "--key",
-      lab.keyPath,
-      "--trusted-root",
-      lab.rootPath,
+      ...lab.trustArgs,
       "--data-dir",
       join(lab.dir, "data"),
       "--progress",
@@ -200,10 +194,7 @@ Deno.test({
     const env = { CONTAINERS_STORAGE_CONF: conf };
     const data = join(lab.dir, "Case With Space", "dz");
     const common = [
-      "--key",
-      lab.keyPath,
-      "--trusted-root",
-      lab.rootPath,
+      ...lab.trustArgs,
       "--data-dir",
       data,
       "--runtime",

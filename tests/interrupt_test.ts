@@ -115,7 +115,7 @@ Deno.test({
     // About 2.5 s of transfer: long enough to be interrupted anywhere in it.
     await using meter = startBlobMeter(lab.reg.url, { rate: 5 * MiB });
     const rng = createRng(16);
-    const trust = ["--key", lab.keyPath, "--trusted-root", lab.rootPath];
+    const trust = [...lab.trustArgs];
 
     for (let i = 0; i < 3; i++) {
       const data = join(lab.dir, `data-${i}`);

@@ -39,7 +39,7 @@ Deno.test({
       const cmd = [
         Deno.execPath(),
         ...["run", "-A", "--quiet", join(ROOT, "mod.ts"), "upgrade", `${meter.host}/${repo}`],
-        ...["--key", lab.keyPath, "--trusted-root", lab.rootPath, "--data-dir", data],
+        ...[...lab.trustArgs, "--data-dir", data],
         ...["--runtime", `oci:${join(lab.dir, `store-${width}`)}`],
         ...["--signed-identity", `${lab.reg.host}/${repo}`],
       ].map((a) => `'${a}'`).join(" ");

@@ -47,10 +47,7 @@ async function scenario(runtime: "podman" | "docker", env: Record<string, string
   const repo = `dz/${runtime}-prune`;
   const name = `${lab.reg.host}/${repo}:latest`;
   const common = [
-    "--key",
-    lab.keyPath,
-    "--trusted-root",
-    lab.rootPath,
+    ...lab.trustArgs,
     "--data-dir",
     join(lab.dir, "data"),
     "--runtime",

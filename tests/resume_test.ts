@@ -64,7 +64,7 @@ Deno.test({
     const store = join(lab.dir, "store");
     const r = await run([
       `${meter.host}/${repo}`,
-      ...["--key", lab.keyPath, "--trusted-root", lab.rootPath, "--data-dir", data],
+      ...[...lab.trustArgs, "--data-dir", data],
       ...["--runtime", `oci:${store}`, "--progress", "none"],
       ...["--signed-identity", `${lab.reg.host}/${repo}`],
     ]);

@@ -31,7 +31,7 @@ Deno.test({
     await Deno.mkdir(join(data, "signatures"), { recursive: true });
     // Dangerzone's rollback state, as it left it: must not move.
     await Deno.writeTextFile(join(data, "signatures", "last_log_index"), "7\n");
-    const common = ["--key", lab.keyPath, "--trusted-root", lab.rootPath, "--data-dir", data];
+    const common = [...lab.trustArgs, "--data-dir", data];
     const repo = "dz/app";
     const d1 = await lab.push(repo, { v: "1" }, "latest");
     await lab.sign(repo, d1);

@@ -62,10 +62,7 @@ Deno.test({
     const repo = "dz/app";
     const name = `${proxy.host}/${repo}:latest`;
     const common = [
-      "--key",
-      lab.keyPath,
-      "--trusted-root",
-      lab.rootPath,
+      ...lab.trustArgs,
       "--data-dir",
       data,
       "--runtime",
@@ -216,10 +213,7 @@ Deno.test({
     const store = join(lab.dir, "store");
     const repo = "dz/multi";
     const common = [
-      "--key",
-      lab.keyPath,
-      "--trusted-root",
-      lab.rootPath,
+      ...lab.trustArgs,
       "--data-dir",
       data,
       "--runtime",
@@ -291,10 +285,7 @@ Deno.test({
       const repo = "dz/pod";
       const name = `${lab.reg.host}/${repo}:latest`;
       const common = [
-        "--key",
-        lab.keyPath,
-        "--trusted-root",
-        lab.rootPath,
+        ...lab.trustArgs,
         "--data-dir",
         data,
         "--runtime",

@@ -33,10 +33,7 @@ Deno.test({
     const store = join(lab.dir, "store");
     const name = `${lab.reg.host}/dz/local:latest`;
     const common = [
-      "--key",
-      lab.keyPath,
-      "--trusted-root",
-      lab.rootPath,
+      ...lab.trustArgs,
       "--data-dir",
       data,
       "--runtime",
@@ -139,10 +136,7 @@ Deno.test({
     const repo = "dz/blobs";
     const name = `${lab.reg.host}/${repo}:latest`;
     const common = [
-      "--key",
-      lab.keyPath,
-      "--trusted-root",
-      lab.rootPath,
+      ...lab.trustArgs,
       "--data-dir",
       data,
       "--runtime",

@@ -85,7 +85,7 @@ export async function startAttackLab(extraArgs: string[] = []) {
   const store = join(lab.dir, "store");
   const repo = "dz/app";
   const common = [
-    ...["--key", lab.keyPath, "--trusted-root", lab.rootPath, "--data-dir", data],
+    ...[...lab.trustArgs, "--data-dir", data],
     ...["--runtime", `oci:${store}`, "--progress", "none", ...extraArgs],
   ];
   const run = async (args: string[]) => {

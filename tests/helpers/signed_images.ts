@@ -39,6 +39,8 @@ export interface SigningLab extends AsyncDisposable {
   rootPath: string;
   /** Trusted public key path (`--key`). */
   keyPath: string;
+  /** `--key <keyPath> --trusted-root <rootPath>`: what every command run against the lab passes. */
+  trustArgs: readonly string[];
   otherKeyPath: string;
   key: TrustedKey;
   trustedRoot: LoadedTrustedRoot;
@@ -114,6 +116,7 @@ export async function startSigningLab(): Promise<SigningLab> {
     dir,
     rootPath,
     keyPath: trusted.pub,
+    trustArgs: ["--key", trusted.pub, "--trusted-root", rootPath],
     otherKeyPath: other.pub,
     key: await loadTrustedKey(trusted.pub),
     trustedRoot,

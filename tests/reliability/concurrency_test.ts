@@ -42,10 +42,7 @@ Deno.test({
     const repo = "dz/race";
     const imageName = `${lab.reg.host}/${repo}:latest`;
     const common = (dir: string) => [
-      "--key",
-      lab.keyPath,
-      "--trusted-root",
-      lab.rootPath,
+      ...lab.trustArgs,
       "--data-dir",
       join(dir, "data"),
       "--runtime",

@@ -147,10 +147,7 @@ export async function crashCampaign(part: CrashPart): Promise<void> {
   const repo = "dz/crash";
   const imageName = `${lab.reg.host}/${repo}:latest`;
   const common = (dir: string) => [
-    "--key",
-    lab.keyPath,
-    "--trusted-root",
-    lab.rootPath,
+    ...lab.trustArgs,
     "--data-dir",
     join(dir, "data"),
     "--runtime",
@@ -186,7 +183,7 @@ export async function crashCampaign(part: CrashPart): Promise<void> {
     if (part !== "upgrade") {
       assert.equal(
         await prepareArchive.main(
-          ["--output", tar, imageName, "--key", lab.keyPath, "--trusted-root", lab.rootPath],
+          ["--output", tar, imageName, ...lab.trustArgs],
           silent,
         ),
         0,
