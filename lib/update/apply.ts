@@ -63,7 +63,7 @@ export async function applyVerifiedUpdate(req: UpdateRequest): Promise<UpdateRes
   parseDigest(req.signedDigest);
   const progress = req.progress ?? silentProgress;
   const repository = repositoryOf(req.imageName) ?? req.imageName;
-  const reports = req.verified ?? verifySignatureReports(
+  const reports = req.verification ?? verifySignatureReports(
     req.signatures,
     req.signedDigest,
     req.key,

@@ -159,12 +159,16 @@ Deno.test({
     assert.ok(reports1.reports.every((r) => r.ok));
     // Reports of another image's signatures cannot stand in for this one's.
     await assert.rejects(
-      applyVerifiedUpdate({ ...(await request(d2)), verified: reports1 }),
+      applyVerifiedUpdate({ ...(await request(d2)), verification: reports1 }),
       /signatures verified for sha256:.* not sha256:/,
     );
     // Valid reports made for this image still go through the signed-identity check.
     await assert.rejects(
-      applyVerifiedUpdate({ ...req1, imageName: "other.example/x/y:latest", verified: reports1 }),
+      applyVerifiedUpdate({
+        ...req1,
+        imageName: "other.example/x/y:latest",
+        verification: reports1,
+      }),
       (e) => e instanceof VerificationError && e.code === "IDENTITY_MISMATCH",
     );
     assert.equal(await readInstalled(join(lab.dir, "data"), req1.imageName), undefined);
@@ -173,11 +177,11 @@ Deno.test({
     await assert.rejects(
       applyVerifiedUpdate({
         ...req1,
-        verified: failed as unknown as typeof reports1,
+        verification: failed as unknown as typeof reports1,
       }),
       (e) => e instanceof VerificationError && e.code === "NO_VALID_SIGNATURE",
     );
-    const done = await applyVerifiedUpdate({ ...req1, verified: reports1 });
+    const done = await applyVerifiedUpdate({ ...req1, verification: reports1 });
     assert.equal(done.status, "upgraded");
     assert.equal(done.digest, d1);
   },

@@ -250,7 +250,7 @@ export async function loadArchive(req: LoadArchiveRequest): Promise<LoadArchiveR
       ...(platform ? { platform } : {}),
       signatures: sigs,
       bundles,
-      verified: verification,
+      verification,
       key: req.key,
       trustedRoot,
       dataDir: req.dataDir,

@@ -36,7 +36,7 @@ export interface UpdateRequest {
    * with any signature that fails before it gets here): not verified again.
    * The signed identity and the rest of the pipeline are checked as always.
    */
-  verified?: SignatureReports;
+  verification?: SignatureReports;
   key: TrustedKey;
   trustedRoot: LoadedTrustedRoot;
   dataDir: string;
